@@ -1,0 +1,36 @@
+"""torchrbm: restricted Boltzmann machines on PyTorch."""
+
+from . import datasets, units
+from .estimate import (
+    exact_log_partition,
+    free_energy_gap,
+    log_likelihood,
+    mean_free_energy,
+    reconstruction_error,
+)
+from .io import load, save
+from .rbm import RBM
+from .samplers import CD, PCD, Exact, NegativePhase, Sampler
+from .train import History, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CD",
+    "PCD",
+    "RBM",
+    "Exact",
+    "History",
+    "NegativePhase",
+    "Sampler",
+    "datasets",
+    "exact_log_partition",
+    "fit",
+    "free_energy_gap",
+    "load",
+    "log_likelihood",
+    "mean_free_energy",
+    "reconstruction_error",
+    "save",
+    "units",
+]

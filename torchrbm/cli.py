@@ -1,0 +1,256 @@
+"""The ``torchrbm`` command: train, evaluate and sample restricted Boltzmann machines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import __version__, datasets, plots
+from .estimate import exact_log_partition, log_likelihood, mean_free_energy, reconstruction_error
+from .io import atomic_write_bytes, atomic_write_text, load, save
+from .rbm import RBM
+from .samplers import get_sampler
+from .train import fit
+
+#: Held-out data for each named data set: a named split, or a fraction held back from training.
+_HELD_OUT = {"mnist": "test", "fashion-mnist": "test", "binarized-mnist": "valid", "bas": 0.0,
+             "shifter": 0.0}
+_DEFAULT_HOLDOUT = 0.1
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", default="digits",
+                        help=f"data set ({', '.join(datasets.DATASETS)}) or a .npy/.npz/.csv file "
+                        "(default: digits)")
+    parser.add_argument("--data-dir", default=None,
+                        help="directory of the real data sets (default: $TORCHRBM_DATA or ~/.cache/torchrbm)")
+    parser.add_argument("--binarize", choices=["default", "threshold", "stochastic", "none"],
+                        default="default", help="binarisation of grey levels (default: threshold for "
+                        "digits, none otherwise)")
+
+
+def _load_data(args, split: str = "train") -> torch.Tensor:
+    method = None if args.binarize == "none" else args.binarize
+    return datasets.load(args.data, split=split, data_dir=args.data_dir, binarize_method=method,
+                         seed=getattr(args, "seed", 0) or 0)
+
+
+def _split_train_held_out(args) -> tuple[torch.Tensor, torch.Tensor | None]:
+    key = str(args.data).lower().replace("_", "-")
+    held_out = _HELD_OUT.get(key, _DEFAULT_HOLDOUT) if args.holdout is None else args.holdout
+    if isinstance(held_out, str):
+        return _load_data(args, "train"), _load_data(args, held_out)
+    data = _load_data(args, "train")
+    count = int(round(held_out * data.shape[0]))
+    if count == 0:
+        return data, None
+    order = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(args.seed))
+    return data[order[count:]], data[order[:count]]
+
+
+def _exact_metrics(model, data) -> dict[str, Any]:
+    """Exact log Z and log-likelihood when the model is small enough, else nothing."""
+    try:
+        log_z = exact_log_partition(model)
+    except ValueError:
+        return {}
+    return {"log_partition": log_z, "log_likelihood": -mean_free_energy(model, data) - log_z,
+            "method": "exact enumeration"}
+
+
+@torch.no_grad()
+def _save_figures(run_dir: Path, model, history, data) -> None:
+    generator = torch.Generator(device=model.device).manual_seed(0)
+    chains = model.sample_v(torch.zeros(100, model.n_hidden, device=model.device), generator)
+    samples = model.prob_v(model.sample_h(model.gibbs(chains, 1000, generator), generator))
+    shown = data[:10].to(device=model.device, dtype=model.dtype)
+    pairs = torch.stack([shown, model.prob_v(model.prob_h(shown))], 1).reshape(-1, model.n_visible)
+    figures = {
+        "filters.png": plots.plot_filters(model),
+        "samples.png": plots.plot_images(samples, title="samples (1000 Gibbs steps)"),
+        "reconstructions.png": plots.plot_images(pairs, columns=2 * 5,
+                                                 title="data and mean-field reconstructions"),
+        "curves.png": plots.plot_curves(history),
+    }
+    for name, fig in figures.items():
+        fig.savefig(run_dir / name, dpi=100)
+
+
+def _environment() -> dict[str, str]:
+    return {"torchrbm": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def cmd_train(args) -> int:
+    torch.manual_seed(args.seed)
+    train, held_out = _split_train_held_out(args)
+    generator = torch.Generator(device=args.device).manual_seed(args.seed)
+    model = RBM(train.shape[1], args.hidden, data=train, generator=generator, device=args.device)
+    sampler = get_sampler(args.sampler, k=args.k, n_chains=args.n_chains)
+    run_dir = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = {key: value for key, value in vars(args).items() if key != "func"}
+    config.update(n_train=train.shape[0], n_held_out=0 if held_out is None else held_out.shape[0],
+                  n_visible=train.shape[1], environment=_environment())
+    atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2))
+
+    lines: list[str] = []
+
+    def log_epoch(model, record):
+        lines.append(json.dumps(record))
+        atomic_write_text(run_dir / "metrics.jsonl", "\n".join(lines) + "\n")
+
+    started = time.perf_counter()
+    history = fit(model, train, sampler=sampler, epochs=args.epochs, batch_size=args.batch_size,
+                  lr=args.lr, momentum=tuple(args.momentum) if len(args.momentum) == 2 else args.momentum[0],
+                  weight_decay=args.weight_decay, sparsity_target=args.sparsity_target,
+                  validation_data=held_out, generator=generator, callbacks=[log_epoch],
+                  progress=not args.quiet)
+    seconds = time.perf_counter() - started
+    summary: dict[str, Any] = {"epochs": len(history), "train_seconds": seconds,
+                               "recon_error": history[-1]["recon_error"] if len(history) else None}
+    exact = _exact_metrics(model, train)
+    if exact:
+        summary["train"] = exact
+        if held_out is not None:
+            summary["held_out_log_likelihood"] = -mean_free_energy(model, held_out) - exact["log_partition"]
+    save(model, run_dir / "model.safetensors", metadata={"config": config, "summary": summary})
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+    _save_figures(run_dir, model, history, train)
+    if not args.quiet:
+        print(f"trained {model} in {seconds:.1f} s; run directory: {run_dir}")
+        print(f"final reconstruction error {summary['recon_error']:.5f}")
+        if exact:
+            print(f"exact log-likelihood (train) {exact['log_likelihood']:.4f} nats per example")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    model = load(args.model, device=args.device)
+    data = _load_data(args, args.split)
+    methods = ["exact", "recon", "fe"] if args.method == "all" else [args.method]
+    results: dict[str, Any] = {"model": str(args.model), "data": args.data, "split": args.split,
+                               "n_examples": data.shape[0]}
+    for method in methods:
+        if method == "exact":
+            try:
+                log_z = exact_log_partition(model)
+            except ValueError as err:
+                if args.method == "exact":
+                    raise
+                results["exact"] = {"skipped": str(err)}
+                continue
+            results["exact"] = {"method": "exact enumeration", "log_partition": log_z,
+                                "log_likelihood": log_likelihood(model, data, "exact"),
+                                "unit": "nats per example"}
+        elif method == "recon":
+            results["recon"] = {"method": "mean-field reconstruction, squared error per unit",
+                                "reconstruction_error": reconstruction_error(model, data)}
+        elif method == "fe":
+            results["free_energy"] = {"method": "mean free energy", "mean_free_energy":
+                                      mean_free_energy(model, data), "unit": "nats per example"}
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for key, value in results.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    model = load(args.model, device=args.device)
+    generator = torch.Generator(device=model.device).manual_seed(args.seed)
+    start = model.sample_v(torch.zeros(args.n, model.n_hidden, device=model.device, dtype=model.dtype),
+                           generator)
+    with torch.no_grad():
+        v = model.gibbs(start, args.steps, generator)
+        out = Path(args.out)
+        if out.suffix == ".npy":
+            buffer = _npy_bytes(v.cpu().numpy())
+            atomic_write_bytes(out, buffer)
+        elif out.suffix in (".png", ".svg"):
+            means = model.prob_v(model.sample_h(v, generator))
+            out.parent.mkdir(parents=True, exist_ok=True)
+            plots.plot_images(means, title=f"{args.n} samples after {args.steps} Gibbs steps").savefig(out)
+        else:
+            raise ValueError(f"--out must end in .png, .svg or .npy; found {out.name}")
+    print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="torchrbm", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"torchrbm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train an RBM and write a run directory",
+                           description="Train a binary RBM; with no arguments, on scikit-learn's 8x8 "
+                           "digits (binarised) in well under a minute.")
+    _add_data_arguments(train)
+    train.add_argument("--hidden", type=int, default=100, help="number of hidden units (default: 100)")
+    train.add_argument("--sampler", choices=["cd", "pcd"], default="pcd", help="default: pcd")
+    train.add_argument("--k", type=int, default=1, help="Gibbs steps per update (default: 1)")
+    train.add_argument("--n-chains", type=int, default=100, help="persistent chains for pcd (default: 100)")
+    train.add_argument("--epochs", type=int, default=50, help="default: 50")
+    train.add_argument("--batch-size", type=int, default=20, help="default: 20")
+    train.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
+    train.add_argument("--momentum", type=float, nargs="+", default=[0.5, 0.9], metavar="M",
+                       help="momentum, or initial and final momentum switched after 5 epochs "
+                       "(default: 0.5 0.9)")
+    train.add_argument("--weight-decay", type=float, default=1e-4, help="L2 on weights (default: 1e-4)")
+    train.add_argument("--sparsity-target", type=float, default=None,
+                       help="target mean hidden activation, e.g. 0.05 (default: none)")
+    train.add_argument("--holdout", type=float, default=None,
+                       help="fraction of training data held out for the free-energy gap (default: the "
+                       "test/valid split of MNIST-type data, 0.1 of other data, none for bas/shifter)")
+    train.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--out", default=None, help="run directory (default: runs/DATE-TIME)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", help="measure a saved model on data")
+    evaluate.add_argument("model", help="model file written by torchrbm (.safetensors)")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--split", default="test", help="split of a named data set (default: test)")
+    evaluate.add_argument("--method", choices=["exact", "recon", "fe", "all"], default="all",
+                          help="exact log-likelihood, reconstruction error, mean free energy or all")
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    sample = sub.add_parser("sample", help="draw samples from a saved model by Gibbs sampling")
+    sample.add_argument("model", help="model file written by torchrbm (.safetensors)")
+    sample.add_argument("--n", type=int, default=100, help="number of chains (default: 100)")
+    sample.add_argument("--steps", type=int, default=1000, help="Gibbs steps (default: 1000)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", default="cpu")
+    sample.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.npy")
+    sample.set_defaults(func=cmd_sample)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as err:
+        print(f"torchrbm {args.command}: error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,338 @@
+"""Data sets: synthetic benchmarks, the MNIST family and user files.
+
+Every loader returns a 2-D tensor with one example per row: ``uint8`` 0/1 for
+binary data (compact; training converts batch by batch) and ``float32`` in
+``[0, 1]`` for grey levels.
+
+Real data sets live under a data directory: the ``data_dir`` argument, else
+``$TORCHRBM_DATA``, else ``~/.cache/torchrbm``, laid out as::
+
+    mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
+    fashion_mnist/  (the same four names)
+    binarized_mnist/binarized_mnist.npz   (train/valid/test, Larochelle & Murray)
+
+A missing file is downloaded from a public mirror and checked against a pinned
+SHA-256 before it is put in place.  ``$TORCHRBM_MIRROR`` (a base URL with the
+same layout) is tried before the public mirrors.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import itertools
+import os
+import shutil
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .validation import as_data_tensor, check_positive_int
+
+#: SHA-256 of every file torchrbm may download, by path under the data directory.
+SHA256 = {
+    "mnist/train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "mnist/train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "mnist/t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "mnist/t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    "fashion_mnist/train-images-idx3-ubyte.gz": "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+    "fashion_mnist/train-labels-idx1-ubyte.gz": "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+    "fashion_mnist/t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+    "fashion_mnist/t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+    "binarized_mnist/binarized_mnist.npz": "350243cb824d66d022e0c3e87cac231231668817ff03f5f6d7b6533017d56b4b",
+}
+
+#: Public mirrors, by folder under the data directory.
+MIRRORS = {
+    "mnist": [
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ],
+    "fashion_mnist": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+    "binarized_mnist": [],
+}
+
+#: Larochelle's original text files; converted to the npz, checked by content.
+BINARIZED_MNIST_AMAT = "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/binarized_mnist_{}.amat"
+BINARIZED_MNIST_CONTENT_SHA256 = {
+    "train": "43490d4d6ac9002727af4426d8748609fdb7e4094fa65ad8d681ea60082a7a5a",
+    "valid": "069b4f0beb389b776478c3e872b4df71c95ac4be64d7cbe6d32e24ebac8e6d5e",
+    "test": "ca0294c3b8d984c7a1dc891015a8eea6f37bae59a34e35ea0fc8c47110a8dd86",
+}
+
+BINARIZE = ("threshold", "stochastic", None)
+
+
+# --------------------------------------------------------------------------- files
+def data_dir(path: str | os.PathLike | None = None) -> Path:
+    """The data directory: ``path``, else ``$TORCHRBM_DATA``, else ``~/.cache/torchrbm``."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get("TORCHRBM_DATA")
+    return Path(env) if env else Path.home() / ".cache" / "torchrbm"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _mirrors_for(relpath: str) -> list[str]:
+    folder, name = relpath.split("/", 1)
+    urls = []
+    custom = os.environ.get("TORCHRBM_MIRROR")
+    if custom:
+        urls.append(custom.rstrip("/") + "/" + relpath)
+    urls += [base + name for base in MIRRORS.get(folder, [])]
+    return urls
+
+
+def download(url: str, target: Path, sha256: str, *, timeout: float = 60.0) -> None:
+    """Download ``url`` to ``target`` if its SHA-256 is ``sha256``; never leaves a bad file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            shutil.copyfileobj(response, out)
+        found = _sha256(Path(tmp))
+        if found != sha256:
+            raise ValueError(
+                f"checksum mismatch for {url}: expected SHA-256 {sha256}, got {found}; "
+                "the download was discarded"
+            )
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def fetch(relpath: str, root: str | os.PathLike | None = None) -> Path:
+    """Path of ``relpath`` under the data directory, downloading it first if it is missing."""
+    target = data_dir(root) / relpath
+    if target.is_file():
+        return target
+    if relpath not in SHA256:
+        raise FileNotFoundError(f"data file not found: {target}")
+    errors = []
+    for url in _mirrors_for(relpath):
+        try:
+            download(url, target, SHA256[relpath])
+            return target
+        except OSError as err:
+            errors.append(f"{url}: {err}")
+    if relpath == "binarized_mnist/binarized_mnist.npz":
+        try:
+            _convert_binarized_mnist_amat(target)
+            return target
+        except OSError as err:
+            errors.append(f"{BINARIZED_MNIST_AMAT.format('*')}: {err}")
+    tried = "; ".join(errors) or "no mirror"
+    raise FileNotFoundError(
+        f"data file not found: {target}, and it could not be downloaded ({tried}). "
+        "Put the file there, or set TORCHRBM_DATA to a directory that has it."
+    )
+
+
+def _convert_binarized_mnist_amat(target: Path) -> None:
+    """Build the binarised-MNIST npz from Larochelle's text files, checking each split's content."""
+    splits = {}
+    for split, expected in BINARIZED_MNIST_CONTENT_SHA256.items():
+        with urllib.request.urlopen(BINARIZED_MNIST_AMAT.format(split), timeout=120) as response:
+            array = np.loadtxt(response, dtype=np.uint8)
+        found = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+        if found != expected:
+            raise ValueError(f"binarised MNIST {split} split does not match its pinned SHA-256")
+        splits[split] = array
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **splits)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (gzipped or not), as used by MNIST, into a ``uint8`` array."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{path} is not an unsigned-byte IDX file")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(dims))
+    if len(raw) - offset != expected:
+        raise ValueError(f"{path} is truncated: expected {expected} values, found {len(raw) - offset}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+
+
+# ------------------------------------------------------------------ binarisation
+def binarize(
+    x: Tensor, method: str | None = "threshold", *, threshold: float = 0.5, seed: int = 0
+) -> Tensor:
+    """Binarise values in ``[0, 1]``: ``"threshold"`` (``x > threshold``), ``"stochastic"``
+    (``x_i ~ Bernoulli(x_i)`` with a seeded generator) or ``None`` (unchanged)."""
+    if method is None or method == "none":
+        return x
+    if method == "threshold":
+        return (x > threshold).to(torch.uint8)
+    if method == "stochastic":
+        generator = torch.Generator().manual_seed(seed)
+        return (torch.rand(x.shape, generator=generator) < x).to(torch.uint8)
+    raise ValueError(f"unknown binarisation {method!r}; use 'threshold', 'stochastic' or None")
+
+
+# ------------------------------------------------------------------ synthetic
+def bars_and_stripes(n: int = 4) -> Tensor:
+    """All ``2 * 2**n`` bars-and-stripes patterns on an ``n x n`` grid (MacKay 2003).
+
+    Each pattern sets whole rows (stripes) or whole columns (bars); the empty and
+    full images appear once as each, so the 32 patterns of the 4x4 case have a
+    best possible mean log-likelihood of ``-(28 log 32 + 4 log 16) / 32 = -3.379``.
+    """
+    n = check_positive_int(n, "n")
+    choices = torch.tensor(list(itertools.product((0, 1), repeat=n)), dtype=torch.uint8)
+    stripes = choices[:, :, None].expand(-1, n, n)
+    bars = choices[:, None, :].expand(-1, n, n)
+    return torch.cat([stripes, bars]).reshape(-1, n * n).contiguous()
+
+
+def shifter(n: int = 8) -> tuple[Tensor, Tensor]:
+    """The labelled shifter ensemble (Hinton & Sejnowski 1986), all ``3 * 2**n`` cases.
+
+    Each row is ``[x, y, label]``: ``x`` a binary vector of ``n`` bits, ``y`` its
+    cyclic shift by one place left, none or right, and ``label`` that shift as a
+    one-hot code of 3 bits; ``2n + 3`` columns in all (19 for ``n = 8``).
+    Returns ``(data, shift)`` with ``shift`` in ``{0, 1, 2}`` for left, none, right.
+    """
+    n = check_positive_int(n, "n")
+    x = torch.tensor(list(itertools.product((0, 1), repeat=n)), dtype=torch.uint8)
+    rows, labels = [], []
+    for shift, direction in enumerate((-1, 0, 1)):
+        one_hot = torch.zeros(x.shape[0], 3, dtype=torch.uint8)
+        one_hot[:, shift] = 1
+        rows.append(torch.cat([x, torch.roll(x, direction, dims=1), one_hot], dim=1))
+        labels.append(torch.full((x.shape[0],), shift, dtype=torch.int64))
+    return torch.cat(rows), torch.cat(labels)
+
+
+def digits(*, binarize_method: str | None = "threshold", threshold: float = 0.5, seed: int = 0,
+           return_labels: bool = False):
+    """scikit-learn's 8x8 digits (1797 images, 64 pixels), scaled to ``[0, 1]``."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = binarize(torch.from_numpy(bunch.data / 16.0).float(), binarize_method, threshold=threshold, seed=seed)
+    return (x, torch.from_numpy(bunch.target)) if return_labels else x
+
+
+# ------------------------------------------------------------- MNIST family
+def _idx_pair(folder: str, split: str, root) -> tuple[np.ndarray, np.ndarray]:
+    prefix = {"train": "train", "test": "t10k"}.get(split)
+    if prefix is None:
+        raise ValueError(f"unknown split {split!r} for {folder}; use 'train' or 'test'")
+    images = read_idx(fetch(f"{folder}/{prefix}-images-idx3-ubyte.gz", root))
+    labels = read_idx(fetch(f"{folder}/{prefix}-labels-idx1-ubyte.gz", root))
+    return images.reshape(images.shape[0], -1), labels
+
+
+def _idx_loader(folder: str, title: str) -> Callable:
+    def loader(split: str = "train", *, data_dir=None, binarize_method: str | None = None,
+               threshold: float = 0.5, seed: int = 0, return_labels: bool = False):
+        images, labels = _idx_pair(folder, split, data_dir)
+        x = binarize(torch.from_numpy(images.astype(np.float32) / 255.0), binarize_method,
+                     threshold=threshold, seed=seed)
+        return (x, torch.from_numpy(labels.astype(np.int64))) if return_labels else x
+
+    loader.__name__ = folder
+    loader.__doc__ = (
+        f"{title}: 28x28 images as 784 grey levels in [0, 1] (``split`` 'train' or 'test').\n\n"
+        "``binarize_method`` is 'threshold', 'stochastic' or None; with ``return_labels`` the\n"
+        "result is ``(images, labels)``."
+    )
+    return loader
+
+
+mnist = _idx_loader("mnist", "MNIST handwritten digits (LeCun et al. 1998)")
+fashion_mnist = _idx_loader("fashion_mnist", "Fashion-MNIST (Xiao et al. 2017)")
+
+
+def binarized_mnist(split: str = "train", *, data_dir=None) -> Tensor:
+    """Larochelle & Murray's (2011) fixed binarisation of MNIST: train 50000, valid 10000,
+    test 10000 rows of 784 ``uint8`` bits."""
+    if split not in BINARIZED_MNIST_CONTENT_SHA256:
+        raise ValueError(f"unknown split {split!r} for binarized MNIST; use 'train', 'valid' or 'test'")
+    with np.load(fetch("binarized_mnist/binarized_mnist.npz", data_dir)) as archive:
+        return torch.from_numpy(archive[split].astype(np.uint8))
+
+
+# ------------------------------------------------------------------ user files
+def load_file(path: str | os.PathLike, *, key: str | None = None) -> Tensor:
+    """Load a 2-D array from ``.npy``, ``.npz`` (``key``, or its only array) or ``.csv``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        array = np.load(path, allow_pickle=False)
+    elif suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.keys())
+            if key is None and len(names) != 1:
+                raise ValueError(f"{path} holds arrays {names}; say which one to use")
+            name = key if key is not None else names[0]
+            if name not in names:
+                raise ValueError(f"{path} has no array {name!r}; it holds {names}")
+            array = archive[name]
+    elif suffix == ".csv":
+        try:
+            array = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+        except ValueError as err:
+            raise ValueError(f"{path} is not a CSV file of numbers: {err}") from None
+    else:
+        raise ValueError(f"cannot read {path}: use a .npy, .npz or .csv file")
+    return as_data_tensor(array, name=str(path))
+
+
+DATASETS = ("digits", "bas", "shifter", "mnist", "fashion-mnist", "binarized-mnist")
+
+
+def load(name: str, *, split: str = "train", data_dir=None, binarize_method: str | None = "default",
+         threshold: float = 0.5, seed: int = 0) -> Tensor:
+    """A data set by name (one of :data:`DATASETS`) or a path to a ``.npy``/``.npz``/``.csv`` file.
+
+    ``binarize_method="default"`` binarises ``digits`` by threshold and leaves
+    everything else as it is.
+    """
+    options = {"threshold": threshold, "seed": seed}
+    method = None if binarize_method == "default" else binarize_method
+    key = str(name).lower().replace("_", "-")
+    if key == "digits":
+        return digits(binarize_method="threshold" if binarize_method == "default" else method, **options)
+    if key == "bas":
+        return bars_and_stripes(4)
+    if key == "shifter":
+        return shifter(8)[0]
+    if key in ("mnist", "fashion-mnist"):
+        loader = mnist if key == "mnist" else fashion_mnist
+        return loader(split, data_dir=data_dir, binarize_method=method, **options)
+    if key == "binarized-mnist":
+        return binarized_mnist(split, data_dir=data_dir)
+    path = Path(name)
+    if path.suffix.lower() in (".npy", ".npz", ".csv") or path.exists():
+        x = load_file(path)
+        return binarize(x.float(), method, **options) if method else x
+    raise ValueError(
+        f"unknown data set {name!r}; known: {', '.join(DATASETS)}, or a path to a .npy, .npz or .csv file"
+    )

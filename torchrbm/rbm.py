@@ -1,0 +1,241 @@
+"""The restricted Boltzmann machine.
+
+With visible units ``v`` (biases ``a``), hidden units ``h`` (biases ``b``) and
+weights ``W`` of shape ``(n_visible, n_hidden)`` the joint energy is
+
+    E(v, h) = E_vis(v; a) + E_hid(h; b) - v^T W h,
+
+which for binary units is the familiar ``-a^T v - b^T h - v^T W h``.  Everything
+else (conditionals, free energies, their gradients) follows from the unit types
+in :mod:`torchrbm.units`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .units import Units, get_units
+from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
+
+
+class RBM(nn.Module):
+    """Restricted Boltzmann machine with pluggable visible and hidden unit types.
+
+    Parameters
+    ----------
+    n_visible, n_hidden:
+        Layer sizes.
+    visible, hidden:
+        Unit types, by name (``"bernoulli"``) or as :class:`~torchrbm.units.Units`.
+    data:
+        Optional training data; if given, the visible biases are set so that a
+        model without weights reproduces the data's mean (for binary units
+        ``a_i = log(p_i / (1 - p_i))``), as Hinton's practical guide recommends.
+    weight_std:
+        Standard deviation of the initial weights, ``W ~ N(0, weight_std^2)``.
+    generator:
+        Random generator for the initial weights.
+    device, dtype:
+        Where the parameters live; every method follows them.
+    """
+
+    def __init__(
+        self,
+        n_visible: int,
+        n_hidden: int,
+        visible: str | Units = "bernoulli",
+        hidden: str | Units = "bernoulli",
+        *,
+        data=None,
+        weight_std: float = 0.01,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        n_visible = check_positive_int(n_visible, "n_visible")
+        n_hidden = check_positive_int(n_hidden, "n_hidden")
+        weight_std = check_nonnegative_float(weight_std, "weight_std")
+        self.visible = get_units(visible)
+        self.hidden = get_units(hidden)
+        factory = {"device": device, "dtype": dtype}
+        weights = torch.randn(n_visible, n_hidden, generator=generator, **factory)
+        self.W = nn.Parameter(weights.mul_(weight_std))
+        self.a = nn.Parameter(torch.zeros(n_visible, **factory))
+        self.b = nn.Parameter(torch.zeros(n_hidden, **factory))
+        if data is not None:
+            self.init_visible_bias(data)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n_visible(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def n_hidden(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def device(self) -> torch.device:
+        return self.W.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.W.dtype
+
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild an untrained model of the same shape."""
+        return {
+            "class": type(self).__name__,
+            "n_visible": self.n_visible,
+            "n_hidden": self.n_hidden,
+            "visible": self.visible.name,
+            "hidden": self.hidden.name,
+        }
+
+    def extra_repr(self) -> str:
+        return (
+            f"n_visible={self.n_visible}, n_hidden={self.n_hidden}, "
+            f"visible={self.visible.name!r}, hidden={self.hidden.name!r}"
+        )
+
+    @torch.no_grad()
+    def init_visible_bias(self, data) -> None:
+        """Set ``a`` so that the visible units alone reproduce the mean of ``data``."""
+        data = as_data_tensor(data, n_features=self.n_visible, units=self.visible)
+        mean = data.to(device=self.device, dtype=self.dtype).mean(0)
+        self.a.copy_(self.visible.bias_for_mean(mean))
+
+    def _layer_input(self, x, size: int, name: str) -> Tensor:
+        """``x`` as a tensor on the parameters' device and dtype, checked for width."""
+        x = torch.as_tensor(x, device=self.device)
+        if x.dtype != self.dtype:
+            x = x.to(self.dtype)
+        if x.ndim == 0 or x.shape[-1] != size:
+            raise ValueError(
+                f"{name} must have {size} values in its last dimension; found shape {tuple(x.shape)}"
+            )
+        return x
+
+    def _v(self, v) -> Tensor:
+        return self._layer_input(v, self.n_visible, "v (visible states)")
+
+    def _h(self, h) -> Tensor:
+        return self._layer_input(h, self.n_hidden, "h (hidden states)")
+
+    # ---------------------------------------------------------- energy & free energy
+    def hidden_preactivation(self, v) -> Tensor:
+        """``b + v^T W``: the input to each hidden unit."""
+        return _affine(self._v(v), self.W, self.b)
+
+    def visible_preactivation(self, h) -> Tensor:
+        """``a + W h``: the input to each visible unit."""
+        return _affine(self._h(h), self.W.T, self.a)
+
+    def energy(self, v, h) -> Tensor:
+        """``E(v, h) = E_vis(v; a) + E_hid(h; b) - v^T W h``, one value per example."""
+        v, h = self._v(v), self._h(h)
+        interaction = ((v @ self.W) * h).sum(-1)
+        return self.visible.self_energy(v, self.a) + self.hidden.self_energy(h, self.b) - interaction
+
+    def free_energy(self, v) -> Tensor:
+        """``F(v) = -log sum_h exp(-E(v, h)) = E_vis(v; a) - log_partition_h(b + v^T W)``.
+
+        For binary hidden units this is ``-a^T v - sum_j softplus(b_j + v^T W_:j)``.
+        """
+        v = self._v(v)
+        return self.visible.self_energy(v, self.a) - self.hidden.log_partition(
+            self.hidden_preactivation(v)
+        )
+
+    def free_energy_hidden(self, h) -> Tensor:
+        """``F(h) = -log sum_v exp(-E(v, h)) = E_hid(h; b) - log_partition_v(a + W h)``."""
+        h = self._h(h)
+        return self.hidden.self_energy(h, self.b) - self.visible.log_partition(
+            self.visible_preactivation(h)
+        )
+
+    # ------------------------------------------------------------- conditionals
+    def prob_h(self, v) -> Tensor:
+        """``E[h | v]``; for binary units ``P(h_j = 1 | v) = sigmoid(b_j + v^T W_:j)``."""
+        return self.hidden.mean(self.hidden_preactivation(v))
+
+    def prob_v(self, h) -> Tensor:
+        """``E[v | h]``; for binary units ``P(v_i = 1 | h) = sigmoid(a_i + W_i: h)``."""
+        return self.visible.mean(self.visible_preactivation(h))
+
+    def sample_h(self, v, generator: torch.Generator | None = None) -> Tensor:
+        """A draw from ``p(h | v)``."""
+        return self.hidden.sample(self.hidden_preactivation(v), generator)
+
+    def sample_v(self, h, generator: torch.Generator | None = None) -> Tensor:
+        """A draw from ``p(v | h)``."""
+        return self.visible.sample(self.visible_preactivation(h), generator)
+
+    def hidden_step(self, v, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``(E[h | v], h ~ p(h | v))`` from one pre-activation."""
+        return self.hidden.mean_and_sample(self.hidden_preactivation(v), generator)
+
+    def visible_step(self, h, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``(E[v | h], v ~ p(v | h))`` from one pre-activation."""
+        return self.visible.mean_and_sample(self.visible_preactivation(h), generator)
+
+    @torch.no_grad()
+    def gibbs(self, v, k: int = 1, generator: torch.Generator | None = None) -> Tensor:
+        """Run ``k`` block-Gibbs steps ``v -> h ~ p(h|v) -> v ~ p(v|h)`` and return ``v``."""
+        k = check_positive_int(k, "k", minimum=0)
+        v = self._v(v)
+        for _ in range(k):
+            v = self.sample_v(self.sample_h(v, generator), generator)
+        return v
+
+    # ----------------------------------------------------------------- gradients
+    @torch.no_grad()
+    def free_energy_grad(
+        self, v: Tensor, h_mean: Tensor | None = None, weight: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """Gradient of the mean free energy ``sum_n w_n F(v_n)`` for each parameter.
+
+        With ``w_n = 1/N`` (the default) and binary units::
+
+            dF/dW = -<v E[h|v]^T>,   dF/da = -<v>,   dF/db = -<E[h|v]>.
+
+        ``h_mean`` (``E[h | v]``) may be passed when it is already known.  The
+        log-likelihood gradient is ``-(grad on data) + (grad on model samples)``.
+        """
+        v = self._v(v)
+        if h_mean is None:
+            h_mean = self.prob_h(v)
+        if weight is None:
+            scale = 1.0 / v.shape[0]
+            grad_w = (v.T @ h_mean).mul_(-scale)
+            grad_a = self.visible.self_energy_bias_grad(v).mean(0)
+            grad_b = h_mean.mean(0).neg_()
+        else:
+            weight = weight.to(self.dtype)
+            weighted_h = h_mean * weight[:, None]
+            grad_w = (v.T @ weighted_h).neg_()
+            grad_a = weight @ self.visible.self_energy_bias_grad(v)
+            grad_b = weighted_h.sum(0).neg_()
+        return {"W": grad_w, "a": grad_a, "b": grad_b}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], **factory) -> RBM:
+        """An untrained model with the shape and unit types in ``config``."""
+        return cls(
+            config["n_visible"],
+            config["n_hidden"],
+            visible=config.get("visible", "bernoulli"),
+            hidden=config.get("hidden", "bernoulli"),
+            **factory,
+        )
+
+
+def _affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """``bias + x @ weight`` for any number of leading dimensions."""
+    if x.ndim == 2:
+        return torch.addmm(bias, x, weight)
+    return x @ weight + bias

@@ -1,0 +1,279 @@
+"""Training: turn positive and negative statistics into parameter updates.
+
+For a mini-batch ``B`` and negative samples ``S`` from a sampler, the gradient of
+the negative mean log-likelihood that is handed to the ``torch.optim`` optimizer is
+
+    g = <dF/d theta>_B - <dF/d theta>_S  (+ weight decay + sparsity terms),
+
+so that plain SGD gives the classic update ``dW = lr (<v h^T>_data - <v h^T>_model)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .estimate import free_energy_gap, reconstruction_error
+from .samplers import CD, Sampler
+from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
+
+Callback = Callable[[Any, dict[str, Any]], "bool | None"]
+
+
+class History:
+    """Per-epoch training records.
+
+    ``history[i]`` is the record (a dict) of epoch ``i``; ``history["recon_error"]``
+    is the list of one metric over all epochs.
+    """
+
+    def __init__(self, records: Iterable[dict[str, Any]] = ()) -> None:
+        self.records: list[dict[str, Any]] = list(records)
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __getitem__(self, key: int | str):
+        if isinstance(key, str):
+            return [record.get(key) for record in self.records]
+        return self.records[key]
+
+    def __repr__(self) -> str:
+        last = self.records[-1] if self.records else {}
+        return f"History(epochs={len(self)}, last={last})"
+
+
+class SparsityTarget:
+    """Hinton's (2010) sparsity penalty toward a mean hidden activation ``target``.
+
+    A running estimate ``q <- decay q + (1 - decay) <E[h|v]>_batch`` is kept, and
+    ``cost (q - target)`` is added to the gradient with respect to each hidden
+    unit's total input, which reaches the hidden biases and incoming weights.
+    """
+
+    def __init__(self, target: float, cost: float, decay: float = 0.9) -> None:
+        if not 0.0 < target < 1.0:
+            raise ValueError(f"sparsity_target must lie strictly between 0 and 1; found {target}")
+        self.target = target
+        self.cost = check_nonnegative_float(cost, "sparsity_cost")
+        self.decay = decay
+        self.q: Tensor | None = None
+
+    def add_grad(self, model, v: Tensor, h_mean: Tensor) -> None:
+        batch_q = h_mean.mean(0)
+        self.q = batch_q if self.q is None else self.decay * self.q + (1 - self.decay) * batch_q
+        delta = self.cost * (self.q - self.target)
+        with torch.enable_grad():
+            pre = model.hidden_preactivation(v.mean(0, keepdim=True))
+            params = [p for p in model.parameters() if p.requires_grad]
+            grads = torch.autograd.grad(pre, params, grad_outputs=delta[None], allow_unused=True)
+        for param, grad in zip(params, grads, strict=True):
+            if grad is not None:
+                param.grad.add_(grad)
+
+
+def _momentum_at(momentum: float | tuple[float, float], switch: int, epoch: int) -> float:
+    if isinstance(momentum, (tuple, list)):
+        initial, final = momentum
+        return float(initial if epoch < switch else final)
+    return float(momentum)
+
+
+def _lr_at(lr: float | Callable[[int], float], epoch: int) -> float:
+    value = lr(epoch) if callable(lr) else lr
+    return check_nonnegative_float(value, f"learning rate at epoch {epoch}")
+
+
+def _make_optimizer(model, optimizer, lr: float, momentum: float) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if callable(optimizer):
+        return optimizer(params)
+    name = str(optimizer).lower()
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd', 'adam' or a callable")
+
+
+def _check_finite(model, epoch: int) -> None:
+    for name, param in model.named_parameters():
+        if not bool(torch.isfinite(param).all()):
+            raise FloatingPointError(
+                f"parameter {name!r} became NaN or infinite in epoch {epoch}; training diverged. "
+                "Try a smaller learning rate (or momentum)."
+            )
+
+
+def fit(
+    model,
+    data,
+    *,
+    sampler: Sampler | None = None,
+    epochs: int = 10,
+    batch_size: int = 100,
+    lr: float | Callable[[int], float] = 0.01,
+    momentum: float | tuple[float, float] = 0.0,
+    momentum_switch: int = 5,
+    weight_decay: float = 0.0,
+    sparsity_target: float | None = None,
+    sparsity_cost: float = 0.1,
+    optimizer: str | Callable[[list[Tensor]], torch.optim.Optimizer] = "sgd",
+    validation_data=None,
+    shuffle: bool = True,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    callbacks: Sequence[Callback] = (),
+    monitor_size: int = 1000,
+    progress: bool = False,
+) -> History:
+    """Train ``model`` on ``data`` by stochastic gradient descent on the negative log-likelihood.
+
+    Parameters
+    ----------
+    sampler:
+        Source of negative statistics; ``CD(k=1)`` by default.
+    lr:
+        Learning rate, or a function ``epoch -> learning rate``.
+    momentum:
+        A constant, or ``(initial, final)`` switched at epoch ``momentum_switch``
+        (Hinton's 0.5 -> 0.9).
+    weight_decay:
+        L2 penalty ``weight_decay * ||W||^2 / 2`` on the weights (not the biases).
+    sparsity_target, sparsity_cost:
+        Penalty pulling each hidden unit's mean activation toward the target.
+    optimizer:
+        ``"sgd"`` (with momentum), ``"adam"`` or a callable ``params -> Optimizer``.
+    validation_data:
+        Held-out data; if given, each epoch records the free-energy gap
+        ``mean F(held-out) - mean F(training)`` on equal-sized subsets.
+    seed, generator:
+        Every random draw (shuffling, sampling) uses ``generator``, or a new one
+        on the model's device seeded with ``seed``.
+    callbacks:
+        Functions ``(model, record) -> bool | None`` called after each epoch;
+        returning ``True`` stops training.
+    monitor_size:
+        Number of training (and held-out) examples, fixed at the start, on which
+        the per-epoch metrics are measured.
+
+    Returns
+    -------
+    History
+        One record per epoch: ``epoch``, ``recon_error``, ``free_energy_gap``
+        (``None`` without validation data), ``lr``, ``momentum`` and ``time``
+        (seconds).
+    """
+    data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
+    epochs = check_positive_int(epochs, "epochs", minimum=0)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    monitor_size = check_positive_int(monitor_size, "monitor_size")
+    weight_decay = check_nonnegative_float(weight_decay, "weight_decay")
+    sampler = CD(k=1) if sampler is None else sampler
+    if not isinstance(sampler, Sampler):
+        raise TypeError(f"sampler must be a torchrbm Sampler (CD, PCD, ...), not {type(sampler).__name__}")
+    if generator is None:
+        generator = torch.Generator(device=model.device)
+        generator.manual_seed(seed if seed is not None else torch.seed())
+    sparsity = None if sparsity_target is None else SparsityTarget(sparsity_target, sparsity_cost)
+
+    n = data.shape[0]
+    monitor_train = _subset(data, monitor_size, generator)
+    monitor_valid = None
+    if validation_data is not None:
+        validation_data = as_data_tensor(
+            validation_data, name="validation_data", n_features=model.n_visible, units=model.visible
+        )
+        size = min(monitor_train.shape[0], validation_data.shape[0])
+        monitor_valid = _subset(validation_data, size, generator)
+        monitor_train = monitor_train[:size]
+
+    opt = _make_optimizer(model, optimizer, _lr_at(lr, 0), _momentum_at(momentum, momentum_switch, 0))
+    weight_names = set(getattr(model, "weight_names", ("W",)))
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    history = History()
+    bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
+    for epoch in bar:
+        start = time.perf_counter()
+        epoch_lr = _lr_at(lr, epoch)
+        epoch_momentum = _momentum_at(momentum, momentum_switch, epoch)
+        for group in opt.param_groups:
+            group["lr"] = epoch_lr
+            if "momentum" in group:
+                group["momentum"] = epoch_momentum
+        order = (
+            torch.randperm(n, generator=generator, device=generator.device).to(data.device)
+            if shuffle
+            else torch.arange(n, device=data.device)
+        )
+        for first in range(0, n, batch_size):
+            batch = data[order[first : first + batch_size]]
+            v = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
+            _step(model, v, sampler, generator, named, weight_names, weight_decay, sparsity)
+            opt.step()
+        _check_finite(model, epoch)
+        record = {
+            "epoch": epoch,
+            "recon_error": reconstruction_error(model, monitor_train),
+            "free_energy_gap": None
+            if monitor_valid is None
+            else free_energy_gap(model, monitor_train, monitor_valid),
+            "lr": epoch_lr,
+            "momentum": epoch_momentum,
+            "time": time.perf_counter() - start,
+        }
+        history.append(record)
+        bar.set_postfix(recon=f"{record['recon_error']:.4f}")
+        if any(callback(model, record) for callback in callbacks):
+            break
+    bar.close()
+    return history
+
+
+@torch.no_grad()
+def _step(model, v, sampler, generator, named, weight_names, weight_decay, sparsity) -> None:
+    """Set ``.grad`` of every parameter for one mini-batch."""
+    h_mean, h_sample = model.hidden_step(v, generator)
+    negative = sampler.negative_phase(model, v, h_sample, generator)
+    positive_grad = model.free_energy_grad(v, h_mean)
+    negative_grad = model.free_energy_grad(negative.v, negative.h, negative.weight)
+    for name, param in named:
+        grad = positive_grad[name].sub_(negative_grad[name])
+        if weight_decay and name in weight_names:
+            grad.add_(param, alpha=weight_decay)
+        param.grad = grad
+    if sparsity is not None:
+        sparsity.add_grad(model, v, h_mean)
+
+
+def _subset(data: Tensor, size: int, generator: torch.Generator) -> Tensor:
+    """A random subset of at most ``size`` rows, in the dtype it came in."""
+    if data.shape[0] <= size:
+        return data
+    index = torch.randperm(data.shape[0], generator=generator, device=generator.device)[:size]
+    return data[index.to(data.device)]
+
+
+def constant_then_linear_decay(lr: float, epochs: int, decay_start: float = 0.5) -> Callable[[int], float]:
+    """Schedule: ``lr`` until ``decay_start * epochs``, then linearly down to ``lr / epochs``."""
+    boundary = math.floor(decay_start * epochs)
+
+    def schedule(epoch: int) -> float:
+        if epoch < boundary:
+            return lr
+        remaining = max(epochs - boundary, 1)
+        return lr * max(1.0 - (epoch - boundary) / remaining, 1.0 / max(epochs, 1))
+
+    return schedule
