@@ -120,19 +120,26 @@ def fetch(relpath: str, root: str | os.PathLike | None = None) -> Path:
         return target
     if relpath not in SHA256:
         raise FileNotFoundError(f"data file not found: {target}")
-    errors = []
+    errors: list[str] = []
+    corrupt: list[str] = []
     for url in _mirrors_for(relpath):
         try:
             download(url, target, SHA256[relpath])
             return target
         except OSError as err:
             errors.append(f"{url}: {err}")
+        except ValueError as err:
+            corrupt.append(str(err))
     if relpath == "binarized_mnist/binarized_mnist.npz":
         try:
             _convert_binarized_mnist_amat(target)
             return target
         except OSError as err:
             errors.append(f"{BINARIZED_MNIST_AMAT.format('*')}: {err}")
+        except ValueError as err:
+            corrupt.append(str(err))
+    if corrupt:
+        raise ValueError("; ".join(corrupt))
     tried = "; ".join(errors) or "no mirror"
     raise FileNotFoundError(
         f"data file not found: {target}, and it could not be downloaded ({tried}). "

@@ -1,0 +1,50 @@
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import torchrbm as tr
+
+SHARED_DATA = Path(os.environ.get("TORCHRBM_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def seed_example_rbm() -> tr.RBM:
+    """The 2x2 model of the tutorial's Examples 1-3."""
+    rbm = tr.RBM(2, 2, dtype=torch.float64)
+    with torch.no_grad():
+        rbm.W.copy_(torch.tensor([[0.5, 0.3], [-0.2, 0.4]], dtype=torch.float64))
+        rbm.a.copy_(torch.tensor([0.1, -0.1], dtype=torch.float64))
+        rbm.b.copy_(torch.tensor([0.2, 0.3], dtype=torch.float64))
+    return rbm
+
+
+def random_rbm(n_visible: int, n_hidden: int, seed: int = 0, scale: float = 1.0) -> tr.RBM:
+    """A float64 RBM with parameters of order ``scale``."""
+    generator = torch.Generator().manual_seed(seed)
+    rbm = tr.RBM(n_visible, n_hidden, dtype=torch.float64)
+    with torch.no_grad():
+        for param in rbm.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator, dtype=torch.float64) * scale)
+    return rbm
+
+
+def all_binary(n: int) -> torch.Tensor:
+    return torch.tensor(list(itertools.product((0.0, 1.0), repeat=n)), dtype=torch.float64)
+
+
+def brute_force_log_z(rbm: tr.RBM) -> float:
+    """log Z summed over every joint state (v, h): independent of the library's free energies."""
+    v = all_binary(rbm.n_visible)
+    h = all_binary(rbm.n_hidden)
+    W, a, b = (p.detach() for p in (rbm.W, rbm.a, rbm.b))
+    neg_energy = (v @ a)[:, None] + (h @ b)[None, :] + v @ W @ h.T
+    return float(torch.logsumexp(neg_energy.flatten(), 0))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "mnist").is_dir():
+        raise FileNotFoundError(f"real data sets not found under {SHARED_DATA}; set TORCHRBM_DATA")
+    return SHARED_DATA
