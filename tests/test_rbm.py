@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
+from conftest import all_binary, brute_force_log_z, random_rbm
 
 import torchrbm as tr
-from conftest import all_binary, brute_force_log_z, random_rbm
 
 SHAPES = [(3, 5), (5, 3), (4, 4), (7, 2), (1, 6)]
 

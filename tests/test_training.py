@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from conftest import all_binary, random_rbm
 
 import torchrbm as tr
-from conftest import all_binary, random_rbm
 
 
 class _DataAsModel(tr.Sampler):

@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
+from conftest import seed_example_rbm
 
 import torchrbm as tr
-from conftest import seed_example_rbm
 
 # Example 3: E(v, h) for every joint state, in the tutorial's row order, as printed.
 EXAMPLE_3 = [

@@ -1,0 +1,79 @@
+"""The torchrbm command: train, evaluate, sample."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import torchrbm as tr
+from torchrbm.cli import main
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "sample"])
+def test_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: torchrbm" in capsys.readouterr().out
+
+
+def test_train_writes_a_run_directory(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "3", "--hidden", "16", "--out", str(run), "--quiet"]) == 0
+    for name in ("model.safetensors", "metrics.jsonl", "config.json", "summary.json", "filters.png",
+                 "samples.png", "reconstructions.png", "curves.png"):
+        assert (run / name).stat().st_size > 0, name
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1, 2]
+    assert all(r["free_energy_gap"] is not None for r in records)  # digits hold out 10 %
+    summary = json.loads((run / "summary.json").read_text())
+    model = tr.load(run / "model.safetensors")
+    assert model.n_visible == 64 and model.n_hidden == 16
+    # 16 hidden units: the exact log-likelihood is reported.
+    assert summary["train"]["method"] == "exact enumeration"
+    assert summary["train"]["log_likelihood"] == pytest.approx(
+        tr.log_likelihood(model, tr.datasets.digits()[_train_rows()]), abs=1e-6)
+
+
+def _train_rows():
+    import torch
+
+    order = torch.randperm(1797, generator=torch.Generator().manual_seed(0))
+    return order[180:]
+
+
+def test_evaluate_json_and_sample(tmp_path, capsys):
+    run = tmp_path / "run"
+    main(["train", "--data", "bas", "--hidden", "8", "--epochs", "20", "--batch-size", "8", "--out", str(run),
+          "--quiet"])
+    capsys.readouterr()
+    assert main(["evaluate", str(run / "model.safetensors"), "--data", "bas", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    model = tr.load(run / "model.safetensors")
+    data = tr.datasets.bars_and_stripes(4)
+    assert result["exact"]["log_likelihood"] == pytest.approx(tr.log_likelihood(model, data), abs=1e-9)
+    assert result["exact"]["method"] == "exact enumeration"
+    assert result["recon"]["reconstruction_error"] == pytest.approx(tr.reconstruction_error(model, data))
+    assert main(["sample", str(run / "model.safetensors"), "--n", "12", "--steps", "5",
+                 "--out", str(tmp_path / "s.npy")]) == 0
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (12, 16) and set(np.unique(samples)) <= {0.0, 1.0}
+    assert main(["sample", str(run / "model.safetensors"), "--n", "12", "--steps", "5",
+                 "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
+    assert main(["train", "--data", "nonsense", "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "unknown data set 'nonsense'" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "missing.safetensors"), "--data", "bas"]) == 2
+    assert "model file not found" in capsys.readouterr().err
+    assert main(["sample", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "x.gif")]) == 2
+
+
+def test_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "torchrbm", "--version"], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.startswith("torchrbm ")

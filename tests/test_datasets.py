@@ -1,0 +1,162 @@
+"""Data sets: synthetic generators, real files, downloads and user files."""
+
+import functools
+import hashlib
+import http.server
+import math
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import torchrbm as tr
+from torchrbm import datasets
+
+
+def test_bars_and_stripes_has_32_patterns_and_known_optimum():
+    data = datasets.bars_and_stripes(4)
+    assert data.shape == (32, 16) and data.dtype == torch.uint8
+    images = data.reshape(-1, 4, 4)
+    rows_constant = (images == images[:, :, :1]).all(dim=(1, 2))
+    cols_constant = (images == images[:, :1, :]).all(dim=(1, 2))
+    assert bool((rows_constant | cols_constant).all())
+    # The empirical distribution's log-likelihood is the best any model can reach.
+    _, counts = torch.unique(data, dim=0, return_counts=True)
+    p = counts.double() / 32
+    best = float((counts * torch.log(p)).sum() / 32)
+    assert best == pytest.approx(-(28 * math.log(32) + 4 * math.log(16)) / 32)
+    assert round(best, 3) == -3.379 and round(best * 32, 2) == -108.13
+
+
+def test_shifter_ensemble():
+    data, shift = datasets.shifter(8)
+    assert data.shape == (768, 19)
+    x, y, label = data[:, :8], data[:, 8:16], data[:, 16:]
+    for s, direction in enumerate((-1, 0, 1)):
+        chosen = shift == s
+        assert torch.equal(torch.roll(x[chosen], direction, dims=1), y[chosen])
+        assert bool((label[chosen].argmax(1) == s).all())
+
+
+def test_digits_binarised_by_threshold():
+    x, y = datasets.digits(return_labels=True)
+    assert x.shape == (1797, 64) and x.dtype == torch.uint8 and set(x.unique().tolist()) == {0, 1}
+    grey = datasets.digits(binarize_method=None)
+    assert grey.dtype == torch.float32 and grey.max() == 1.0
+    assert torch.equal(x, (grey > 0.5).to(torch.uint8))
+    assert y.shape == (1797,)
+
+
+def test_binarisation_options():
+    grey = torch.tensor([[0.1, 0.5, 0.9]])
+    assert datasets.binarize(grey, "threshold").tolist() == [[0, 0, 1]]
+    assert torch.equal(datasets.binarize(grey, None), grey)
+    many = torch.full((20000, 1), 0.3)
+    first = datasets.binarize(many, "stochastic", seed=1)
+    assert torch.equal(first, datasets.binarize(many, "stochastic", seed=1))
+    assert first.float().mean().item() == pytest.approx(0.3, abs=0.01)
+    with pytest.raises(ValueError, match="unknown binarisation"):
+        datasets.binarize(grey, "otsu")
+
+
+def test_mnist_family_from_the_data_directory(shared_data):
+    x, y = datasets.mnist("train", data_dir=shared_data, return_labels=True)
+    assert x.shape == (60000, 784) and x.dtype == torch.float32 and y.shape == (60000,)
+    assert x.max().item() == 1.0 and torch.bincount(y).tolist()[1] == 6742
+    test = datasets.mnist("test", data_dir=shared_data, binarize_method="threshold")
+    assert test.shape == (10000, 784) and test.dtype == torch.uint8
+    fashion = datasets.fashion_mnist("test", data_dir=shared_data)
+    assert fashion.shape == (10000, 784)
+    counts = {split: int(datasets.binarized_mnist(split, data_dir=shared_data).sum())
+              for split in ("train", "valid", "test")}
+    assert counts == {"train": 5118041, "valid": 1028036, "test": 1038896}
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_mirror(tmp_path, monkeypatch):
+    """Serve a directory over HTTP on 127.0.0.1 and make it the only mirror."""
+    served = tmp_path / "mirror"
+    served.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(_QuietHandler, directory=str(served)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("TORCHRBM_MIRROR", f"http://127.0.0.1:{server.server_port}/")
+    monkeypatch.setattr(datasets, "MIRRORS", {})
+    yield served
+    server.shutdown()
+    server.server_close()
+
+
+def test_missing_files_are_downloaded_and_verified(shared_data, http_mirror, tmp_path):
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (http_mirror / "mnist").mkdir(exist_ok=True)
+        shutil.copy(shared_data / "mnist" / name, http_mirror / "mnist" / name)
+    root = tmp_path / "cache"
+    x, y = datasets.mnist("test", data_dir=root, return_labels=True)
+    assert x.shape == (10000, 784) and y.shape == (10000,)
+    stored = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == datasets.SHA256["mnist/t10k-labels-idx1-ubyte.gz"]
+    assert not list((root / "mnist").glob(".*"))  # no temporary files left behind
+
+
+def test_corrupted_download_is_rejected(shared_data, http_mirror, tmp_path):
+    (http_mirror / "mnist").mkdir()
+    payload = bytearray((shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    payload[100] ^= 0xFF
+    (http_mirror / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(bytes(payload))
+    root = tmp_path / "cache"
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        datasets.fetch("mnist/t10k-labels-idx1-ubyte.gz", root)
+    assert not (root / "mnist").exists() or not any((root / "mnist").iterdir())
+
+
+def test_unreachable_mirror_gives_a_clear_error(http_mirror, tmp_path):
+    with pytest.raises(FileNotFoundError, match="could not be downloaded"):
+        datasets.fetch("fashion_mnist/t10k-labels-idx1-ubyte.gz", tmp_path)
+
+
+def test_user_files(tmp_path):
+    array = np.array([[0, 1, 1], [1, 0, 0]], dtype=np.uint8)
+    np.save(tmp_path / "x.npy", array)
+    np.savez(tmp_path / "x.npz", train=array)
+    np.savetxt(tmp_path / "x.csv", array, delimiter=",")
+    for name in ("x.npy", "x.npz", "x.csv"):
+        loaded = datasets.load(str(tmp_path / name))
+        assert loaded.tolist() == array.tolist()
+    np.savez(tmp_path / "two.npz", a=array, b=array)
+    assert datasets.load_file(tmp_path / "two.npz", key="b").shape == (2, 3)
+    with pytest.raises(ValueError, match="say which one"):
+        datasets.load_file(tmp_path / "two.npz")
+
+
+def test_read_idx_rejects_truncated_files(tmp_path, shared_data):
+    raw = (shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    import gzip
+
+    (tmp_path / "cut.idx").write_bytes(gzip.decompress(raw)[:-10])
+    with pytest.raises(ValueError, match="truncated"):
+        datasets.read_idx(tmp_path / "cut.idx")
+
+
+def test_data_dir_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCHRBM_DATA", str(tmp_path))
+    assert datasets.data_dir() == tmp_path
+    assert datasets.data_dir("elsewhere") == Path("elsewhere")
+    monkeypatch.delenv("TORCHRBM_DATA")
+    assert datasets.data_dir() == Path.home() / ".cache" / "torchrbm"
+
+
+def test_rbm_trains_from_loaded_uint8_data():
+    data = datasets.load("bas")
+    rbm = tr.RBM(16, 4)
+    history = tr.fit(rbm, data, epochs=2, batch_size=8, seed=0)
+    assert len(history) == 2 and rbm.W.dtype == torch.float32

@@ -1,0 +1,80 @@
+"""Save and load: safetensors plus JSON, no pickle, atomic writes."""
+
+import json
+import struct
+
+import pytest
+import torch
+from conftest import random_rbm
+
+import torchrbm as tr
+from torchrbm import io
+
+
+def test_round_trip_keeps_values_dtype_and_metadata(tmp_path):
+    rbm = random_rbm(6, 4, seed=1)
+    path = tmp_path / "model.safetensors"
+    tr.save(rbm, path, metadata={"epochs": 3, "note": "test"})
+    loaded = tr.load(path)
+    assert type(loaded) is tr.RBM and loaded.dtype == torch.float64
+    for name, param in rbm.named_parameters():
+        assert torch.equal(param, getattr(loaded, name))
+    header = io.read_header(path)
+    assert header["metadata"] == {"epochs": 3, "note": "test"}
+    assert header["config"] == {"class": "RBM", "n_visible": 6, "n_hidden": 4, "visible": "bernoulli",
+                                "hidden": "bernoulli"}
+    assert tr.exact_log_partition(loaded) == tr.exact_log_partition(rbm)
+
+
+def test_file_is_plain_safetensors(tmp_path):
+    path = tmp_path / "model.safetensors"
+    tr.save(tr.RBM(3, 2), path)
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    assert set(header) == {"__metadata__", "W", "a", "b"}
+    assert header["W"]["shape"] == [3, 2]
+    assert b"\x80\x04" not in raw[: 8 + length]  # no pickle protocol marker in the header
+
+
+def test_save_leaves_no_temporary_files_and_replaces_atomically(tmp_path):
+    path = tmp_path / "model.safetensors"
+    tr.save(tr.RBM(3, 2), path)
+    tr.save(tr.RBM(5, 2), path)
+    assert tr.load(path).n_visible == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    tr.save(tr.RBM(3, 2), path)
+
+    def broken_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(io.os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="No space"):
+        tr.save(tr.RBM(7, 2), path)
+    monkeypatch.undo()
+    assert tr.load(path).n_visible == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_bad_files_are_refused(tmp_path):
+    not_model = tmp_path / "junk.safetensors"
+    not_model.write_bytes(b"this is not a model")
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        tr.load(not_model)
+    future = tmp_path / "future.safetensors"
+    tr.save(tr.RBM(3, 2), future)
+    raw = future.read_bytes().replace(b'\\"format_version\\": 1', b'\\"format_version\\": 9')
+    future.write_bytes(raw)
+    with pytest.raises(ValueError, match="format version 9"):
+        tr.load(future)
+
+
+def test_load_onto_a_device_and_keep_float32(tmp_path):
+    path = tmp_path / "m.safetensors"
+    tr.save(tr.RBM(4, 2), path)
+    loaded = tr.load(path, device="cpu")
+    assert loaded.dtype == torch.float32 and loaded.device.type == "cpu"

@@ -1,0 +1,86 @@
+"""Bad input gets a clear error that names the problem."""
+
+import numpy as np
+import pytest
+import torch
+
+import torchrbm as tr
+from torchrbm import datasets
+
+
+@pytest.fixture
+def rbm():
+    return tr.RBM(4, 3)
+
+
+def test_wrong_number_of_columns(rbm):
+    with pytest.raises(ValueError, match="5 columns but the model has 4 visible units"):
+        tr.fit(rbm, torch.zeros(10, 5))
+    with pytest.raises(ValueError, match="5 columns"):
+        tr.log_likelihood(rbm, np.zeros((2, 5)))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_values(rbm, bad):
+    data = torch.zeros(6, 4)
+    data[3, 2] = bad
+    with pytest.raises(ValueError, match="NaN or infinite value.*row 3, column 2"):
+        tr.fit(rbm, data)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        tr.reconstruction_error(rbm, data)
+
+
+def test_values_outside_unit_interval(rbm):
+    with pytest.raises(ValueError, match=r"\[0, 1\] for Bernoulli units.*-0.5 to 3"):
+        tr.fit(rbm, [[0, 1, 3, -0.5]])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        tr.fit(rbm, torch.zeros(2, 4), validation_data=torch.full((2, 4), 2.0))
+
+
+def test_empty_data(rbm):
+    with pytest.raises(ValueError, match="empty"):
+        tr.fit(rbm, np.zeros((0, 4)))
+
+
+def test_wrong_shapes_and_types(rbm):
+    with pytest.raises(ValueError, match="2-D"):
+        tr.fit(rbm, np.zeros(4))
+    with pytest.raises(TypeError, match="numbers"):
+        tr.fit(rbm, [["a", "b", "c", "d"]])
+    with pytest.raises(TypeError, match="not a str"):
+        tr.fit(rbm, "data.csv")
+    with pytest.raises(TypeError, match="real-valued"):
+        tr.fit(rbm, torch.zeros(2, 4, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="rectangular"):
+        tr.fit(rbm, [[0, 1, 0, 1], [0, 1]])
+
+
+def test_non_numeric_csv(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("0,1,0\n1,zero,1\n")
+    with pytest.raises(ValueError, match="bad.csv is not a CSV file of numbers"):
+        datasets.load(str(path))
+
+
+def test_unknown_data_set_name():
+    with pytest.raises(ValueError, match="unknown data set 'mnistt'.*known: digits"):
+        datasets.load("mnistt")
+
+
+def test_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data file not found"):
+        datasets.load(str(tmp_path / "absent.npy"))
+    with pytest.raises(FileNotFoundError, match="model file not found"):
+        tr.load(tmp_path / "absent.safetensors")
+
+
+def test_unsupported_file_type(tmp_path):
+    path = tmp_path / "data.txt"
+    path.write_text("0 1\n")
+    with pytest.raises(ValueError, match=r"\.npy, \.npz or \.csv"):
+        datasets.load(str(path))
+
+
+def test_unknown_split(tmp_path):
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        datasets.mnist("dev", data_dir=tmp_path)
