@@ -111,9 +111,9 @@ class RBM(nn.Module):
 
     def _layer_input(self, x, size: int, name: str) -> Tensor:
         """``x`` as a tensor on the parameters' device and dtype, checked for width."""
-        x = torch.as_tensor(x, device=self.device)
-        if x.dtype != self.dtype:
-            x = x.to(self.dtype)
+        weights = self.W
+        if not (isinstance(x, Tensor) and x.dtype == weights.dtype and x.device == weights.device):
+            x = torch.as_tensor(x, device=weights.device).to(weights.dtype)
         if x.ndim == 0 or x.shape[-1] != size:
             raise ValueError(
                 f"{name} must have {size} values in its last dimension; found shape {tuple(x.shape)}"
@@ -195,7 +195,13 @@ class RBM(nn.Module):
     # ----------------------------------------------------------------- gradients
     @torch.no_grad()
     def free_energy_grad(
-        self, v: Tensor, h_mean: Tensor | None = None, weight: Tensor | None = None
+        self,
+        v: Tensor,
+        h_mean: Tensor | None = None,
+        weight: Tensor | None = None,
+        *,
+        scale: float = 1.0,
+        out: dict[str, Tensor] | None = None,
     ) -> dict[str, Tensor]:
         """Gradient of the mean free energy ``sum_n w_n F(v_n)`` for each parameter.
 
@@ -203,24 +209,27 @@ class RBM(nn.Module):
 
             dF/dW = -<v E[h|v]^T>,   dF/da = -<v>,   dF/db = -<E[h|v]>.
 
-        ``h_mean`` (``E[h | v]``) may be passed when it is already known.  The
-        log-likelihood gradient is ``-(grad on data) + (grad on model samples)``.
+        ``h_mean`` (``E[h | v]``) may be passed when it is already known.
+        ``scale`` times the gradient is added to the tensors of ``out`` (zeros if
+        not given), which is returned.  The log-likelihood gradient is
+        ``-(grad on data) + (grad on model samples)``.
         """
         v = self._v(v)
         if h_mean is None:
             h_mean = self.prob_h(v)
+        if out is None:
+            out = {name: torch.zeros_like(param) for name, param in self.named_parameters()}
         if weight is None:
-            scale = 1.0 / v.shape[0]
-            grad_w = (v.T @ h_mean).mul_(-scale)
-            grad_a = self.visible.self_energy_bias_grad(v).mean(0)
-            grad_b = h_mean.mean(0).neg_()
+            factor = scale / v.shape[0]
+            weighted_h = h_mean
         else:
+            factor = scale
             weight = weight.to(self.dtype)
             weighted_h = h_mean * weight[:, None]
-            grad_w = (v.T @ weighted_h).neg_()
-            grad_a = weight @ self.visible.self_energy_bias_grad(v)
-            grad_b = weighted_h.sum(0).neg_()
-        return {"W": grad_w, "a": grad_a, "b": grad_b}
+        out["W"].addmm_(v.T, weighted_h, alpha=-factor)
+        out["a"].add_(self.visible.self_energy_bias_grad(v, weight), alpha=factor)
+        out["b"].add_(weighted_h.sum(0), alpha=-factor)
+        return out
 
     @classmethod
     def from_config(cls, config: dict[str, Any], **factory) -> RBM:

@@ -247,10 +247,10 @@ def _step(model, v, sampler, generator, named, weight_names, weight_decay, spars
     """Set ``.grad`` of every parameter for one mini-batch."""
     h_mean, h_sample = model.hidden_step(v, generator)
     negative = sampler.negative_phase(model, v, h_sample, generator)
-    positive_grad = model.free_energy_grad(v, h_mean)
-    negative_grad = model.free_energy_grad(negative.v, negative.h, negative.weight)
+    grads = model.free_energy_grad(v, h_mean)
+    model.free_energy_grad(negative.v, negative.h, negative.weight, scale=-1.0, out=grads)
     for name, param in named:
-        grad = positive_grad[name].sub_(negative_grad[name])
+        grad = grads[name]
         if weight_decay and name in weight_names:
             grad.add_(param, alpha=weight_decay)
         param.grad = grad

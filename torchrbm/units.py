@@ -58,8 +58,11 @@ class Units(abc.ABC):
         """Energy of the layer on its own, summed over the last dimension."""
 
     @abc.abstractmethod
-    def self_energy_bias_grad(self, x: Tensor) -> Tensor:
-        """``d E_self(x; c) / d c`` for each example (same shape as ``x``)."""
+    def self_energy_bias_grad(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        """``sum_n w_n d E_self(x_n; c) / d c`` over the examples (rows) of ``x``.
+
+        Without ``weight`` every example counts once (``w_n = 1``).
+        """
 
     @abc.abstractmethod
     def check_values(self, x: Tensor, name: str) -> None:
@@ -99,7 +102,7 @@ class Bernoulli(Units):
         mean = torch.sigmoid(pre)
         # Comparing with uniforms is several times faster than torch.bernoulli.
         uniform = torch.rand(pre.shape, generator=generator, device=pre.device, dtype=pre.dtype)
-        return mean, (uniform < mean).to(pre.dtype)
+        return mean, uniform.lt_(mean)  # in place: 1.0 where u < p, else 0.0
 
     def log_partition(self, pre: Tensor) -> Tensor:
         return F.softplus(pre).sum(-1)
@@ -111,14 +114,17 @@ class Bernoulli(Units):
     def self_energy(self, x: Tensor, bias: Tensor) -> Tensor:
         return -(x @ bias)
 
-    def self_energy_bias_grad(self, x: Tensor) -> Tensor:
-        return -x
+    def self_energy_bias_grad(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        return -(x.sum(0) if weight is None else weight @ x)
 
     def check_values(self, x: Tensor, name: str) -> None:
-        if x.numel() and (x.min() < 0 or x.max() > 1):
+        if not x.numel():
+            return
+        low, high = torch.aminmax(x)
+        if low < 0 or high > 1:
             raise ValueError(
                 f"{name} must lie in [0, 1] for Bernoulli units; found values from "
-                f"{x.min().item():g} to {x.max().item():g} (scale or binarise the data first)"
+                f"{low.item():g} to {high.item():g} (scale or binarise the data first)"
             )
 
     def n_states(self, n_units: int) -> int:

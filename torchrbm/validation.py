@@ -55,7 +55,9 @@ def as_data_tensor(
         raise ValueError(
             f"{name} has {data.shape[1]} columns but the model has {n_features} visible units"
         )
-    if data.is_floating_point():
+    # A finite sum proves every value finite (NaN and inf propagate) in one cheap pass;
+    # only if it is not (or overflowed) is the full element-wise check run.
+    if data.is_floating_point() and not bool(torch.isfinite(data.sum())):
         finite = torch.isfinite(data)
         if not bool(finite.all()):
             bad = (~finite).nonzero()[0].tolist()

@@ -1,0 +1,113 @@
+"""One CD-1 epoch on MNIST: torchrbm against scikit-learn's BernoulliRBM, in one process.
+
+Setting: 60 000 x 784 grey-level MNIST images, 500 hidden units, batch 100,
+float32 parameters, one epoch.  scikit-learn's BernoulliRBM runs the same epoch
+(``n_iter=1``) on float64 input and on float32 input.  Each timing is the
+median of ``--repeats`` runs after one warm-up run.
+
+OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow a current NumPy down; the script
+re-executes itself with both unset so that scikit-learn gets its best kernel, and
+prints the BLAS libraries and kernels it ran with (threadpoolctl).
+
+    python benchmarks/throughput.py [--repeats 3] [--out benchmarks/results/throughput.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+_HANDICAPS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+if any(name in os.environ for name in _HANDICAPS):
+    clean = {k: v for k, v in os.environ.items() if k not in _HANDICAPS}
+    os.execve(sys.executable, [sys.executable, *sys.argv], clean)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from sklearn.neural_network import BernoulliRBM  # noqa: E402
+from threadpoolctl import threadpool_info  # noqa: E402
+
+import torchrbm as tr  # noqa: E402
+
+N_HIDDEN = 500
+BATCH = 100
+LR = 0.1
+
+
+def _median_seconds(run, repeats: int) -> tuple[float, list[float]]:
+    run()  # warm-up: page in data, initialise thread pools
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def time_torchrbm(x: torch.Tensor, repeats: int) -> tuple[float, list[float]]:
+    def run():
+        rbm = tr.RBM(x.shape[1], N_HIDDEN, generator=torch.Generator().manual_seed(0))
+        tr.fit(rbm, x, sampler=tr.CD(k=1), epochs=1, batch_size=BATCH, lr=LR, seed=0)
+
+    return _median_seconds(run, repeats)
+
+
+def time_sklearn(x: np.ndarray, repeats: int) -> tuple[float, list[float]]:
+    def run():
+        BernoulliRBM(n_components=N_HIDDEN, batch_size=BATCH, learning_rate=LR, n_iter=1,
+                     random_state=0).fit(x)
+
+    return _median_seconds(run, repeats)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "throughput.json"))
+    args = parser.parse_args()
+
+    x = tr.datasets.mnist("train", data_dir=args.data_dir)
+    print(f"data: MNIST train {tuple(x.shape)}, {N_HIDDEN} hidden, batch {BATCH}, one CD-1 epoch")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
+    for name in _HANDICAPS:
+        print(f"{name}={os.environ.get(name, '(unset)')}")
+    blas = [{k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
+            for info in threadpool_info()]
+    for info in blas:
+        print(f"BLAS: {info['internal_api']} {info['version']} kernel={info['architecture']} "
+              f"threads={info['num_threads']}")
+
+    results = {}
+    results["torchrbm_float32"], torch_times = time_torchrbm(x, args.repeats)
+    print(f"torchrbm CD-1 float32:          {results['torchrbm_float32']:.3f} s  {torch_times}")
+    x64 = x.numpy().astype(np.float64)
+    results["sklearn_float64"], times = time_sklearn(x64, args.repeats)
+    print(f"scikit-learn BernoulliRBM f64:  {results['sklearn_float64']:.3f} s  {times}")
+    results["sklearn_float32"], times = time_sklearn(x.numpy(), args.repeats)
+    print(f"scikit-learn BernoulliRBM f32:  {results['sklearn_float32']:.3f} s  {times}")
+
+    ratios = {
+        "speedup_vs_sklearn_float64": results["sklearn_float64"] / results["torchrbm_float32"],
+        "speedup_vs_sklearn_float32": results["sklearn_float32"] / results["torchrbm_float32"],
+    }
+    for name, value in ratios.items():
+        print(f"{name}: {value:.2f}x")
+    report = {"seconds": results, "ratios": ratios, "blas": blas, "torch": torch.__version__,
+              "numpy": np.__version__, "threads": torch.get_num_threads(), "machine": platform.processor()
+              or platform.machine(), "command": "python benchmarks/throughput.py"}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
