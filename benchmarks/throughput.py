@@ -40,35 +40,44 @@ BATCH = 100
 LR = 0.1
 
 
-def _median_seconds(run, repeats: int) -> tuple[float, list[float]]:
-    run()  # warm-up: page in data, initialise thread pools
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+def _seconds(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
-def time_torchrbm(x: torch.Tensor, repeats: int) -> tuple[float, list[float]]:
+def torchrbm_epoch(x: torch.Tensor):
     def run():
         rbm = tr.RBM(x.shape[1], N_HIDDEN, generator=torch.Generator().manual_seed(0))
         tr.fit(rbm, x, sampler=tr.CD(k=1), epochs=1, batch_size=BATCH, lr=LR, seed=0)
 
-    return _median_seconds(run, repeats)
+    return run
 
 
-def time_sklearn(x: np.ndarray, repeats: int) -> tuple[float, list[float]]:
+def sklearn_epoch(x: np.ndarray):
     def run():
         BernoulliRBM(n_components=N_HIDDEN, batch_size=BATCH, learning_rate=LR, n_iter=1,
                      random_state=0).fit(x)
 
-    return _median_seconds(run, repeats)
+    return run
+
+
+def time_runs(runs: dict, repeats: int) -> dict[str, list[float]]:
+    """Time each run ``repeats`` times in a row, after one warm-up run.
+
+    Blocks rather than interleaving: alternating the two libraries leaves one's
+    idle thread pool spinning while the other works, which slows both.
+    """
+    times: dict[str, list[float]] = {}
+    for name, run in runs.items():
+        run()
+        times[name] = [_seconds(run) for _ in range(repeats)]
+    return times
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "throughput.json"))
     args = parser.parse_args()
@@ -84,14 +93,15 @@ def main() -> int:
         print(f"BLAS: {info['internal_api']} {info['version']} kernel={info['architecture']} "
               f"threads={info['num_threads']}")
 
-    results = {}
-    results["torchrbm_float32"], torch_times = time_torchrbm(x, args.repeats)
-    print(f"torchrbm CD-1 float32:          {results['torchrbm_float32']:.3f} s  {torch_times}")
-    x64 = x.numpy().astype(np.float64)
-    results["sklearn_float64"], times = time_sklearn(x64, args.repeats)
-    print(f"scikit-learn BernoulliRBM f64:  {results['sklearn_float64']:.3f} s  {times}")
-    results["sklearn_float32"], times = time_sklearn(x.numpy(), args.repeats)
-    print(f"scikit-learn BernoulliRBM f32:  {results['sklearn_float32']:.3f} s  {times}")
+    runs = {
+        "torchrbm_float32": torchrbm_epoch(x),
+        "sklearn_float64": sklearn_epoch(x.numpy().astype(np.float64)),
+        "sklearn_float32": sklearn_epoch(x.numpy()),
+    }
+    times = time_runs(runs, args.repeats)
+    results = {name: statistics.median(values) for name, values in times.items()}
+    for name, values in times.items():
+        print(f"{name:18s} median {results[name]:.3f} s  runs {[round(t, 3) for t in values]}")
 
     ratios = {
         "speedup_vs_sklearn_float64": results["sklearn_float64"] / results["torchrbm_float32"],
@@ -99,7 +109,7 @@ def main() -> int:
     }
     for name, value in ratios.items():
         print(f"{name}: {value:.2f}x")
-    report = {"seconds": results, "ratios": ratios, "blas": blas, "torch": torch.__version__,
+    report = {"seconds": results, "runs": times, "ratios": ratios, "blas": blas, "torch": torch.__version__,
               "numpy": np.__version__, "threads": torch.get_num_threads(), "machine": platform.processor()
               or platform.machine(), "command": "python benchmarks/throughput.py"}
     out = Path(args.out)

@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-chains", type=int, default=100, help="persistent chains for pcd (default: 100)")
     train.add_argument("--epochs", type=int, default=50, help="default: 50")
     train.add_argument("--batch-size", type=int, default=20, help="default: 20")
-    train.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
+    train.add_argument("--lr", type=float, default=0.01, help="learning rate (default: 0.01)")
     train.add_argument("--momentum", type=float, nargs="+", default=[0.5, 0.9], metavar="M",
                        help="momentum, or initial and final momentum switched after 5 epochs "
                        "(default: 0.5 0.9)")
