@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import platform
 import sys
@@ -90,7 +91,6 @@ def _environment() -> dict[str, str]:
 
 
 def cmd_train(args) -> int:
-    torch.manual_seed(args.seed)
     train, held_out = _split_train_held_out(args)
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     model = RBM(train.shape[1], args.hidden, data=train, generator=generator, device=args.device)
@@ -174,8 +174,7 @@ def cmd_sample(args) -> int:
         v = model.gibbs(start, args.steps, generator)
         out = Path(args.out)
         if out.suffix == ".npy":
-            buffer = _npy_bytes(v.cpu().numpy())
-            atomic_write_bytes(out, buffer)
+            atomic_write_bytes(out, _npy_bytes(v.cpu().numpy()))
         elif out.suffix in (".png", ".svg"):
             means = model.prob_v(model.sample_h(v, generator))
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,8 +186,6 @@ def cmd_sample(args) -> int:
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()

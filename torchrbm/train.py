@@ -10,7 +10,6 @@ so that plain SGD gives the classic update ``dW = lr (<v h^T>_data - <v h^T>_mod
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -265,15 +264,3 @@ def _subset(data: Tensor, size: int, generator: torch.Generator) -> Tensor:
     index = torch.randperm(data.shape[0], generator=generator, device=generator.device)[:size]
     return data[index.to(data.device)]
 
-
-def constant_then_linear_decay(lr: float, epochs: int, decay_start: float = 0.5) -> Callable[[int], float]:
-    """Schedule: ``lr`` until ``decay_start * epochs``, then linearly down to ``lr / epochs``."""
-    boundary = math.floor(decay_start * epochs)
-
-    def schedule(epoch: int) -> float:
-        if epoch < boundary:
-            return lr
-        remaining = max(epochs - boundary, 1)
-        return lr * max(1.0 - (epoch - boundary) / remaining, 1.0 / max(epochs, 1))
-
-    return schedule
