@@ -1,11 +1,13 @@
 """torchrbm: restricted Boltzmann machines on PyTorch."""
 
 from . import datasets, units
+from .ais import AISResult, ais, beta_schedule, reverse_ais
 from .estimate import (
     exact_log_partition,
     free_energy_gap,
     log_likelihood,
     mean_free_energy,
+    pseudo_log_likelihood,
     reconstruction_error,
 )
 from .io import load, save
@@ -16,11 +18,14 @@ from .train import History, fit
 __version__ = "0.1.0"
 
 __all__ = [
+    "AISResult",
     "CD",
     "PCD",
     "RBM",
     "Exact",
     "History",
+    "ais",
+    "beta_schedule",
     "NegativePhase",
     "Sampler",
     "datasets",
@@ -30,7 +35,9 @@ __all__ = [
     "load",
     "log_likelihood",
     "mean_free_energy",
+    "pseudo_log_likelihood",
     "reconstruction_error",
+    "reverse_ais",
     "save",
     "units",
 ]

@@ -4,6 +4,7 @@
 * ``log_likelihood``: mean ``log p(v) = -F(v) - log Z`` per example, in nats.
 * ``reconstruction_error``: mean squared error of a mean-field reconstruction.
 * ``free_energy_gap``: ``mean F(held-out) - mean F(training)`` (Hinton 2010).
+* ``pseudo_log_likelihood``: ``sum_i log p(v_i | v_-i)``, exactly or from one random bit.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import torch
 from torch import Tensor
 
 from . import enumeration
+from .ais import ais, reverse_ais
+from .rng import resolve_generator
 from .validation import as_data_tensor
 
 _CHUNK_ROWS = 8192
@@ -47,13 +50,26 @@ def exact_log_partition(model, *, chunk_size: int = 2**16) -> float:
 def log_likelihood(model, data, method: str = "exact", **options) -> float:
     """Mean log-likelihood ``<log p(v)> = -<F(v)> - log Z`` in nats per example.
 
-    ``method="exact"`` computes ``log Z`` by enumeration (small models only);
-    ``options`` are passed to the ``log Z`` routine.
+    ``method`` chooses how ``log Z`` is found:
+
+    * ``"exact"``: enumeration of the smaller layer (at most 25 units);
+    * ``"ais"``: forward annealed importance sampling (optimistic in expectation);
+    * ``"rais"``: reverse AIS started from ``data`` (conservative in expectation).
+
+    ``options`` go to :func:`exact_log_partition`, :func:`torchrbm.ais.ais` or
+    :func:`torchrbm.ais.reverse_ais`; for ``"ais"`` the base model is fitted to
+    ``base_data`` (default: ``data``).  For the uncertainty of a sampled
+    estimate call those functions directly.
     """
-    methods = {"exact": exact_log_partition}
-    if method not in methods:
-        raise ValueError(f"unknown method {method!r}; available: {', '.join(methods)}")
-    log_z = methods[method](model, **options)
+    if method == "exact":
+        log_z = exact_log_partition(model, **options)
+    elif method == "ais":
+        base_data = options.pop("base_data", data)
+        log_z = ais(model, data=base_data, **options).log_z
+    elif method == "rais":
+        log_z = reverse_ais(model, options.pop("base_data", data), **options).log_z
+    else:
+        raise ValueError(f"unknown method {method!r}; available: exact, ais, rais")
     return -mean_free_energy(model, data) - log_z
 
 
@@ -75,3 +91,43 @@ def free_energy_gap(model, train, held_out) -> float:
     return mean_free_energy(model, held_out, name="held_out") - mean_free_energy(
         model, train, name="train"
     )
+
+
+@torch.no_grad()
+def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None = None,
+                          generator: torch.Generator | None = None) -> float:
+    """Mean pseudo-log-likelihood of binary data, in nats per example.
+
+    ``sum_i log p(v_i | v_-i) = sum_i log sigmoid(F(v with bit i flipped) - F(v))``.
+
+    * ``"full"``: every bit of every example; exact and deterministic
+      (``n_visible`` free energies per example).
+    * ``"stochastic"``: one random bit ``i`` per example, scaled by ``n_visible``
+      (``n_visible * log sigmoid(F(flip_i v) - F(v))``), the unbiased one-sample
+      estimate scikit-learn's ``BernoulliRBM.score_samples`` returns.
+    """
+    data = _model_input(model, data, "data")
+    if bool(((data != 0) & (data != 1)).any()):
+        raise ValueError("the pseudo-log-likelihood needs binary (0/1) data")
+    n_visible = model.n_visible
+    total = torch.zeros((), dtype=torch.float64, device=model.device)
+    if method == "full":
+        rows = max(1, (1 << 21) // (n_visible * n_visible))
+        eye = torch.eye(n_visible, device=model.device, dtype=torch.bool)
+        for start in range(0, data.shape[0], rows):
+            v = data[start : start + rows].to(device=model.device, dtype=model.dtype)
+            flipped = torch.where(eye, 1 - v[:, None, :], v[:, None, :])  # (rows, d, d)
+            delta = model.free_energy(flipped) - model.free_energy(v)[:, None]
+            total += torch.nn.functional.logsigmoid(delta).double().sum()
+    elif method == "stochastic":
+        generator = resolve_generator(model.device, seed, generator)
+        for v in _chunks(model, data):
+            index = torch.randint(n_visible, (v.shape[0],), generator=generator, device=generator.device)
+            flipped = v.clone()
+            column = flipped.gather(1, index[:, None])
+            flipped.scatter_(1, index[:, None], 1 - column)
+            delta = model.free_energy(flipped) - model.free_energy(v)
+            total += n_visible * torch.nn.functional.logsigmoid(delta).double().sum()
+    else:
+        raise ValueError(f"unknown pseudo-likelihood method {method!r}; use 'full' or 'stochastic'")
+    return float(total) / data.shape[0]

@@ -19,6 +19,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .estimate import free_energy_gap, reconstruction_error
+from .rng import resolve_generator
 from .samplers import CD, Sampler
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
 
@@ -183,9 +184,7 @@ def fit(
     sampler = CD(k=1) if sampler is None else sampler
     if not isinstance(sampler, Sampler):
         raise TypeError(f"sampler must be a torchrbm Sampler (CD, PCD, ...), not {type(sampler).__name__}")
-    if generator is None:
-        generator = torch.Generator(device=model.device)
-        generator.manual_seed(seed if seed is not None else torch.seed())
+    generator = resolve_generator(model.device, seed, generator)
     sparsity = None if sparsity_target is None else SparsityTarget(sparsity_target, sparsity_cost)
 
     n = data.shape[0]
