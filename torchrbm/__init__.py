@@ -12,7 +12,7 @@ from .estimate import (
 )
 from .io import load, save
 from .rbm import RBM
-from .samplers import CD, PCD, Exact, NegativePhase, Sampler
+from .samplers import CD, PCD, PT, Exact, NegativePhase, Sampler
 from .train import History, fit
 
 __version__ = "0.1.0"
@@ -21,6 +21,7 @@ __all__ = [
     "AISResult",
     "CD",
     "PCD",
+    "PT",
     "RBM",
     "Exact",
     "History",

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from .enumeration import enumerated_layer, iter_states, layer_free_energy
+from .tempering import TemperedPath
 from .validation import check_positive_int
 
 
@@ -119,6 +120,103 @@ class PCD(Sampler):
         return f"PCD(n_chains={self.n_chains}, k={self.k})"
 
 
+class PT(Sampler):
+    """Parallel tempering (Desjardins et al. 2010; Fischer & Igel's tutorial, section 5.3).
+
+    ``n_chains`` persistent chains run at each of ``n_temps`` inverse temperatures
+    ``1 = beta_0 > ... > beta_{T-1} >= 0`` (default: evenly spaced down to 0) of the
+    tempered model ``f_beta(v)`` (:class:`~torchrbm.tempering.TemperedPath`, uniform
+    base).  Each update runs ``k`` Gibbs steps at every temperature, then proposes to
+    swap the states of neighbouring temperatures (even pairs and odd pairs in turn),
+    accepting with probability
+
+        min(1, f_i(v_j) f_j(v_i) / (f_i(v_i) f_j(v_j))).
+
+    The ``beta = 1`` chains give the negative phase.  ``swap_rates`` holds the
+    acceptance rate of each neighbouring pair since the last :meth:`reset`.
+    """
+
+    def __init__(self, n_temps: int = 10, n_chains: int = 100, k: int = 1, betas=None) -> None:
+        self.n_chains = check_positive_int(n_chains, "n_chains")
+        self.k = check_positive_int(k, "k")
+        if betas is None:
+            self.n_temps = check_positive_int(n_temps, "n_temps", minimum=2)
+            betas = torch.linspace(1.0, 0.0, self.n_temps, dtype=torch.float64)
+        betas = torch.as_tensor(betas, dtype=torch.float64).flatten()
+        if betas.numel() < 2 or betas[0] != 1.0 or not bool((betas[1:] < betas[:-1]).all()) or betas[-1] < 0:
+            raise ValueError("PT betas must start at 1 and decrease strictly, staying >= 0")
+        self.betas = betas
+        self.n_temps = betas.numel()
+        self.reset()
+
+    def reset(self) -> None:
+        self.chains: Tensor | None = None
+        self._parity = 0
+        self._accepted = torch.zeros(self.n_temps - 1, dtype=torch.float64)
+        self._proposed = torch.zeros(self.n_temps - 1, dtype=torch.float64)
+
+    @property
+    def swap_rates(self) -> Tensor:
+        """Acceptance rate of swaps between temperatures ``t`` and ``t + 1``."""
+        return self._accepted / self._proposed.clamp(min=1)
+
+    def negative_phase(self, model, v_data, h_data, generator=None) -> NegativePhase:
+        path = TemperedPath(model)
+        n_temps, n_chains = self.n_temps, self.n_chains
+        beta = self.betas.to(device=model.device, dtype=model.dtype).repeat_interleave(n_chains)[:, None]
+        v = self.chains
+        if v is None or v.shape[-1] != model.n_visible or v.device != model.device:
+            v = model.sample_v(torch.zeros(n_temps * n_chains, model.n_hidden, device=model.device,
+                                           dtype=model.dtype), generator)
+        for _ in range(self.k):
+            v = path.gibbs(v, beta, generator)
+        v = self._swap(path, v, beta, generator)
+        self.chains = v
+        top = v[:n_chains]
+        return NegativePhase(top, model.prob_h(top))
+
+    def _swap(self, path: TemperedPath, v: Tensor, beta: Tensor, generator) -> Tensor:
+        n_temps, n_chains = self.n_temps, self.n_chains
+        first = torch.arange(self._parity, n_temps - 1, 2)
+        self._parity ^= 1
+        if first.numel() == 0:
+            return v
+        states = v.reshape(n_temps, n_chains, -1)
+        betas = beta.reshape(n_temps, n_chains)
+        pre = path.model.hidden_preactivation(states)
+        left, right = first.to(v.device), (first + 1).to(v.device)
+
+        def log_f(t_state, t_beta):
+            flat = states[t_state].reshape(-1, states.shape[-1])
+            return path.log_f(flat, betas[t_beta].reshape(-1, 1), pre[t_state].reshape(flat.shape[0], -1)).reshape(
+                -1, n_chains
+            )
+
+        log_accept = log_f(right, left) + log_f(left, right) - log_f(left, left) - log_f(right, right)
+        uniform = torch.rand(log_accept.shape, generator=generator, device=v.device, dtype=torch.float64)
+        accept = torch.log(uniform) < log_accept  # (pairs, n_chains)
+        new = states.clone()
+        mask = accept[..., None]
+        new[left] = torch.where(mask, states[right], states[left])
+        new[right] = torch.where(mask, states[left], states[right])
+        self._accepted[first] += accept.double().sum(1).cpu()
+        self._proposed[first] += n_chains
+        return new.reshape(n_temps * n_chains, -1)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {} if self.chains is None else {"chains": self.chains}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.chains = state.get("chains")
+
+    def config(self) -> dict[str, Any]:
+        return {"name": "pt", "n_temps": self.n_temps, "n_chains": self.n_chains, "k": self.k,
+                "betas": self.betas.tolist()}
+
+    def __repr__(self) -> str:
+        return f"PT(n_temps={self.n_temps}, n_chains={self.n_chains}, k={self.k})"
+
+
 class Exact(Sampler):
     """The exact model distribution, by enumerating the smaller layer (small models only).
 
@@ -149,8 +247,8 @@ class Exact(Sampler):
         return "Exact()"
 
 
-def get_sampler(spec: str | Sampler, *, k: int = 1, n_chains: int = 100) -> Sampler:
-    """A sampler from its name (``"cd"``, ``"pcd"``, ``"exact"``) or pass an instance through."""
+def get_sampler(spec: str | Sampler, *, k: int = 1, n_chains: int = 100, n_temps: int = 10) -> Sampler:
+    """A sampler from its name (``"cd"``, ``"pcd"``, ``"pt"``, ``"exact"``) or pass an instance through."""
     if isinstance(spec, Sampler):
         return spec
     name = str(spec).lower()
@@ -158,6 +256,8 @@ def get_sampler(spec: str | Sampler, *, k: int = 1, n_chains: int = 100) -> Samp
         return CD(k=k)
     if name == "pcd":
         return PCD(n_chains=n_chains, k=k)
+    if name == "pt":
+        return PT(n_temps=n_temps, n_chains=n_chains, k=k)
     if name == "exact":
         return Exact()
-    raise ValueError(f"unknown sampler {spec!r}; known samplers: cd, pcd, exact")
+    raise ValueError(f"unknown sampler {spec!r}; known samplers: cd, pcd, pt, exact")
