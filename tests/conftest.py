@@ -48,3 +48,10 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "mnist").is_dir():
         raise FileNotFoundError(f"real data sets not found under {SHARED_DATA}; set TORCHRBM_DATA")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    if not (SHARED_DATA / "binarized_mnist").is_dir():
+        raise FileNotFoundError(f"real data sets not found under {SHARED_DATA}; set TORCHRBM_DATA")
+    return SHARED_DATA

@@ -231,6 +231,21 @@ class RBM(nn.Module):
         out["b"].add_(weighted_h.sum(0), alpha=-factor)
         return out
 
+    @torch.no_grad()
+    def center_grad(self, grads: dict[str, Tensor], visible_offset: Tensor, hidden_offset: Tensor) -> None:
+        """Turn a gradient into the centred gradient (Melchior, Fischer & Wiskott 2016), in place.
+
+        For the energy ``-(v - mu)^T W (h - lambda) - a_c^T (v - mu) - b_c^T (h - lambda)`` the
+        gradient is ``g_W^c = g_W - mu g_b^T - g_a lambda^T`` with unchanged ``g_a``, ``g_b``.
+        Mapped back to this RBM's ordinary parameters (``a = a_c - W lambda``,
+        ``b = b_c - W^T mu``): ``g_W <- g_W^c``, ``g_a <- g_a - g_W^c lambda``,
+        ``g_b <- g_b - (g_W^c)^T mu``.
+        """
+        grad_w = grads["W"]
+        grad_w.sub_(torch.outer(visible_offset, grads["b"])).sub_(torch.outer(grads["a"], hidden_offset))
+        grads["a"].sub_(grad_w @ hidden_offset)
+        grads["b"].sub_(grad_w.T @ visible_offset)
+
     @classmethod
     def from_config(cls, config: dict[str, Any], **factory) -> RBM:
         """An untrained model with the shape and unit types in ``config``."""

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .estimate import free_energy_gap, reconstruction_error
+from .ais import ais
+from .estimate import exact_log_partition, free_energy_gap, mean_free_energy, reconstruction_error
 from .rng import resolve_generator
 from .samplers import CD, Sampler
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
@@ -84,6 +85,61 @@ class SparsityTarget:
                 param.grad.add_(grad)
 
 
+class Centering:
+    """Centred gradients with running offsets (Melchior, Fischer & Wiskott 2016).
+
+    The offsets are sliding averages of the data's visible mean and of the hidden
+    means on data, ``offset <- (1 - rate) offset + rate <batch mean>``; the model
+    stays an ordinary RBM, so every estimator applies unchanged.
+    """
+
+    def __init__(self, model, data: Tensor, rate: float = 0.01) -> None:
+        self.rate = rate
+        self.visible = data.to(device=model.device, dtype=torch.float64).mean(0).to(model.dtype)
+        self.hidden = torch.full((model.n_hidden,), 0.5, device=model.device, dtype=model.dtype)
+
+    def apply(self, model, grads: dict[str, Tensor], v: Tensor, h_mean: Tensor) -> None:
+        self.visible.lerp_(v.mean(0), self.rate)
+        self.hidden.lerp_(h_mean.mean(0), self.rate)
+        model.center_grad(grads, self.visible, self.hidden)
+
+
+class LogLikelihoodMonitor:
+    """Callback recording the log-likelihood of ``data`` every ``every`` epochs.
+
+    ``method="auto"`` uses exact enumeration when the smaller layer has at most
+    ``max_exact_units`` units and AIS (``ais_options``, base fitted to ``data``)
+    otherwise.  Adds ``log_likelihood``, ``log_likelihood_method`` and, for AIS,
+    ``log_likelihood_std`` (standard error of log Z) to the epoch's record.
+    """
+
+    def __init__(self, data, every: int = 1, method: str = "auto", max_exact_units: int = 20,
+                 seed: int = 0, **ais_options) -> None:
+        if method not in ("auto", "exact", "ais"):
+            raise ValueError(f"unknown monitoring method {method!r}; use 'auto', 'exact' or 'ais'")
+        self.data = data
+        self.every = check_positive_int(every, "every")
+        self.method = method
+        self.max_exact_units = max_exact_units
+        self.seed = seed
+        self.ais_options = {"n_chains": 100, "n_betas": 1000, **ais_options}
+
+    def __call__(self, model, record: dict[str, Any]) -> None:
+        if (record["epoch"] + 1) % self.every:
+            return
+        method = self.method
+        if method == "auto":
+            method = "exact" if min(model.n_visible, model.n_hidden) <= self.max_exact_units else "ais"
+        if method == "exact":
+            log_z, std = exact_log_partition(model), None
+        else:
+            estimate = ais(model, data=self.data, seed=self.seed + record["epoch"], **self.ais_options)
+            log_z, std = estimate.log_z, estimate.log_z_std
+        record["log_likelihood"] = -mean_free_energy(model, self.data) - log_z
+        record["log_likelihood_method"] = method
+        record["log_likelihood_std"] = std
+
+
 def _momentum_at(momentum: float | tuple[float, float], switch: int, epoch: int) -> float:
     if isinstance(momentum, (tuple, list)):
         initial, final = momentum
@@ -130,12 +186,14 @@ def fit(
     weight_decay: float = 0.0,
     sparsity_target: float | None = None,
     sparsity_cost: float = 0.1,
+    centered: bool = False,
     optimizer: str | Callable[[list[Tensor]], torch.optim.Optimizer] = "sgd",
     validation_data=None,
     shuffle: bool = True,
     seed: int | None = None,
     generator: torch.Generator | None = None,
     callbacks: Sequence[Callback] = (),
+    log_likelihood_every: int = 0,
     monitor_size: int = 1000,
     progress: bool = False,
 ) -> History:
@@ -154,6 +212,9 @@ def fit(
         L2 penalty ``weight_decay * ||W||^2 / 2`` on the weights (not the biases).
     sparsity_target, sparsity_cost:
         Penalty pulling each hidden unit's mean activation toward the target.
+    centered:
+        Follow the centred gradient (:class:`Centering`), which trains deeper
+        and larger models more stably.
     optimizer:
         ``"sgd"`` (with momentum), ``"adam"`` or a callable ``params -> Optimizer``.
     validation_data:
@@ -165,6 +226,10 @@ def fit(
     callbacks:
         Functions ``(model, record) -> bool | None`` called after each epoch;
         returning ``True`` stops training.
+    log_likelihood_every:
+        If positive, record the log-likelihood of the monitored training
+        examples every that many epochs (exact for small models, else AIS; see
+        :class:`LogLikelihoodMonitor`).
     monitor_size:
         Number of training (and held-out) examples, fixed at the start, on which
         the per-epoch metrics are measured.
@@ -186,6 +251,7 @@ def fit(
         raise TypeError(f"sampler must be a torchrbm Sampler (CD, PCD, ...), not {type(sampler).__name__}")
     generator = resolve_generator(model.device, seed, generator)
     sparsity = None if sparsity_target is None else SparsityTarget(sparsity_target, sparsity_cost)
+    centering = Centering(model, data) if centered else None
 
     n = data.shape[0]
     monitor_train = _subset(data, monitor_size, generator)
@@ -198,6 +264,8 @@ def fit(
         monitor_valid = _subset(validation_data, size, generator)
         monitor_train = monitor_train[:size]
 
+    if log_likelihood_every:
+        callbacks = [LogLikelihoodMonitor(monitor_train, every=log_likelihood_every), *callbacks]
     opt = _make_optimizer(model, optimizer, _lr_at(lr, 0), _momentum_at(momentum, momentum_switch, 0))
     weight_names = set(getattr(model, "weight_names", ("W",)))
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
@@ -219,7 +287,7 @@ def fit(
         for first in range(0, n, batch_size):
             batch = data[order[first : first + batch_size]]
             v = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
-            _step(model, v, sampler, generator, named, weight_names, weight_decay, sparsity)
+            _step(model, v, sampler, generator, named, weight_names, weight_decay, sparsity, centering)
             opt.step()
         _check_finite(model, epoch)
         record = {
@@ -241,12 +309,14 @@ def fit(
 
 
 @torch.no_grad()
-def _step(model, v, sampler, generator, named, weight_names, weight_decay, sparsity) -> None:
+def _step(model, v, sampler, generator, named, weight_names, weight_decay, sparsity, centering) -> None:
     """Set ``.grad`` of every parameter for one mini-batch."""
     h_mean, h_sample = model.hidden_step(v, generator)
     negative = sampler.negative_phase(model, v, h_sample, generator)
     grads = model.free_energy_grad(v, h_mean)
     model.free_energy_grad(negative.v, negative.h, negative.weight, scale=-1.0, out=grads)
+    if centering is not None:
+        centering.apply(model, grads, v, h_mean)
     for name, param in named:
         grad = grads[name]
         if weight_decay and name in weight_names:

@@ -102,7 +102,7 @@ class Bernoulli(Units):
         mean = torch.sigmoid(pre)
         # Comparing with uniforms is several times faster than torch.bernoulli.
         uniform = torch.rand(pre.shape, generator=generator, device=pre.device, dtype=pre.dtype)
-        return mean, uniform.lt_(mean)  # in place: 1.0 where u < p, else 0.0
+        return mean, uniform.lt_(mean.detach())  # in place: 1.0 where u < p, else 0.0
 
     def log_partition(self, pre: Tensor) -> Tensor:
         return F.softplus(pre).sum(-1)
