@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import all_binary, random_rbm
 
 import torchrbm as tr
-from conftest import all_binary, random_rbm
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,8 @@ def test_ais_is_exact_when_the_model_is_the_uniform_base_with_hidden_biases():
 
 def test_beta_schedules():
     linear = tr.beta_schedule(11, "linear")
-    assert linear[0] == 0 and linear[-1] == 1 and torch.allclose(linear.diff(), torch.full((10,), 0.1, dtype=torch.float64))
+    assert linear[0] == 0 and linear[-1] == 1
+    assert torch.allclose(linear.diff(), torch.full((10,), 0.1, dtype=torch.float64))
     piecewise = tr.beta_schedule(14500)
     assert piecewise.numel() == 14500 and piecewise[0] == 0 and piecewise[-1] == 1
     assert bool((piecewise.diff() > 0).all())
