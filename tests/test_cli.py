@@ -31,17 +31,29 @@ def test_train_writes_a_run_directory(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     model = tr.load(run / "model.safetensors")
     assert model.n_visible == 64 and model.n_hidden == 16
-    # 16 hidden units: the exact log-likelihood is reported.
-    assert summary["train"]["method"] == "exact enumeration"
-    assert summary["train"]["log_likelihood"] == pytest.approx(
-        tr.log_likelihood(model, tr.datasets.digits()[_train_rows()]), abs=1e-6)
+    # 16 hidden units: the exact log-likelihood of the held-out 10 % is reported.
+    assert summary["evaluated_on"] == "held-out data"
+    assert summary["exact"]["method"] == "exact enumeration"
+    assert summary["exact"]["log_likelihood"] == pytest.approx(
+        tr.log_likelihood(model, tr.datasets.digits()[_held_out_rows()]), abs=1e-6)
 
 
-def _train_rows():
+def _held_out_rows():
     import torch
 
     order = torch.randperm(1797, generator=torch.Generator().manual_seed(0))
-    return order[180:]
+    return order[:180]
+
+
+def test_train_reports_ais_and_reverse_ais_for_large_models(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--hidden", "30", "--ais-betas", "500", "--out", str(run), "--quiet"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert "exact" not in summary
+    for method in ("ais", "rais"):
+        low, high = summary[method]["log_likelihood_interval_3sigma"]
+        assert low <= summary[method]["log_likelihood"] <= high
+        assert summary[method]["n_betas"] == 500
 
 
 def test_evaluate_json_and_sample(tmp_path, capsys):
@@ -56,6 +68,12 @@ def test_evaluate_json_and_sample(tmp_path, capsys):
     assert result["exact"]["log_likelihood"] == pytest.approx(tr.log_likelihood(model, data), abs=1e-9)
     assert result["exact"]["method"] == "exact enumeration"
     assert result["recon"]["reconstruction_error"] == pytest.approx(tr.reconstruction_error(model, data))
+    assert result["pll"]["pseudo_log_likelihood"] == pytest.approx(tr.pseudo_log_likelihood(model, data))
+    for method in ("ais", "rais"):  # 100 chains x 10000 temperatures on a 16 x 8 model
+        assert result[method]["log_likelihood"] == pytest.approx(result["exact"]["log_likelihood"], abs=0.02)
+        low, high = result[method]["log_likelihood_interval_3sigma"]
+        assert low <= result["exact"]["log_likelihood"] <= high
+    assert result["fe"]["mean_free_energy"] == pytest.approx(tr.mean_free_energy(model, data))
     assert main(["sample", str(run / "model.safetensors"), "--n", "12", "--steps", "5",
                  "--out", str(tmp_path / "s.npy")]) == 0
     samples = np.load(tmp_path / "s.npy")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import __version__, datasets, plots
-from .estimate import exact_log_partition, log_likelihood, mean_free_energy, reconstruction_error
+from .evaluation import METHODS, evaluate
 from .io import atomic_write_bytes, atomic_write_text, load, save
 from .rbm import RBM
 from .samplers import get_sampler
@@ -57,16 +57,6 @@ def _split_train_held_out(args) -> tuple[torch.Tensor, torch.Tensor | None]:
     return data[order[count:]], data[order[:count]]
 
 
-def _exact_metrics(model, data) -> dict[str, Any]:
-    """Exact log Z and log-likelihood when the model is small enough, else nothing."""
-    try:
-        log_z = exact_log_partition(model)
-    except ValueError:
-        return {}
-    return {"log_partition": log_z, "log_likelihood": -mean_free_energy(model, data) - log_z,
-            "method": "exact enumeration"}
-
-
 @torch.no_grad()
 def _save_figures(run_dir: Path, model, history, data) -> None:
     generator = torch.Generator(device=model.device).manual_seed(0)
@@ -90,11 +80,16 @@ def _environment() -> dict[str, str]:
             "python": platform.python_version(), "platform": platform.platform()}
 
 
+def _likelihood_methods(model) -> tuple[str, ...]:
+    """Exact enumeration when it is cheap, else forward and reverse AIS."""
+    return ("exact",) if min(model.n_visible, model.n_hidden) <= 20 else ("ais", "rais")
+
+
 def cmd_train(args) -> int:
     train, held_out = _split_train_held_out(args)
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     model = RBM(train.shape[1], args.hidden, data=train, generator=generator, device=args.device)
-    sampler = get_sampler(args.sampler, k=args.k, n_chains=args.n_chains)
+    sampler = get_sampler(args.sampler, k=args.k, n_chains=args.n_chains, n_temps=args.n_temps)
     run_dir = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {key: value for key, value in vars(args).items() if key != "func"}
@@ -112,56 +107,49 @@ def cmd_train(args) -> int:
     history = fit(model, train, sampler=sampler, epochs=args.epochs, batch_size=args.batch_size,
                   lr=args.lr, momentum=tuple(args.momentum) if len(args.momentum) == 2 else args.momentum[0],
                   weight_decay=args.weight_decay, sparsity_target=args.sparsity_target,
-                  validation_data=held_out, generator=generator, callbacks=[log_epoch],
-                  progress=not args.quiet)
+                  centered=args.centered, validation_data=held_out, generator=generator, callbacks=[log_epoch],
+                  log_likelihood_every=args.ll_every, progress=not args.quiet)
     seconds = time.perf_counter() - started
     summary: dict[str, Any] = {"epochs": len(history), "train_seconds": seconds,
                                "recon_error": history[-1]["recon_error"] if len(history) else None}
-    exact = _exact_metrics(model, train)
-    if exact:
-        summary["train"] = exact
-        if held_out is not None:
-            summary["held_out_log_likelihood"] = -mean_free_energy(model, held_out) - exact["log_partition"]
+    evaluated = held_out if held_out is not None else train
+    summary["evaluated_on"] = "held-out data" if held_out is not None else "training data"
+    summary.update(evaluate(model, evaluated, _likelihood_methods(model), n_chains=100, n_betas=args.ais_betas,
+                            seed=args.seed))
     save(model, run_dir / "model.safetensors", metadata={"config": config, "summary": summary})
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     _save_figures(run_dir, model, history, train)
     if not args.quiet:
         print(f"trained {model} in {seconds:.1f} s; run directory: {run_dir}")
         print(f"final reconstruction error {summary['recon_error']:.5f}")
-        if exact:
-            print(f"exact log-likelihood (train) {exact['log_likelihood']:.4f} nats per example")
+        for method in ("exact", "ais", "rais"):
+            entry = summary.get(method, {})
+            if "log_likelihood" in entry:
+                low, high = entry.get("log_likelihood_interval_3sigma", (None, None))
+                band = f" (3 sigma: {low:.3f} to {high:.3f})" if low is not None else ""
+                print(f"{summary['evaluated_on']}: log-likelihood {entry['log_likelihood']:.3f} nats per example "
+                      f"by {entry['method']}{band}")
     return 0
+
+
+def _print_results(results: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return
+    for key, value in results.items():
+        print(f"{key}: {value}")
 
 
 def cmd_evaluate(args) -> int:
     model = load(args.model, device=args.device)
     data = _load_data(args, args.split)
-    methods = ["exact", "recon", "fe"] if args.method == "all" else [args.method]
-    results: dict[str, Any] = {"model": str(args.model), "data": args.data, "split": args.split,
-                               "n_examples": data.shape[0]}
-    for method in methods:
-        if method == "exact":
-            try:
-                log_z = exact_log_partition(model)
-            except ValueError as err:
-                if args.method == "exact":
-                    raise
-                results["exact"] = {"skipped": str(err)}
-                continue
-            results["exact"] = {"method": "exact enumeration", "log_partition": log_z,
-                                "log_likelihood": log_likelihood(model, data, "exact"),
-                                "unit": "nats per example"}
-        elif method == "recon":
-            results["recon"] = {"method": "mean-field reconstruction, squared error per unit",
-                                "reconstruction_error": reconstruction_error(model, data)}
-        elif method == "fe":
-            results["free_energy"] = {"method": "mean free energy", "mean_free_energy":
-                                      mean_free_energy(model, data), "unit": "nats per example"}
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        for key, value in results.items():
-            print(f"{key}: {value}")
+    key = str(args.data).lower().replace("_", "-")
+    reference = _load_data(args, "train") if key in _HELD_OUT and isinstance(_HELD_OUT[key], str) else None
+    methods = METHODS if args.method == "all" else (args.method,)
+    results = {"model": str(args.model), "data": args.data, "split": args.split if key in _HELD_OUT else None,
+               **evaluate(model, data, methods, reference=reference, n_chains=args.chains, n_betas=args.betas,
+                          burn_in=args.burn_in, pll=args.pll, seed=args.seed)}
+    _print_results(results, args.json)
     return 0
 
 
@@ -201,9 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
                            "digits (binarised) in well under a minute.")
     _add_data_arguments(train)
     train.add_argument("--hidden", type=int, default=100, help="number of hidden units (default: 100)")
-    train.add_argument("--sampler", choices=["cd", "pcd"], default="pcd", help="default: pcd")
+    train.add_argument("--sampler", choices=["cd", "pcd", "pt"], default="pcd", help="default: pcd")
     train.add_argument("--k", type=int, default=1, help="Gibbs steps per update (default: 1)")
-    train.add_argument("--n-chains", type=int, default=100, help="persistent chains for pcd (default: 100)")
+    train.add_argument("--n-chains", type=int, default=100,
+                       help="persistent chains for pcd, per temperature for pt (default: 100)")
+    train.add_argument("--n-temps", type=int, default=10, help="temperatures for pt (default: 10)")
+    train.add_argument("--centered", action="store_true", help="centred gradients (Melchior et al. 2016)")
+    train.add_argument("--ll-every", type=int, default=0, metavar="N",
+                       help="record the log-likelihood (exact or AIS) every N epochs (default: never)")
+    train.add_argument("--ais-betas", type=int, default=10000,
+                       help="temperatures for the final AIS/RAIS estimates of large models (default: 10000)")
     train.add_argument("--epochs", type=int, default=50, help="default: 50")
     train.add_argument("--batch-size", type=int, default=20, help="default: 20")
     train.add_argument("--lr", type=float, default=0.01, help="learning rate (default: 0.01)")
@@ -226,8 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", help="model file written by torchrbm (.safetensors)")
     _add_data_arguments(evaluate)
     evaluate.add_argument("--split", default="test", help="split of a named data set (default: test)")
-    evaluate.add_argument("--method", choices=["exact", "recon", "fe", "all"], default="all",
-                          help="exact log-likelihood, reconstruction error, mean free energy or all")
+    evaluate.add_argument("--method", choices=[*METHODS, "all"], default="all",
+                          help="exact log-likelihood, AIS, reverse AIS, pseudo-log-likelihood, reconstruction "
+                          "error, free energy (and gap to the training split), or all (default)")
+    evaluate.add_argument("--chains", type=int, default=100, help="AIS chains (default: 100)")
+    evaluate.add_argument("--betas", type=int, default=10000, help="AIS temperatures (default: 10000)")
+    evaluate.add_argument("--burn-in", type=int, default=0,
+                          help="Gibbs steps before reverse AIS leaves the data (default: 0)")
+    evaluate.add_argument("--pll", choices=["full", "stochastic"], default="full",
+                          help="pseudo-log-likelihood over every bit or one random bit (default: full)")
+    evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(func=cmd_evaluate)
