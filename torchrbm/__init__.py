@@ -10,10 +10,12 @@ from .estimate import (
     pseudo_log_likelihood,
     reconstruction_error,
 )
+from .evaluation import evaluate
 from .io import load, save
+from .monitor import History, LogLikelihoodMonitor
 from .rbm import RBM
 from .samplers import CD, PCD, PT, Exact, NegativePhase, Sampler
-from .train import History, fit
+from .train import fit
 
 __version__ = "0.1.0"
 
@@ -25,11 +27,13 @@ __all__ = [
     "RBM",
     "Exact",
     "History",
+    "LogLikelihoodMonitor",
     "ais",
     "beta_schedule",
     "NegativePhase",
     "Sampler",
     "datasets",
+    "evaluate",
     "exact_log_partition",
     "fit",
     "free_energy_gap",

@@ -11,133 +11,21 @@ so that plain SGD gives the classic update ``dW = lr (<v h^T>_data - <v h^T>_mod
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .ais import ais
-from .estimate import exact_log_partition, free_energy_gap, mean_free_energy, reconstruction_error
+from .estimate import free_energy_gap, reconstruction_error
+from .monitor import History, LogLikelihoodMonitor
 from .rng import resolve_generator
 from .samplers import CD, Sampler
+from .updates import Centering, SparsityTarget
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
 
 Callback = Callable[[Any, dict[str, Any]], "bool | None"]
-
-
-class History:
-    """Per-epoch training records.
-
-    ``history[i]`` is the record (a dict) of epoch ``i``; ``history["recon_error"]``
-    is the list of one metric over all epochs.
-    """
-
-    def __init__(self, records: Iterable[dict[str, Any]] = ()) -> None:
-        self.records: list[dict[str, Any]] = list(records)
-
-    def append(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __iter__(self):
-        return iter(self.records)
-
-    def __getitem__(self, key: int | str):
-        if isinstance(key, str):
-            return [record.get(key) for record in self.records]
-        return self.records[key]
-
-    def __repr__(self) -> str:
-        last = self.records[-1] if self.records else {}
-        return f"History(epochs={len(self)}, last={last})"
-
-
-class SparsityTarget:
-    """Hinton's (2010) sparsity penalty toward a mean hidden activation ``target``.
-
-    A running estimate ``q <- decay q + (1 - decay) <E[h|v]>_batch`` is kept, and
-    ``cost (q - target)`` is added to the gradient with respect to each hidden
-    unit's total input, which reaches the hidden biases and incoming weights.
-    """
-
-    def __init__(self, target: float, cost: float, decay: float = 0.9) -> None:
-        if not 0.0 < target < 1.0:
-            raise ValueError(f"sparsity_target must lie strictly between 0 and 1; found {target}")
-        self.target = target
-        self.cost = check_nonnegative_float(cost, "sparsity_cost")
-        self.decay = decay
-        self.q: Tensor | None = None
-
-    def add_grad(self, model, v: Tensor, h_mean: Tensor) -> None:
-        batch_q = h_mean.mean(0)
-        self.q = batch_q if self.q is None else self.decay * self.q + (1 - self.decay) * batch_q
-        delta = self.cost * (self.q - self.target)
-        with torch.enable_grad():
-            pre = model.hidden_preactivation(v.mean(0, keepdim=True))
-            params = [p for p in model.parameters() if p.requires_grad]
-            grads = torch.autograd.grad(pre, params, grad_outputs=delta[None], allow_unused=True)
-        for param, grad in zip(params, grads, strict=True):
-            if grad is not None:
-                param.grad.add_(grad)
-
-
-class Centering:
-    """Centred gradients with running offsets (Melchior, Fischer & Wiskott 2016).
-
-    The offsets are sliding averages of the data's visible mean and of the hidden
-    means on data, ``offset <- (1 - rate) offset + rate <batch mean>``; the model
-    stays an ordinary RBM, so every estimator applies unchanged.
-    """
-
-    def __init__(self, model, data: Tensor, rate: float = 0.01) -> None:
-        self.rate = rate
-        self.visible = data.to(device=model.device, dtype=torch.float64).mean(0).to(model.dtype)
-        self.hidden = torch.full((model.n_hidden,), 0.5, device=model.device, dtype=model.dtype)
-
-    def apply(self, model, grads: dict[str, Tensor], v: Tensor, h_mean: Tensor) -> None:
-        self.visible.lerp_(v.mean(0), self.rate)
-        self.hidden.lerp_(h_mean.mean(0), self.rate)
-        model.center_grad(grads, self.visible, self.hidden)
-
-
-class LogLikelihoodMonitor:
-    """Callback recording the log-likelihood of ``data`` every ``every`` epochs.
-
-    ``method="auto"`` uses exact enumeration when the smaller layer has at most
-    ``max_exact_units`` units and AIS (``ais_options``, base fitted to ``data``)
-    otherwise.  Adds ``log_likelihood``, ``log_likelihood_method`` and, for AIS,
-    ``log_likelihood_std`` (standard error of log Z) to the epoch's record.
-    """
-
-    def __init__(self, data, every: int = 1, method: str = "auto", max_exact_units: int = 20,
-                 seed: int = 0, **ais_options) -> None:
-        if method not in ("auto", "exact", "ais"):
-            raise ValueError(f"unknown monitoring method {method!r}; use 'auto', 'exact' or 'ais'")
-        self.data = data
-        self.every = check_positive_int(every, "every")
-        self.method = method
-        self.max_exact_units = max_exact_units
-        self.seed = seed
-        self.ais_options = {"n_chains": 100, "n_betas": 1000, **ais_options}
-
-    def __call__(self, model, record: dict[str, Any]) -> None:
-        if (record["epoch"] + 1) % self.every:
-            return
-        method = self.method
-        if method == "auto":
-            method = "exact" if min(model.n_visible, model.n_hidden) <= self.max_exact_units else "ais"
-        if method == "exact":
-            log_z, std = exact_log_partition(model), None
-        else:
-            estimate = ais(model, data=self.data, seed=self.seed + record["epoch"], **self.ais_options)
-            log_z, std = estimate.log_z, estimate.log_z_std
-        record["log_likelihood"] = -mean_free_energy(model, self.data) - log_z
-        record["log_likelihood_method"] = method
-        record["log_likelihood_std"] = std
 
 
 def _momentum_at(momentum: float | tuple[float, float], switch: int, epoch: int) -> float:

@@ -1,0 +1,75 @@
+"""Training records and the likelihood monitor that can add to them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from .ais import ais
+from .estimate import exact_log_partition, mean_free_energy
+from .validation import check_positive_int
+
+
+class History:
+    """Per-epoch training records.
+
+    ``history[i]`` is the record (a dict) of epoch ``i``; ``history["recon_error"]``
+    is the list of one metric over all epochs.
+    """
+
+    def __init__(self, records: Iterable[dict[str, Any]] = ()) -> None:
+        self.records: list[dict[str, Any]] = list(records)
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __iter__(self):
+        return iter(self.records)
+
+    def __getitem__(self, key: int | str):
+        if isinstance(key, str):
+            return [record.get(key) for record in self.records]
+        return self.records[key]
+
+    def __repr__(self) -> str:
+        last = self.records[-1] if self.records else {}
+        return f"History(epochs={len(self)}, last={last})"
+
+
+class LogLikelihoodMonitor:
+    """Callback recording the log-likelihood of ``data`` every ``every`` epochs.
+
+    ``method="auto"`` uses exact enumeration when the smaller layer has at most
+    ``max_exact_units`` units and AIS (``ais_options``, base fitted to ``data``)
+    otherwise.  Adds ``log_likelihood``, ``log_likelihood_method`` and, for AIS,
+    ``log_likelihood_std`` (standard error of log Z) to the epoch's record.
+    """
+
+    def __init__(self, data, every: int = 1, method: str = "auto", max_exact_units: int = 20,
+                 seed: int = 0, **ais_options) -> None:
+        if method not in ("auto", "exact", "ais"):
+            raise ValueError(f"unknown monitoring method {method!r}; use 'auto', 'exact' or 'ais'")
+        self.data = data
+        self.every = check_positive_int(every, "every")
+        self.method = method
+        self.max_exact_units = max_exact_units
+        self.seed = seed
+        self.ais_options = {"n_chains": 100, "n_betas": 1000, **ais_options}
+
+    def __call__(self, model, record: dict[str, Any]) -> None:
+        if (record["epoch"] + 1) % self.every:
+            return
+        method = self.method
+        if method == "auto":
+            method = "exact" if min(model.n_visible, model.n_hidden) <= self.max_exact_units else "ais"
+        if method == "exact":
+            log_z, std = exact_log_partition(model), None
+        else:
+            estimate = ais(model, data=self.data, seed=self.seed + record["epoch"], **self.ais_options)
+            log_z, std = estimate.log_z, estimate.log_z_std
+        record["log_likelihood"] = -mean_free_energy(model, self.data) - log_z
+        record["log_likelihood_method"] = method
+        record["log_likelihood_std"] = std

@@ -1,0 +1,56 @@
+"""Terms that change the likelihood gradient: Hinton's sparsity penalty and centring."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .validation import check_nonnegative_float
+
+
+class SparsityTarget:
+    """Hinton's (2010) sparsity penalty toward a mean hidden activation ``target``.
+
+    A running estimate ``q <- decay q + (1 - decay) <E[h|v]>_batch`` is kept, and
+    ``cost (q - target)`` is added to the gradient with respect to each hidden
+    unit's total input, which reaches the hidden biases and incoming weights.
+    """
+
+    def __init__(self, target: float, cost: float, decay: float = 0.9) -> None:
+        if not 0.0 < target < 1.0:
+            raise ValueError(f"sparsity_target must lie strictly between 0 and 1; found {target}")
+        self.target = target
+        self.cost = check_nonnegative_float(cost, "sparsity_cost")
+        self.decay = decay
+        self.q: Tensor | None = None
+
+    def add_grad(self, model, v: Tensor, h_mean: Tensor) -> None:
+        batch_q = h_mean.mean(0)
+        self.q = batch_q if self.q is None else self.decay * self.q + (1 - self.decay) * batch_q
+        delta = self.cost * (self.q - self.target)
+        with torch.enable_grad():
+            pre = model.hidden_preactivation(v.mean(0, keepdim=True))
+            params = [p for p in model.parameters() if p.requires_grad]
+            grads = torch.autograd.grad(pre, params, grad_outputs=delta[None], allow_unused=True)
+        for param, grad in zip(params, grads, strict=True):
+            if grad is not None:
+                param.grad.add_(grad)
+
+
+class Centering:
+    """Centred gradients with running offsets (Melchior, Fischer & Wiskott 2016).
+
+    The offsets are sliding averages of the data's visible mean and of the hidden
+    means on data, ``offset <- (1 - rate) offset + rate <batch mean>``; the model
+    stays an ordinary RBM, so every estimator applies unchanged.
+    """
+
+    def __init__(self, model, data: Tensor, rate: float = 0.01) -> None:
+        self.rate = rate
+        self.visible = data.to(device=model.device, dtype=torch.float64).mean(0).to(model.dtype)
+        self.hidden = torch.full((model.n_hidden,), 0.5, device=model.device, dtype=model.dtype)
+
+    def apply(self, model, grads: dict[str, Tensor], v: Tensor, h_mean: Tensor) -> None:
+        self.visible.lerp_(v.mean(0), self.rate)
+        self.hidden.lerp_(h_mean.mean(0), self.rate)
+        model.center_grad(grads, self.visible, self.hidden)
