@@ -81,28 +81,19 @@ class CD(Sampler):
         return f"CD(k={self.k})"
 
 
-class PCD(Sampler):
-    """Persistent contrastive divergence (Tieleman 2008).
+class PersistentSampler(Sampler):
+    """A sampler whose chains persist across updates (and go into checkpoints)."""
 
-    ``n_chains`` fantasy particles persist across updates; each update advances
-    them by ``k`` Gibbs steps.  They start from the visible biases alone,
-    ``v ~ p(v | h = 0)``.
-    """
+    chains: Tensor | None = None
 
-    def __init__(self, n_chains: int = 100, k: int = 1) -> None:
-        self.n_chains = check_positive_int(n_chains, "n_chains")
-        self.k = check_positive_int(k, "k")
-        self.chains: Tensor | None = None
-
-    def negative_phase(self, model, v_data, h_data, generator=None) -> NegativePhase:
+    def _current_chains(self, model, count: int, generator) -> Tensor:
+        """The persistent chains, or ``count`` new ones from the visible biases alone,
+        ``v ~ p(v | h = 0)``, when there are none yet for this model."""
         v = self.chains
-        if v is None or v.shape[-1] != model.n_visible or v.device != model.device:
-            hidden_off = torch.zeros(self.n_chains, model.n_hidden, device=model.device, dtype=model.dtype)
+        if v is None or v.shape != (count, model.n_visible) or v.device != model.device:
+            hidden_off = torch.zeros(count, model.n_hidden, device=model.device, dtype=model.dtype)
             v = model.sample_v(hidden_off, generator)
-        for _ in range(self.k):
-            v = model.sample_v(model.sample_h(v, generator), generator)
-        self.chains = v
-        return NegativePhase(v, model.prob_h(v))
+        return v
 
     def reset(self) -> None:
         self.chains = None
@@ -113,6 +104,25 @@ class PCD(Sampler):
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         self.chains = state.get("chains")
 
+
+class PCD(PersistentSampler):
+    """Persistent contrastive divergence (Tieleman 2008).
+
+    ``n_chains`` fantasy particles persist across updates; each update advances
+    them by ``k`` Gibbs steps.
+    """
+
+    def __init__(self, n_chains: int = 100, k: int = 1) -> None:
+        self.n_chains = check_positive_int(n_chains, "n_chains")
+        self.k = check_positive_int(k, "k")
+
+    def negative_phase(self, model, v_data, h_data, generator=None) -> NegativePhase:
+        v = self._current_chains(model, self.n_chains, generator)
+        for _ in range(self.k):
+            v = model.sample_v(model.sample_h(v, generator), generator)
+        self.chains = v
+        return NegativePhase(v, model.prob_h(v))
+
     def config(self) -> dict[str, Any]:
         return {"name": "pcd", "n_chains": self.n_chains, "k": self.k}
 
@@ -120,7 +130,7 @@ class PCD(Sampler):
         return f"PCD(n_chains={self.n_chains}, k={self.k})"
 
 
-class PT(Sampler):
+class PT(PersistentSampler):
     """Parallel tempering (Desjardins et al. 2010; Fischer & Igel's tutorial, section 5.3).
 
     ``n_chains`` persistent chains run at each of ``n_temps`` inverse temperatures
@@ -150,7 +160,7 @@ class PT(Sampler):
         self.reset()
 
     def reset(self) -> None:
-        self.chains: Tensor | None = None
+        super().reset()
         self._parity = 0
         self._accepted = torch.zeros(self.n_temps - 1, dtype=torch.float64)
         self._proposed = torch.zeros(self.n_temps - 1, dtype=torch.float64)
@@ -164,10 +174,7 @@ class PT(Sampler):
         path = TemperedPath(model)
         n_temps, n_chains = self.n_temps, self.n_chains
         beta = self.betas.to(device=model.device, dtype=model.dtype).repeat_interleave(n_chains)[:, None]
-        v = self.chains
-        if v is None or v.shape[-1] != model.n_visible or v.device != model.device:
-            v = model.sample_v(torch.zeros(n_temps * n_chains, model.n_hidden, device=model.device,
-                                           dtype=model.dtype), generator)
+        v = self._current_chains(model, n_temps * n_chains, generator)
         for _ in range(self.k):
             v = path.gibbs(v, beta, generator)
         v = self._swap(path, v, beta, generator)
@@ -202,12 +209,6 @@ class PT(Sampler):
         self._accepted[first] += accept.double().sum(1).cpu()
         self._proposed[first] += n_chains
         return new.reshape(n_temps * n_chains, -1)
-
-    def state_dict(self) -> dict[str, Tensor]:
-        return {} if self.chains is None else {"chains": self.chains}
-
-    def load_state_dict(self, state: dict[str, Tensor]) -> None:
-        self.chains = state.get("chains")
 
     def config(self) -> dict[str, Any]:
         return {"name": "pt", "n_temps": self.n_temps, "n_chains": self.n_chains, "k": self.k,
