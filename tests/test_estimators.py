@@ -42,6 +42,20 @@ def test_ais_and_reverse_ais_agree_with_exact_log_z(trained):
         ll, abs=0.1)
 
 
+def test_adaptive_ladders_agree_with_exact_log_z(trained):
+    rbm, data, exact = trained
+    forward = tr.ais(rbm, n_chains=200, schedule="adaptive", target_cess=0.9999, data=data, seed=3)
+    reverse = tr.reverse_ais(rbm, data, n_chains=200, schedule="adaptive", target_cess=0.9999, burn_in=1000, seed=4)
+    for estimate in (forward, reverse):
+        assert estimate.interval[0] <= exact <= estimate.interval[1], (estimate, exact)
+        assert 50 < estimate.n_betas < 5000
+    assert abs(forward.log_z - exact) < 0.1
+    # A reverse run of a few hundred steps errs on the conservative side (log Z too high).
+    assert -0.05 < reverse.log_z - exact < 0.2
+    with pytest.raises(ValueError, match="target_cess"):
+        tr.ais(rbm, schedule="adaptive", target_cess=1.0)
+
+
 def test_ais_is_low_and_reverse_ais_high_in_expectation(trained):
     """Short runs make the Jensen bias visible: forward under, reverse (from exact samples) over."""
     rbm, data, exact = trained

@@ -35,7 +35,7 @@ from .rng import resolve_generator
 from .tempering import TemperedPath
 from .validation import as_data_tensor, check_positive_int
 
-SCHEDULES = ("linear", "piecewise")
+SCHEDULES = ("linear", "piecewise", "adaptive")
 
 
 @dataclass
@@ -99,7 +99,7 @@ def beta_schedule(n_betas: int, kind: str = "piecewise", *, dtype=torch.float64)
             torch.linspace(0.5, 0.9, second + 1, dtype=dtype)[:-1],
             torch.linspace(0.9, 1.0, third, dtype=dtype),
         ])
-    raise ValueError(f"unknown schedule {kind!r}; use one of {', '.join(SCHEDULES)}")
+    raise ValueError(f"unknown schedule {kind!r}; use 'linear' or 'piecewise' (or schedule='adaptive' in ais)")
 
 
 def _check_betas(betas) -> Tensor:
@@ -115,6 +115,17 @@ def _check_betas(betas) -> Tensor:
     if not bool((betas[1:] > betas[:-1]).all()):
         raise ValueError("the inverse temperatures must be strictly increasing")
     return betas
+
+
+def _ladder(n_betas: int, schedule: str, betas, target_cess: float) -> Tensor | None:
+    """The checked fixed ladder, or None for the adaptive schedule."""
+    if betas is not None:
+        return _check_betas(betas)
+    if schedule == "adaptive":
+        if not 0.0 < target_cess < 1.0:
+            raise ValueError(f"target_cess must lie strictly between 0 and 1; found {target_cess}")
+        return None
+    return _check_betas(beta_schedule(n_betas, schedule))
 
 
 def _check_model(model) -> None:
@@ -133,21 +144,57 @@ def base_biases(model, data=None) -> Tensor:
     return model.visible.bias_for_mean(mean)
 
 
+def _conditional_ess(log_w: Tensor, increment: Tensor) -> float:
+    """``(sum W u)^2 / sum W u^2`` for normalised weights ``W`` and increments ``u = exp(increment)``:
+    the fraction of the particle population a step keeps (Zhou, Johansen & Aston 2016)."""
+    weights = torch.softmax(log_w, 0)
+    u = torch.exp(increment - increment.max())
+    return float((weights @ u) ** 2 / (weights @ (u * u)))
+
+
+def _next_beta(path: TemperedPath, v: Tensor, pre: Tensor, beta: float, end: float, current: Tensor,
+               log_w: Tensor, target: float) -> float:
+    """The farthest step toward ``end`` whose conditional ESS stays at or above ``target`` (bisection)."""
+    if _conditional_ess(log_w, path.log_f(v, end, pre) - current) >= target:
+        return end
+    low, high = 0.0, 1.0  # fractions of the remaining distance
+    for _ in range(14):
+        middle = (low + high) / 2
+        candidate = beta + middle * (end - beta)
+        if _conditional_ess(log_w, path.log_f(v, candidate, pre) - current) >= target:
+            low = middle
+        else:
+            high = middle
+    return beta + max(low, 2.0**-14) * (end - beta)
+
+
 @torch.no_grad()
-def _anneal(path: TemperedPath, v: Tensor, betas: Tensor, generator) -> Tensor:
-    """Log importance weights along ``betas`` (either direction), starting from states ``v``."""
+def _anneal(path: TemperedPath, v: Tensor, generator, betas: Tensor | None, *, reverse: bool,
+            target_cess: float) -> tuple[Tensor, int]:
+    """Log importance weights along ``betas`` (or an adaptive ladder when ``betas`` is None),
+    from 0 to 1, or from 1 to 0 when ``reverse``, starting from states ``v``.
+
+    Returns the log-weights and the number of inverse temperatures used.
+    """
+    start, end = (1.0, 0.0) if reverse else (0.0, 1.0)
+    ladder = None if betas is None else iter((betas.flip(0) if reverse else betas)[1:].tolist())
     log_w = torch.zeros(v.shape[0], dtype=torch.float64, device=v.device)
+    beta = start
     pre = path.model.hidden_preactivation(v)
-    previous = path.log_f(v, float(betas[0]), pre)
-    for k in range(1, len(betas)):
-        beta = float(betas[k])
-        log_w += path.log_f(v, beta, pre) - previous
-        if k == len(betas) - 1:
+    current = path.log_f(v, beta, pre)
+    count = 1
+    while beta != end:
+        following = next(ladder) if ladder is not None else _next_beta(
+            path, v, pre, beta, end, current, log_w, target_cess)
+        log_w += path.log_f(v, following, pre) - current
+        count += 1
+        beta = following
+        if beta == end:
             break
         v = path.gibbs(v, beta, generator, pre)
         pre = path.model.hidden_preactivation(v)
-        previous = path.log_f(v, beta, pre)
-    return log_w
+        current = path.log_f(v, beta, pre)
+    return log_w, count
 
 
 def _summarise(log_w: Tensor, base_log_z: float, sign: int, n_betas: int, direction: str,
@@ -175,6 +222,7 @@ def ais(
     n_betas: int = 10000,
     betas=None,
     schedule: str = "piecewise",
+    target_cess: float = 0.999,
     data=None,
     seed: int | None = None,
     generator: torch.Generator | None = None,
@@ -183,17 +231,21 @@ def ais(
 
     ``data`` fits the base model's visible biases to its marginals (recommended:
     a much better base than the uniform one).  ``betas`` overrides the schedule;
-    it must increase strictly from 0 to 1.
+    it must increase strictly from 0 to 1.  ``schedule="adaptive"`` ignores
+    ``n_betas`` and chooses each next temperature so that the conditional effective
+    sample size of the step is ``target_cess`` (a fraction; closer to 1 means more,
+    smaller steps).  The adaptive ladder depends on the chains themselves, which
+    adds a small bias of its own; fixed ladders do not.
     """
     n_chains = check_positive_int(n_chains, "n_chains", minimum=2)
-    betas = _check_betas(beta_schedule(n_betas, schedule) if betas is None else betas)
+    betas = _ladder(n_betas, schedule, betas, target_cess)
     _check_model(model)
     generator = resolve_generator(model.device, seed, generator)
     path = TemperedPath(model, base_biases(model, data))
     start = time.perf_counter()
     v = model.visible.sample(path.base_bias.expand(n_chains, -1), generator)
-    log_w = _anneal(path, v, betas, generator)
-    return _summarise(log_w, path.base_log_partition(), +1, len(betas), "forward", time.perf_counter() - start)
+    log_w, count = _anneal(path, v, generator, betas, reverse=False, target_cess=target_cess)
+    return _summarise(log_w, path.base_log_partition(), +1, count, "forward", time.perf_counter() - start)
 
 
 @torch.no_grad()
@@ -205,6 +257,7 @@ def reverse_ais(
     n_betas: int = 10000,
     betas=None,
     schedule: str = "piecewise",
+    target_cess: float = 0.999,
     burn_in: int = 0,
     seed: int | None = None,
     generator: torch.Generator | None = None,
@@ -215,10 +268,10 @@ def reverse_ais(
     data look like model samples, so the log-likelihood it implies is a lower bound.
     ``burn_in`` Gibbs steps of the RBM itself first move the chains from the data
     toward the model's distribution, which keeps the estimate conservative for a
-    model that does not fit its data well.
+    model that does not fit its data well.  Schedules as for :func:`ais`.
     """
     n_chains = check_positive_int(n_chains, "n_chains", minimum=2)
-    betas = _check_betas(beta_schedule(n_betas, schedule) if betas is None else betas)
+    betas = _ladder(n_betas, schedule, betas, target_cess)
     _check_model(model)
     generator = resolve_generator(model.device, seed, generator)
     data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
@@ -231,6 +284,6 @@ def reverse_ais(
     v = data[rows.to(data.device)].to(device=model.device, dtype=model.dtype)
     if burn_in:
         v = model.gibbs(v, check_positive_int(burn_in, "burn_in"), generator)
-    log_w = _anneal(path, v, betas.flip(0), generator)
-    return _summarise(log_w, path.base_log_partition(), -1, len(betas), "reverse", time.perf_counter() - start)
+    log_w, count = _anneal(path, v, generator, betas, reverse=True, target_cess=target_cess)
+    return _summarise(log_w, path.base_log_partition(), -1, count, "reverse", time.perf_counter() - start)
 
