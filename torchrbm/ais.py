@@ -11,15 +11,15 @@ so ``f_1`` is the RBM and ``f_0`` the base times free hidden units,
 Each step is one Gibbs transition that leaves ``f_beta`` invariant:
 ``h ~ p(h | beta (b + v^T W))``, ``v ~ p(v | (1 - beta) a_A + beta (a + W h))``.
 
-*Forward* AIS starts from exact base samples and gives ``log Z_B = log Z_A +
+*Forward* AIS starts from exact base samples and gives ``log Z = log Z_0 +
 log mean(w)``, an estimate whose expectation is below the truth (Jensen), so the
 log-likelihood it implies is optimistic.  *Reverse* AIS runs the same path from
 1 to 0, starting from data as a stand-in for model samples (the upper half of
 bidirectional Monte Carlo, Grosse et al. 2015; in the spirit of Burda et al.'s
-RAISE), and gives ``log Z_B = log Z_A - log mean(w)``, which is conservative
-(too high in expectation) when the data are distributed like the model.  A short
-reverse schedule on data that differ from the model can err either way; use a
-long one.  Log-weights are accumulated in float64.
+RAISE), and gives ``log Z = log Z_0 - log mean(w)``, which is conservative
+(too high in expectation) when the data are distributed like the model.  On data
+that differ from the model a reverse run can err either way: use a long ladder
+and ``burn_in`` steps.  Log-weights are accumulated in float64.
 """
 
 from __future__ import annotations
