@@ -74,6 +74,10 @@ def test_evaluate_json_and_sample(tmp_path, capsys):
         low, high = result[method]["log_likelihood_interval_3sigma"]
         assert low <= result["exact"]["log_likelihood"] <= high
     assert result["fe"]["mean_free_energy"] == pytest.approx(tr.mean_free_energy(model, data))
+    assert main(["evaluate", str(run / "model.safetensors"), "--data", "bas", "--method", "exact"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith(f"exact: log-likelihood {result['exact']['log_likelihood']:.3f} nats per example")
+    assert line.endswith("[exact enumeration]")
     assert main(["sample", str(run / "model.safetensors"), "--n", "12", "--steps", "5",
                  "--out", str(tmp_path / "s.npy")]) == 0
     samples = np.load(tmp_path / "s.npy")

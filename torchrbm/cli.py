@@ -132,12 +132,33 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _describe(entry: dict[str, Any]) -> str:
+    """One line for a method's result."""
+    if "skipped" in entry:
+        return f"skipped: {entry['skipped']}"
+    parts = []
+    if "log_likelihood" in entry:
+        parts.append(f"log-likelihood {entry['log_likelihood']:.3f} nats per example")
+        if "log_likelihood_interval_3sigma" in entry:
+            low, high = entry["log_likelihood_interval_3sigma"]
+            parts[-1] += f" (3 sigma: {low:.3f} to {high:.3f})"
+        parts.append(f"log Z {entry['log_partition']:.3f}")
+        if "log_partition_std" in entry:
+            parts[-1] += f" +- {entry['log_partition_std']:.3f}"
+            parts.append(f"{entry['n_chains']} chains x {entry['n_betas']} temperatures, "
+                         f"ESS {entry['effective_sample_size']:.0f}, {entry['seconds']:.1f} s")
+    for name in ("pseudo_log_likelihood", "reconstruction_error", "mean_free_energy", "free_energy_gap"):
+        if name in entry:
+            parts.append(f"{name.replace('_', ' ')} {entry[name]:.4f}")
+    return "; ".join(parts) + f"  [{entry['method']}]"
+
+
 def _print_results(results: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(results, indent=2))
         return
     for key, value in results.items():
-        print(f"{key}: {value}")
+        print(f"{key}: {_describe(value) if isinstance(value, dict) else value}")
 
 
 def cmd_evaluate(args) -> int:
