@@ -128,6 +128,14 @@ def _ladder(n_betas: int, schedule: str, betas, target_cess: float) -> Tensor | 
     return _check_betas(beta_schedule(n_betas, schedule))
 
 
+def _prepare(model, n_chains, n_betas, schedule, betas, target_cess, seed, generator):
+    """Checked chain count, ladder (None: adaptive) and generator shared by both directions."""
+    n_chains = check_positive_int(n_chains, "n_chains", minimum=2)
+    betas = _ladder(n_betas, schedule, betas, target_cess)
+    _check_model(model)
+    return n_chains, betas, resolve_generator(model.device, seed, generator)
+
+
 def _check_model(model) -> None:
     for name, param in model.named_parameters():
         if not bool(torch.isfinite(param).all()):
@@ -237,10 +245,7 @@ def ais(
     smaller steps).  The adaptive ladder depends on the chains themselves, which
     adds a small bias of its own; fixed ladders do not.
     """
-    n_chains = check_positive_int(n_chains, "n_chains", minimum=2)
-    betas = _ladder(n_betas, schedule, betas, target_cess)
-    _check_model(model)
-    generator = resolve_generator(model.device, seed, generator)
+    n_chains, betas, generator = _prepare(model, n_chains, n_betas, schedule, betas, target_cess, seed, generator)
     path = TemperedPath(model, base_biases(model, data))
     start = time.perf_counter()
     v = model.visible.sample(path.base_bias.expand(n_chains, -1), generator)
@@ -270,10 +275,7 @@ def reverse_ais(
     toward the model's distribution, which keeps the estimate conservative for a
     model that does not fit its data well.  Schedules as for :func:`ais`.
     """
-    n_chains = check_positive_int(n_chains, "n_chains", minimum=2)
-    betas = _ladder(n_betas, schedule, betas, target_cess)
-    _check_model(model)
-    generator = resolve_generator(model.device, seed, generator)
+    n_chains, betas, generator = _prepare(model, n_chains, n_betas, schedule, betas, target_cess, seed, generator)
     data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
     path = TemperedPath(model, base_biases(model, data))
     start = time.perf_counter()
