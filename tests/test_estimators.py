@@ -146,3 +146,13 @@ def test_pseudo_log_likelihood_rejects_grey_levels_and_unknown_methods():
         tr.pseudo_log_likelihood(rbm, [[0.5, 0.0, 1.0]])
     with pytest.raises(ValueError, match="unknown pseudo-likelihood method"):
         tr.pseudo_log_likelihood(rbm, [[0, 0, 1]], method="half")
+
+
+def test_evaluate_flags_ais_runs_that_rest_on_few_chains():
+    rbm = random_rbm(16, 8, seed=4, scale=3.0)
+    data = (torch.rand(50, 16, generator=torch.Generator().manual_seed(0)) < 0.5).double()
+    short = tr.evaluate(rbm, data, ["ais"], n_chains=100, n_betas=2, seed=0)["ais"]
+    assert short["effective_sample_size"] < 10 and "unreliable" in short["warning"]
+    long = tr.evaluate(rbm, data, ["ais", "exact"], n_chains=100, n_betas=5000, seed=0)
+    assert "warning" not in long["ais"]
+    assert long["ais"]["log_likelihood"] == pytest.approx(long["exact"]["log_likelihood"], abs=0.1)

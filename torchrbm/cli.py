@@ -150,7 +150,8 @@ def _describe(entry: dict[str, Any]) -> str:
     for name in ("pseudo_log_likelihood", "reconstruction_error", "mean_free_energy", "free_energy_gap"):
         if name in entry:
             parts.append(f"{name.replace('_', ' ')} {entry[name]:.4f}")
-    return "; ".join(parts) + f"  [{entry['method']}]"
+    line = "; ".join(parts) + f"  [{entry['method']}]"
+    return f"{line}\n  WARNING: {entry['warning']}" if "warning" in entry else line
 
 
 def _print_results(results: dict[str, Any], as_json: bool) -> None:

@@ -19,14 +19,24 @@ METHODS = ("exact", "ais", "rais", "pll", "recon", "fe")
 UNIT = "nats per example"
 
 
+#: Below this effective sample size an AIS estimate is flagged as unreliable.
+MIN_ESS = 10.0
+
+
 def _sampled(result: AISResult, mean_free: float) -> dict[str, Any]:
     low, high = result.interval
-    return {
+    entry = {
         **result.as_dict(),
         "log_likelihood": -mean_free - result.log_z,
         "log_likelihood_interval_3sigma": [-mean_free - high, -mean_free - low],
         "unit": UNIT,
     }
+    if result.ess < MIN_ESS:
+        entry["warning"] = (
+            f"effective sample size {result.ess:.1f} of {result.n_chains} chains: the weights rest on very few "
+            "chains and this estimate is unreliable; use more temperatures (or chains)"
+        )
+    return entry
 
 
 def evaluate(
