@@ -147,9 +147,7 @@ def base_biases(model, data=None) -> Tensor:
     """Visible biases of the base model: the data's marginals, or zeros without data."""
     if data is None:
         return torch.zeros(model.n_visible, device=model.device, dtype=model.dtype)
-    data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
-    mean = data.to(device=model.device, dtype=torch.float64).mean(0).to(model.dtype)
-    return model.visible.bias_for_mean(mean)
+    return model.visible_bias_for(data)
 
 
 def _conditional_ess(log_w: Tensor, increment: Tensor) -> float:

@@ -60,7 +60,7 @@ def _split_train_held_out(args) -> tuple[torch.Tensor, torch.Tensor | None]:
 @torch.no_grad()
 def _save_figures(run_dir: Path, model, history, data) -> None:
     generator = torch.Generator(device=model.device).manual_seed(0)
-    chains = model.sample_v(torch.zeros(100, model.n_hidden, device=model.device), generator)
+    chains = model.sample_from_visible_biases(100, generator)
     samples = model.prob_v(model.sample_h(model.gibbs(chains, 1000, generator), generator))
     shown = data[:10].to(device=model.device, dtype=model.dtype)
     pairs = torch.stack([shown, model.prob_v(model.prob_h(shown))], 1).reshape(-1, model.n_visible)
@@ -178,8 +178,7 @@ def cmd_evaluate(args) -> int:
 def cmd_sample(args) -> int:
     model = load(args.model, device=args.device)
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
-    start = model.sample_v(torch.zeros(args.n, model.n_hidden, device=model.device, dtype=model.dtype),
-                           generator)
+    start = model.sample_from_visible_biases(args.n, generator)
     with torch.no_grad():
         v = model.gibbs(start, args.steps, generator)
         out = Path(args.out)

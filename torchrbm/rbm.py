@@ -103,11 +103,17 @@ class RBM(nn.Module):
         )
 
     @torch.no_grad()
+    def visible_bias_for(self, data) -> Tensor:
+        """Visible biases with which the visible units alone reproduce the mean of ``data``
+        (for binary units ``log(p / (1 - p))``); the mean is accumulated in float64."""
+        data = as_data_tensor(data, n_features=self.n_visible, units=self.visible)
+        mean = data.to(device=self.device, dtype=torch.float64).mean(0).to(self.dtype)
+        return self.visible.bias_for_mean(mean)
+
+    @torch.no_grad()
     def init_visible_bias(self, data) -> None:
         """Set ``a`` so that the visible units alone reproduce the mean of ``data``."""
-        data = as_data_tensor(data, n_features=self.n_visible, units=self.visible)
-        mean = data.to(device=self.device, dtype=self.dtype).mean(0)
-        self.a.copy_(self.visible.bias_for_mean(mean))
+        self.a.copy_(self.visible_bias_for(data))
 
     def _layer_input(self, x, size: int, name: str) -> Tensor:
         """``x`` as a tensor on the parameters' device and dtype, checked for width."""
@@ -182,6 +188,11 @@ class RBM(nn.Module):
     def visible_step(self, h, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``(E[v | h], v ~ p(v | h))`` from one pre-activation."""
         return self.visible.mean_and_sample(self.visible_preactivation(h), generator)
+
+    def sample_from_visible_biases(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` draws of ``v ~ p(v | h = 0)``: each visible unit on its bias alone (a chain start)."""
+        hidden_off = torch.zeros(n, self.n_hidden, device=self.device, dtype=self.dtype)
+        return self.sample_v(hidden_off, generator)
 
     @torch.no_grad()
     def gibbs(self, v, k: int = 1, generator: torch.Generator | None = None) -> Tensor:

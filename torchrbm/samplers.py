@@ -91,8 +91,7 @@ class PersistentSampler(Sampler):
         ``v ~ p(v | h = 0)``, when there are none yet for this model."""
         v = self.chains
         if v is None or v.shape != (count, model.n_visible) or v.device != model.device:
-            hidden_off = torch.zeros(count, model.n_hidden, device=model.device, dtype=model.dtype)
-            v = model.sample_v(hidden_off, generator)
+            v = model.sample_from_visible_biases(count, generator)
         return v
 
     def reset(self) -> None:
