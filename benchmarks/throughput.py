@@ -1,7 +1,8 @@
 """One CD-1 epoch on MNIST: torchrbm against scikit-learn's BernoulliRBM, in one process.
 
 Setting: 60 000 x 784 grey-level MNIST images, 500 hidden units, batch 100,
-float32 parameters, one epoch.  scikit-learn's BernoulliRBM runs the same epoch
+float32 parameters, one epoch; torchrbm with float32 matrix products
+(``precision="32-true"``) and with bfloat16 ones (``"bf16-mixed"``).  scikit-learn's BernoulliRBM runs the same epoch
 (``n_iter=1``) on float64 input and on float32 input.  Each timing is the
 median of ``--repeats`` runs after one warm-up run.
 
@@ -46,10 +47,10 @@ def _seconds(run) -> float:
     return time.perf_counter() - start
 
 
-def torchrbm_epoch(x: torch.Tensor):
+def torchrbm_epoch(x: torch.Tensor, precision: str):
     def run():
         rbm = tr.RBM(x.shape[1], N_HIDDEN, generator=torch.Generator().manual_seed(0))
-        tr.fit(rbm, x, sampler=tr.CD(k=1), epochs=1, batch_size=BATCH, lr=LR, seed=0)
+        tr.fit(rbm, x, sampler=tr.CD(k=1), epochs=1, batch_size=BATCH, lr=LR, seed=0, precision=precision)
 
     return run
 
@@ -62,16 +63,20 @@ def sklearn_epoch(x: np.ndarray):
     return run
 
 
-def time_runs(runs: dict, repeats: int) -> dict[str, list[float]]:
-    """Time each run ``repeats`` times in a row, after one warm-up run.
+def time_runs(runs: dict, repeats: int, pause: float = 1.0) -> dict[str, list[float]]:
+    """Time each run ``repeats`` times, after one warm-up run of each.
 
-    Blocks rather than interleaving: alternating the two libraries leaves one's
-    idle thread pool spinning while the other works, which slows both.
+    The runs take turns (round robin), so that a drift in the machine's speed
+    touches all of them alike, with a pause before each so that the previous
+    library's idle threads have stopped spinning when the next one starts.
     """
-    times: dict[str, list[float]] = {}
-    for name, run in runs.items():
+    for run in runs.values():
         run()
-        times[name] = [_seconds(run) for _ in range(repeats)]
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            time.sleep(pause)
+            times[name].append(_seconds(run))
     return times
 
 
@@ -94,7 +99,8 @@ def main() -> int:
               f"threads={info['num_threads']}")
 
     runs = {
-        "torchrbm_float32": torchrbm_epoch(x),
+        "torchrbm_float32": torchrbm_epoch(x, "32-true"),
+        "torchrbm_bf16_mixed": torchrbm_epoch(x, "bf16-mixed"),
         "sklearn_float64": sklearn_epoch(x.numpy().astype(np.float64)),
         "sklearn_float32": sklearn_epoch(x.numpy()),
     }
@@ -103,15 +109,20 @@ def main() -> int:
     for name, values in times.items():
         print(f"{name:18s} median {results[name]:.3f} s  runs {[round(t, 3) for t in values]}")
 
-    ratios = {
-        "speedup_vs_sklearn_float64": results["sklearn_float64"] / results["torchrbm_float32"],
-        "speedup_vs_sklearn_float32": results["sklearn_float32"] / results["torchrbm_float32"],
-    }
+    # Ratios of the runs made in the same round, so that the machine's drift cancels.
+    ratios, ratio_ranges = {}, {}
+    for ours in ("torchrbm_float32", "torchrbm_bf16_mixed"):
+        for ref in ("sklearn_float64", "sklearn_float32"):
+            paired = [theirs / mine for theirs, mine in zip(times[ref], times[ours], strict=True)]
+            ratios[f"{ours}_vs_{ref}"] = statistics.median(paired)
+            ratio_ranges[f"{ours}_vs_{ref}"] = [min(paired), max(paired)]
     for name, value in ratios.items():
-        print(f"{name}: {value:.2f}x")
-    report = {"seconds": results, "runs": times, "ratios": ratios, "blas": blas, "torch": torch.__version__,
-              "numpy": np.__version__, "threads": torch.get_num_threads(), "machine": platform.processor()
-              or platform.machine(), "command": "python benchmarks/throughput.py"}
+        low, high = ratio_ranges[name]
+        print(f"speed-up {name}: {value:.2f}x (median of rounds; range {low:.2f}-{high:.2f})")
+    report = {"seconds": results, "runs": times, "ratios": ratios, "ratio_ranges": ratio_ranges,
+              "blas": blas, "torch": torch.__version__, "numpy": np.__version__,
+              "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
+              "command": "python benchmarks/throughput.py"}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

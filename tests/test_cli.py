@@ -99,3 +99,15 @@ def test_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "torchrbm", "--version"], capture_output=True, text=True,
                          check=True)
     assert out.stdout.startswith("torchrbm ")
+
+
+def test_train_with_bf16_mixed_precision(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--hidden", "16", "--precision", "bf16-mixed", "--out", str(run),
+                 "--quiet"]) == 0
+    assert json.loads((run / "config.json").read_text())["precision"] == "bf16-mixed"
+    model = tr.load(run / "model.safetensors")
+    assert str(model.W.dtype) == "torch.float32"
+    assert model.matmul_dtype is None
+    with pytest.raises(SystemExit):
+        main(["train", "--precision", "bf16", "--out", str(tmp_path / "bad"), "--quiet"])

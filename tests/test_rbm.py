@@ -33,11 +33,13 @@ def test_conditionals_match_enumeration(n_visible, n_hidden):
         torch.testing.assert_close(rbm.prob_v(h), p_v_given_h.T @ v, atol=1e-12, rtol=0)
 
 
-@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("weighted", [False, True, "signed"])
 def test_free_energy_grad_matches_autograd(weighted):
     rbm = random_rbm(6, 4, seed=3)
     v = (torch.rand(9, 6, generator=torch.Generator().manual_seed(1)) < 0.5).double()
     weight = torch.softmax(torch.arange(9.0, dtype=torch.float64), 0) if weighted else None
+    if weighted == "signed":  # data minus model: the log-likelihood gradient in one call
+        weight = torch.tensor([0.25] * 4 + [-0.2] * 5, dtype=torch.float64)
     grads = rbm.free_energy_grad(v, weight=weight)
     free = rbm.free_energy(v)
     objective = (weight * free).sum() if weighted else free.mean()

@@ -69,8 +69,8 @@ def test_centred_gradient_matches_autograd_of_the_centred_energy():
     model_v = (torch.rand(9, 5, generator=torch.Generator().manual_seed(2)) < 0.5).double()
     mu = torch.rand(5, dtype=torch.float64)
     lam = torch.rand(4, dtype=torch.float64)
-    grads = rbm.free_energy_grad(data)
-    rbm.free_energy_grad(model_v, scale=-1.0, out=grads)
+    weight = torch.tensor([1 / 7] * 7 + [-1 / 9] * 9, dtype=torch.float64)
+    grads = rbm.free_energy_grad(torch.cat([data, model_v]), weight=weight)
     rbm.center_grad(grads, mu, lam)
 
     W = rbm.W.detach().clone().requires_grad_()

@@ -17,6 +17,7 @@ import torch
 from . import __version__, datasets, plots
 from .evaluation import METHODS, evaluate
 from .io import atomic_write_bytes, atomic_write_text, load, save
+from .precision import PRECISIONS
 from .rbm import RBM
 from .samplers import get_sampler
 from .train import fit
@@ -108,7 +109,7 @@ def cmd_train(args) -> int:
                   lr=args.lr, momentum=tuple(args.momentum) if len(args.momentum) == 2 else args.momentum[0],
                   weight_decay=args.weight_decay, sparsity_target=args.sparsity_target,
                   centered=args.centered, validation_data=held_out, generator=generator, callbacks=[log_epoch],
-                  log_likelihood_every=args.ll_every, progress=not args.quiet)
+                  log_likelihood_every=args.ll_every, precision=args.precision, progress=not args.quiet)
     seconds = time.perf_counter() - started
     summary: dict[str, Any] = {"epochs": len(history), "train_seconds": seconds,
                                "recon_error": history[-1]["recon_error"] if len(history) else None}
@@ -232,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--holdout", type=float, default=None,
                        help="fraction of training data held out for the free-energy gap (default: the "
                        "test/valid split of MNIST-type data, 0.1 of other data, none for bas/shifter)")
+    train.add_argument("--precision", choices=list(PRECISIONS), default="32-true",
+                       help="matrix products of the training steps: float32 parameters with bfloat16 or "
+                            "float16 products under *-mixed (default: 32-true)")
     train.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default=None, help="run directory (default: runs/DATE-TIME)")

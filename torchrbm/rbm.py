@@ -66,6 +66,10 @@ class RBM(nn.Module):
         self.W = nn.Parameter(weights.mul_(weight_std))
         self.a = nn.Parameter(torch.zeros(n_visible, **factory))
         self.b = nn.Parameter(torch.zeros(n_hidden, **factory))
+        #: dtype of the matrix products (``None``: the parameters' own); see
+        #: :func:`torchrbm.precision.mixed_precision`.
+        self.matmul_dtype: torch.dtype | None = None
+        self._rounded_weights: tuple[tuple[int, int, torch.dtype], Tensor] | None = None
         if data is not None:
             self.init_visible_bias(data)
 
@@ -132,14 +136,29 @@ class RBM(nn.Module):
     def _h(self, h) -> Tensor:
         return self._layer_input(h, self.n_hidden, "h (hidden states)")
 
+    def _matmul_weights(self) -> Tensor:
+        """``W`` rounded to :attr:`matmul_dtype`, cast once per update of ``W``.
+
+        Under autograd the cast is recomputed so that gradients still reach ``W``.
+        """
+        dtype = self.matmul_dtype
+        if dtype is None or dtype == self.W.dtype:
+            return self.W
+        if torch.is_grad_enabled() and self.W.requires_grad:
+            return self.W.to(dtype)
+        key = (self.W._version, self.W.data_ptr(), dtype)
+        if self._rounded_weights is None or self._rounded_weights[0] != key:
+            self._rounded_weights = (key, self.W.detach().to(dtype))
+        return self._rounded_weights[1]
+
     # ---------------------------------------------------------- energy & free energy
     def hidden_preactivation(self, v) -> Tensor:
         """``b + v^T W``: the input to each hidden unit."""
-        return _affine(self._v(v), self.W, self.b)
+        return _affine(self._v(v), self._matmul_weights(), self.b)
 
     def visible_preactivation(self, h) -> Tensor:
         """``a + W h``: the input to each visible unit."""
-        return _affine(self._h(h), self.W.T, self.a)
+        return _affine(self._h(h), self._matmul_weights().T, self.a)
 
     def energy(self, v, h) -> Tensor:
         """``E(v, h) = E_vis(v; a) + E_hid(h; b) - v^T W h``, one value per example."""
@@ -205,42 +224,31 @@ class RBM(nn.Module):
 
     # ----------------------------------------------------------------- gradients
     @torch.no_grad()
-    def free_energy_grad(
-        self,
-        v: Tensor,
-        h_mean: Tensor | None = None,
-        weight: Tensor | None = None,
-        *,
-        scale: float = 1.0,
-        out: dict[str, Tensor] | None = None,
-    ) -> dict[str, Tensor]:
-        """Gradient of the mean free energy ``sum_n w_n F(v_n)`` for each parameter.
+    def free_energy_grad(self, v, h_mean: Tensor | None = None, weight: Tensor | None = None) -> dict[str, Tensor]:
+        """Gradient of the weighted free energy ``sum_n w_n F(v_n)`` for each parameter.
 
-        With ``w_n = 1/N`` (the default) and binary units::
+        With binary units::
 
-            dF/dW = -<v E[h|v]^T>,   dF/da = -<v>,   dF/db = -<E[h|v]>.
+            dF/dW = -sum_n w_n v_n E[h|v_n]^T,   dF/da = -sum_n w_n v_n,   dF/db = -sum_n w_n E[h|v_n].
 
+        ``w_n = 1/N`` by default; weights may be negative, so one call gives the
+        gradient of the negative log-likelihood, ``<dF>_data - <dF>_model``, from
+        data and model samples stacked with weights ``+1/N`` and ``-1/M``.
         ``h_mean`` (``E[h | v]``) may be passed when it is already known.
-        ``scale`` times the gradient is added to the tensors of ``out`` (zeros if
-        not given), which is returned.  The log-likelihood gradient is
-        ``-(grad on data) + (grad on model samples)``.
         """
         v = self._v(v)
         if h_mean is None:
             h_mean = self.prob_h(v)
-        if out is None:
-            out = {name: torch.zeros_like(param) for name, param in self.named_parameters()}
         if weight is None:
-            factor = scale / v.shape[0]
-            weighted_h = h_mean
-        else:
-            factor = scale
-            weight = weight.to(self.dtype)
-            weighted_h = h_mean * weight[:, None]
-        out["W"].addmm_(v.T, weighted_h, alpha=-factor)
-        out["a"].add_(self.visible.self_energy_bias_grad(v, weight), alpha=factor)
-        out["b"].add_(weighted_h.sum(0), alpha=-factor)
-        return out
+            weight = torch.full((v.shape[0],), 1.0 / v.shape[0], device=v.device, dtype=self.dtype)
+        weight = weight.to(self.dtype)
+        weighted_h = h_mean * weight[:, None]
+        dtype = self._matmul_weights().dtype
+        return {
+            "W": torch.mm(v.T.to(dtype), weighted_h.to(dtype)).to(self.dtype).neg_(),
+            "a": self.visible.self_energy_bias_grad(v, weight),
+            "b": weighted_h.sum(0).neg_(),
+        }
 
     @torch.no_grad()
     def center_grad(self, grads: dict[str, Tensor], visible_offset: Tensor, hidden_offset: Tensor) -> None:
@@ -270,7 +278,12 @@ class RBM(nn.Module):
 
 
 def _affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """``bias + x @ weight`` for any number of leading dimensions."""
+    """``bias + x @ weight`` for any number of leading dimensions, in ``bias``' dtype.
+
+    A ``weight`` of lower precision (mixed precision) rounds ``x`` to its dtype for the product.
+    """
+    if weight.dtype != bias.dtype:
+        return torch.add(bias, x.to(weight.dtype) @ weight)
     if x.ndim == 2:
         return torch.addmm(bias, x, weight)
     return x @ weight + bias

@@ -20,8 +20,9 @@ from tqdm.auto import tqdm
 
 from .estimate import free_energy_gap, reconstruction_error
 from .monitor import History, LogLikelihoodMonitor
+from .precision import matmul_dtype, mixed_precision
 from .rng import resolve_generator
-from .samplers import CD, Sampler
+from .samplers import CD, NegativePhase, Sampler
 from .updates import Centering, SparsityTarget
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
 
@@ -76,6 +77,7 @@ def fit(
     sparsity_cost: float = 0.1,
     centered: bool = False,
     optimizer: str | Callable[[list[Tensor]], torch.optim.Optimizer] = "sgd",
+    precision: str = "32-true",
     validation_data=None,
     shuffle: bool = True,
     seed: int | None = None,
@@ -105,6 +107,11 @@ def fit(
         and larger models more stably.
     optimizer:
         ``"sgd"`` (with momentum), ``"adam"`` or a callable ``params -> Optimizer``.
+    precision:
+        ``"32-true"`` (every product in the parameters' dtype), ``"bf16-mixed"`` or
+        ``"16-mixed"``: the matrix products of the training steps take bfloat16 /
+        float16 operands, while parameters, optimizer state, probabilities and the
+        monitored metrics stay in the parameters' dtype (:mod:`torchrbm.precision`).
     validation_data:
         Held-out data; if given, each epoch records the free-energy gap
         ``mean F(held-out) - mean F(training)`` on equal-sized subsets.
@@ -134,6 +141,7 @@ def fit(
     batch_size = check_positive_int(batch_size, "batch_size")
     monitor_size = check_positive_int(monitor_size, "monitor_size")
     weight_decay = check_nonnegative_float(weight_decay, "weight_decay")
+    matmul_dtype(precision)
     sampler = CD(k=1) if sampler is None else sampler
     if not isinstance(sampler, Sampler):
         raise TypeError(f"sampler must be a torchrbm Sampler (CD, PCD, ...), not {type(sampler).__name__}")
@@ -172,11 +180,12 @@ def fit(
             if shuffle
             else torch.arange(n, device=data.device)
         )
-        for first in range(0, n, batch_size):
-            batch = data[order[first : first + batch_size]]
-            v = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
-            _step(model, v, sampler, generator, named, weight_names, weight_decay, sparsity, centering)
-            opt.step()
+        with mixed_precision(model, precision):
+            for first in range(0, n, batch_size):
+                batch = data[order[first : first + batch_size]]
+                v = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
+                _step(model, v, sampler, generator, named, weight_names, weight_decay, sparsity, centering)
+                opt.step()
         _check_finite(model, epoch)
         record = {
             "epoch": epoch,
@@ -201,8 +210,9 @@ def _step(model, v, sampler, generator, named, weight_names, weight_decay, spars
     """Set ``.grad`` of every parameter for one mini-batch."""
     h_mean, h_sample = model.hidden_step(v, generator)
     negative = sampler.negative_phase(model, v, h_sample, generator)
-    grads = model.free_energy_grad(v, h_mean)
-    model.free_energy_grad(negative.v, negative.h, negative.weight, scale=-1.0, out=grads)
+    grads = model.free_energy_grad(
+        torch.cat([v, negative.v]), torch.cat([h_mean, negative.h]), contrastive_weights(v, negative)
+    )
     if centering is not None:
         centering.apply(model, grads, v, h_mean)
     for name, param in named:
@@ -212,6 +222,18 @@ def _step(model, v, sampler, generator, named, weight_names, weight_decay, spars
         param.grad = grad
     if sparsity is not None:
         sparsity.add_grad(model, v, h_mean)
+
+
+def contrastive_weights(v_data: Tensor, negative: NegativePhase) -> Tensor:
+    """Weights ``(+1/N, ..., +1/N, -w_1, ..., -w_M)`` of data and model samples stacked in that
+    order, with which ``sum_n w_n dF(v_n)/d theta = <dF/d theta>_data - <dF/d theta>_model``."""
+    n_data, n_model = v_data.shape[0], negative.v.shape[0]
+    data_weight = torch.full((n_data,), 1.0 / n_data, device=v_data.device, dtype=v_data.dtype)
+    if negative.weight is None:
+        model_weight = torch.full((n_model,), -1.0 / n_model, device=v_data.device, dtype=v_data.dtype)
+    else:
+        model_weight = negative.weight.to(v_data.dtype).neg()
+    return torch.cat([data_weight, model_weight])
 
 
 def _subset(data: Tensor, size: int, generator: torch.Generator) -> Tensor:
