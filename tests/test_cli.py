@@ -111,3 +111,25 @@ def test_train_with_bf16_mixed_precision(tmp_path):
     assert model.matmul_dtype is None
     with pytest.raises(SystemExit):
         main(["train", "--precision", "bf16", "--out", str(tmp_path / "bad"), "--quiet"])
+
+
+def test_train_evaluate_and_sample_a_gaussian_rbm_on_grey_level_digits(tmp_path):
+    run = tmp_path / "grbm"
+    assert main(["train", "--visible", "gaussian", "--learn-sigma", "--hidden", "12", "--epochs", "3",
+                 "--lr", "0.001", "--out", str(run), "--quiet"]) == 0
+    model = tr.load(run / "model.safetensors")
+    assert model.visible.name == "gaussian" and model.visible.learn_sigma
+    assert model.n_visible == 61  # the three always-blank pixels of the 8x8 digits are dropped
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["exact"]["method"] == "exact enumeration"
+    assert (run / "filters.png").stat().st_size > 0
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "torchrbm", "evaluate", str(run / "model.safetensors"), "--data", "digits",
+         "--method", "exact", "--json"], capture_output=True, text=True, check=True)
+    # Evaluated on all 1797 digits, standardised as in training: a density, not a probability.
+    assert json.loads(evaluated.stdout)["exact"]["log_likelihood"] == pytest.approx(
+        summary["exact"]["log_likelihood"], abs=5.0)
+    assert main(["sample", str(run / "model.safetensors"), "--n", "4", "--steps", "10",
+                 "--out", str(tmp_path / "s.npy")]) == 0
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (4, 64) and np.all(samples[:, 0] == 0)  # original scale, blank pixel restored

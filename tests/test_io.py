@@ -21,9 +21,37 @@ def test_round_trip_keeps_values_dtype_and_metadata(tmp_path):
         assert torch.equal(param, getattr(loaded, name))
     header = io.read_header(path)
     assert header["metadata"] == {"epochs": 3, "note": "test"}
-    assert header["config"] == {"class": "RBM", "n_visible": 6, "n_hidden": 4, "visible": "bernoulli",
-                                "hidden": "bernoulli"}
+    assert header["config"] == {"class": "RBM", "n_visible": 6, "n_hidden": 4, "visible": {"name": "bernoulli"},
+                                "hidden": {"name": "bernoulli"}}
     assert tr.exact_log_partition(loaded) == tr.exact_log_partition(rbm)
+
+
+def test_unit_types_and_their_parameters_round_trip(tmp_path):
+    rbm = tr.RBM(6, 4, visible=tr.units.Gaussian(learn_sigma=True, sigma=0.5), hidden="spin")
+    with torch.no_grad():
+        rbm.visible.log_var.copy_(torch.linspace(-1, 1, 6))
+    tr.save(rbm, tmp_path / "grbm.safetensors")
+    loaded = tr.load(tmp_path / "grbm.safetensors")
+    assert loaded.visible.config() == rbm.visible.config() and loaded.hidden.name == "spin"
+    assert loaded.visible.log_var.requires_grad
+    torch.testing.assert_close(loaded.visible.log_var, rbm.visible.log_var)
+    v = torch.randn(3, 6)
+    torch.testing.assert_close(loaded.free_energy(v), rbm.free_energy(v))
+
+
+def test_files_with_unit_names_only_still_load(tmp_path):
+    """Files written before unit types had options name them by a string."""
+    path = tmp_path / "model.safetensors"
+    tr.save(tr.RBM(3, 2), path)
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + length])
+    meta = json.loads(header["__metadata__"]["torchrbm"])
+    meta["config"].update(visible="bernoulli", hidden="bernoulli")
+    header["__metadata__"]["torchrbm"] = json.dumps(meta)
+    new_header = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(new_header)) + new_header + raw[8 + length :])
+    assert tr.load(path).visible.name == "bernoulli"
 
 
 def test_file_is_plain_safetensors(tmp_path):

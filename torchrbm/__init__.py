@@ -1,7 +1,8 @@
 """torchrbm: restricted Boltzmann machines on PyTorch."""
 
-from . import datasets, units
+from . import datasets, precision, units
 from .ais import AISResult, ais, beta_schedule, reverse_ais
+from .conditional import ConditionalRBM
 from .estimate import (
     exact_log_partition,
     free_energy_gap,
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AISResult",
     "CD",
+    "ConditionalRBM",
     "PCD",
     "PT",
     "RBM",
@@ -44,5 +46,6 @@ __all__ = [
     "reconstruction_error",
     "reverse_ais",
     "save",
+    "precision",
     "units",
 ]

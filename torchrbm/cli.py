@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__, datasets, plots
+from . import __version__, datasets, plots, units
 from .evaluation import METHODS, evaluate
-from .io import atomic_write_bytes, atomic_write_text, load, save
+from .io import atomic_write_bytes, atomic_write_text, load, read_header, save
 from .precision import PRECISIONS
 from .rbm import RBM
 from .samplers import get_sampler
@@ -41,6 +41,8 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _load_data(args, split: str = "train") -> torch.Tensor:
     method = None if args.binarize == "none" else args.binarize
+    if method == "default" and getattr(args, "visible", "bernoulli") == "gaussian":
+        method = None  # Gaussian units model the grey levels
     return datasets.load(args.data, split=split, data_dir=args.data_dir, binarize_method=method,
                          seed=getattr(args, "seed", 0) or 0)
 
@@ -59,16 +61,21 @@ def _split_train_held_out(args) -> tuple[torch.Tensor, torch.Tensor | None]:
 
 
 @torch.no_grad()
-def _save_figures(run_dir: Path, model, history, data) -> None:
+def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standardizer | None) -> None:
+    """Filters, samples, reconstructions and curves; standardised data is shown on its original scale."""
+    def image(x):
+        return x if scaler is None else scaler.inverse_transform(x)
+
     generator = torch.Generator(device=model.device).manual_seed(0)
     chains = model.sample_from_visible_biases(100, generator)
     samples = model.prob_v(model.sample_h(model.gibbs(chains, 1000, generator), generator))
     shown = data[:10].to(device=model.device, dtype=model.dtype)
     pairs = torch.stack([shown, model.prob_v(model.prob_h(shown))], 1).reshape(-1, model.n_visible)
+    pixels = {} if scaler is None else {"pixels": scaler.columns.tolist(), "n_pixels": scaler.mean.numel()}
     figures = {
-        "filters.png": plots.plot_filters(model),
-        "samples.png": plots.plot_images(samples, title="samples (1000 Gibbs steps)"),
-        "reconstructions.png": plots.plot_images(pairs, columns=2 * 5,
+        "filters.png": plots.plot_filters(model, **pixels),
+        "samples.png": plots.plot_images(image(samples), title="samples (1000 Gibbs steps)"),
+        "reconstructions.png": plots.plot_images(image(pairs), columns=2 * 5,
                                                  title="data and mean-field reconstructions"),
         "curves.png": plots.plot_curves(history),
     }
@@ -88,8 +95,13 @@ def _likelihood_methods(model) -> tuple[str, ...]:
 
 def cmd_train(args) -> int:
     train, held_out = _split_train_held_out(args)
+    scaler = None
+    if args.visible == "gaussian":
+        train, scaler = datasets.standardize(train, drop_constant=True)
+        held_out = None if held_out is None else scaler.transform(held_out)
+    visible = units.Gaussian(learn_sigma=args.learn_sigma) if args.visible == "gaussian" else args.visible
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
-    model = RBM(train.shape[1], args.hidden, data=train, generator=generator, device=args.device)
+    model = RBM(train.shape[1], args.hidden, visible=visible, data=train, generator=generator, device=args.device)
     sampler = get_sampler(args.sampler, k=args.k, n_chains=args.n_chains, n_temps=args.n_temps)
     run_dir = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -117,9 +129,12 @@ def cmd_train(args) -> int:
     summary["evaluated_on"] = "held-out data" if held_out is not None else "training data"
     summary.update(evaluate(model, evaluated, _likelihood_methods(model), n_chains=100, n_betas=args.ais_betas,
                             seed=args.seed))
-    save(model, run_dir / "model.safetensors", metadata={"config": config, "summary": summary})
+    metadata = {"config": config, "summary": summary}
+    if scaler is not None:
+        metadata["standardizer"] = scaler.to_dict()
+    save(model, run_dir / "model.safetensors", metadata=metadata)
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
-    _save_figures(run_dir, model, history, train)
+    _save_figures(run_dir, model, history, train, scaler)
     if not args.quiet:
         print(f"trained {model} in {seconds:.1f} s; run directory: {run_dir}")
         print(f"final reconstruction error {summary['recon_error']:.5f}")
@@ -163,11 +178,22 @@ def _print_results(results: dict[str, Any], as_json: bool) -> None:
         print(f"{key}: {_describe(value) if isinstance(value, dict) else value}")
 
 
+def _standardizer(path) -> datasets.Standardizer | None:
+    """The standardisation a model file's training data went through, if any."""
+    state = read_header(path)["metadata"].get("standardizer")
+    return None if state is None else datasets.Standardizer.from_dict(state)
+
+
 def cmd_evaluate(args) -> int:
     model = load(args.model, device=args.device)
+    args.visible = model.visible.name
     data = _load_data(args, args.split)
     key = str(args.data).lower().replace("_", "-")
     reference = _load_data(args, "train") if key in _HELD_OUT and isinstance(_HELD_OUT[key], str) else None
+    scaler = _standardizer(args.model)
+    if scaler is not None:  # the model was trained on standardised data: evaluate on the same scale
+        data = scaler.transform(data)
+        reference = None if reference is None else scaler.transform(reference)
     methods = METHODS if args.method == "all" else (args.method,)
     results = {"model": str(args.model), "data": args.data, "split": args.split if key in _HELD_OUT else None,
                **evaluate(model, data, methods, reference=reference, n_chains=args.chains, n_betas=args.betas,
@@ -179,14 +205,19 @@ def cmd_evaluate(args) -> int:
 def cmd_sample(args) -> int:
     model = load(args.model, device=args.device)
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
+    scaler = _standardizer(args.model)
+
+    def original_scale(x):
+        return x if scaler is None else scaler.inverse_transform(x)
+
     start = model.sample_from_visible_biases(args.n, generator)
     with torch.no_grad():
         v = model.gibbs(start, args.steps, generator)
         out = Path(args.out)
         if out.suffix == ".npy":
-            atomic_write_bytes(out, _npy_bytes(v.cpu().numpy()))
+            atomic_write_bytes(out, _npy_bytes(original_scale(v).cpu().numpy()))
         elif out.suffix in (".png", ".svg"):
-            means = model.prob_v(model.sample_h(v, generator))
+            means = original_scale(model.prob_v(model.sample_h(v, generator)))
             out.parent.mkdir(parents=True, exist_ok=True)
             plots.plot_images(means, title=f"{args.n} samples after {args.steps} Gibbs steps").savefig(out)
         else:
@@ -211,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "digits (binarised) in well under a minute.")
     _add_data_arguments(train)
     train.add_argument("--hidden", type=int, default=100, help="number of hidden units (default: 100)")
+    train.add_argument("--visible", choices=["bernoulli", "gaussian"], default="bernoulli",
+                       help="visible unit type; gaussian standardises the grey levels (default: bernoulli)")
+    train.add_argument("--learn-sigma", action="store_true", help="learn the Gaussian units' variances")
     train.add_argument("--sampler", choices=["cd", "pcd", "pt"], default="pcd", help="default: pcd")
     train.add_argument("--k", type=int, default=1, help="Gibbs steps per update (default: 1)")
     train.add_argument("--n-chains", type=int, default=100,

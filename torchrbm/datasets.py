@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +201,60 @@ def binarize(
     raise ValueError(f"unknown binarisation {method!r}; use 'threshold', 'stochastic' or None")
 
 
+# ------------------------------------------------------------------ standardisation
+@dataclass
+class Standardizer:
+    """Per-column ``z = (x - mean) / std`` over the kept (non-constant) ``columns``,
+    fitted on training data and applied unchanged to held-out data (for Gaussian
+    visible units).  ``mean`` and ``std`` cover every original column."""
+
+    mean: Tensor
+    std: Tensor
+    columns: Tensor
+
+    def transform(self, x) -> Tensor:
+        x = as_data_tensor(x, n_features=self.mean.numel()).double()
+        kept = self.columns
+        return ((x[:, kept] - self.mean[kept]) / self.std[kept]).float()
+
+    def inverse_transform(self, z) -> Tensor:
+        """Back to the original scale and columns; dropped columns get their constant value."""
+        z = as_data_tensor(z, n_features=self.columns.numel()).double()
+        x = self.mean.expand(z.shape[0], -1).clone()
+        x[:, self.columns] = z * self.std[self.columns] + self.mean[self.columns]
+        return x.float()
+
+    def to_dict(self) -> dict[str, list]:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "columns": self.columns.tolist()}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, list]) -> Standardizer:
+        return cls(mean=torch.tensor(state["mean"], dtype=torch.float64),
+                   std=torch.tensor(state["std"], dtype=torch.float64),
+                   columns=torch.tensor(state["columns"], dtype=torch.int64))
+
+
+def standardize(data, *, drop_constant: bool = False) -> tuple[Tensor, Standardizer]:
+    """Standardise each column of ``data`` to mean 0 and standard deviation 1.
+
+    Columns with zero variance cannot be standardised: they raise ``ValueError``
+    unless ``drop_constant``, which leaves them out (``Standardizer.columns`` lists
+    the kept ones).  Returns the float32 result and the fitted :class:`Standardizer`.
+    """
+    x = as_data_tensor(data).double()
+    std = x.std(0) if x.shape[0] > 1 else torch.zeros(x.shape[1], dtype=torch.float64)
+    constant = std == 0
+    if bool(constant.any()) and not drop_constant:
+        columns = constant.nonzero().flatten().tolist()
+        raise ValueError(f"data has {len(columns)} column(s) with zero variance (first: column {columns[0]}); "
+                         "pass drop_constant=True to leave them out")
+    kept = (~constant).nonzero().flatten()
+    if kept.numel() == 0:
+        raise ValueError("every column of the data is constant; nothing to standardise")
+    scaler = Standardizer(mean=x.mean(0), std=std, columns=kept)
+    return scaler.transform(x), scaler
+
+
 # ------------------------------------------------------------------ synthetic
 def bars_and_stripes(n: int = 4) -> Tensor:
     """All ``2 * 2**n`` bars-and-stripes patterns on an ``n x n`` grid (MacKay 2003).
@@ -242,6 +297,50 @@ def digits(*, binarize_method: str | None = "threshold", threshold: float = 0.5,
     bunch = load_digits()
     x = binarize(torch.from_numpy(bunch.data / 16.0).float(), binarize_method, threshold=threshold, seed=seed)
     return (x, torch.from_numpy(bunch.target)) if return_labels else x
+
+
+# ------------------------------------------------------------------ sequences
+def sequence_windows(sequences, order: int) -> tuple[Tensor, Tensor]:
+    """Frames and their contexts for a conditional RBM.
+
+    ``sequences`` is one ``(T, d)`` array or a list of them.  For every frame
+    ``x_t`` with ``t >= order`` the context is the ``order`` frames before it, most
+    recent first: ``[x_{t-1}, ..., x_{t-order}]`` as one row of ``order * d`` values.
+    Returns ``(frames, context)`` with one row per such frame.
+    """
+    order = check_positive_int(order, "order")
+    if isinstance(sequences, (Tensor, np.ndarray)) and np.ndim(sequences) == 2:
+        sequences = [sequences]
+    frames, contexts = [], []
+    for index, sequence in enumerate(sequences):
+        x = as_data_tensor(sequence, name=f"sequence {index}")
+        if x.shape[0] <= order:
+            raise ValueError(f"sequence {index} has {x.shape[0]} frames; it needs more than order={order}")
+        frames.append(x[order:])
+        contexts.append(torch.cat([x[order - lag : x.shape[0] - lag] for lag in range(1, order + 1)], 1))
+    widths = {f.shape[1] for f in frames}
+    if len(widths) != 1:
+        raise ValueError(f"all sequences must have the same number of columns; found {sorted(widths)}")
+    return torch.cat(frames), torch.cat(contexts)
+
+
+def moving_bars(n_sequences: int = 50, length: int = 30, width: int = 12, bar: int = 3,
+                noise: float = 0.02, seed: int = 0) -> list[Tensor]:
+    """Binary sequences of a bar of ``bar`` pixels moving round a ring of ``width`` pixels.
+
+    Each sequence starts at a random place and moves one pixel per frame in a
+    random but fixed direction; each pixel is then flipped with probability
+    ``noise``.  The direction shows only over two frames, so predicting the next
+    frame needs a context of at least two.  Returns ``n_sequences`` ``(length, width)``
+    ``uint8`` tensors.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    start = torch.randint(width, (n_sequences, 1), generator=generator)
+    direction = torch.randint(2, (n_sequences, 1), generator=generator) * 2 - 1
+    position = start + direction * torch.arange(length)  # (sequences, length)
+    pixels = (torch.arange(width) - position[..., None]) % width < bar
+    flips = torch.rand(pixels.shape, generator=generator) < noise
+    return list((pixels ^ flips).to(torch.uint8))
 
 
 # ------------------------------------------------------------- MNIST family

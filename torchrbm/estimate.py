@@ -106,6 +106,9 @@ def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None
       (``n_visible * log sigmoid(F(flip_i v) - F(v))``), the unbiased one-sample
       estimate scikit-learn's ``BernoulliRBM.score_samples`` returns.
     """
+    if model.visible.name != "bernoulli":
+        raise ValueError(f"the pseudo-log-likelihood flips bits: it needs Bernoulli visible units, "
+                         f"not {model.visible.name}")
     data = _model_input(model, data, "data")
     if bool(((data != 0) & (data != 1)).any()):
         raise ValueError("the pseudo-log-likelihood needs binary (0/1) data")

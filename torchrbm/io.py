@@ -20,11 +20,12 @@ import safetensors
 import safetensors.torch
 import torch
 
+from .conditional import ConditionalRBM
 from .rbm import RBM
 
 FORMAT_VERSION = 1
 _METADATA_KEY = "torchrbm"
-MODEL_CLASSES: dict[str, type] = {"RBM": RBM}
+MODEL_CLASSES: dict[str, type] = {"RBM": RBM, "ConditionalRBM": ConditionalRBM}
 
 
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:

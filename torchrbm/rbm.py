@@ -29,7 +29,9 @@ class RBM(nn.Module):
     n_visible, n_hidden:
         Layer sizes.
     visible, hidden:
-        Unit types, by name (``"bernoulli"``) or as :class:`~torchrbm.units.Units`.
+        Unit types: a name (``"bernoulli"``, ``"gaussian"``, ``"spin"``), a configuration
+        (``{"name": "softmax", "size": 10}``) or an instance of
+        :class:`~torchrbm.units.Units` (``units.Gaussian(learn_sigma=True)``).
     data:
         Optional training data; if given, the visible biases are set so that a
         model without weights reproduces the data's mean (for binary units
@@ -46,8 +48,8 @@ class RBM(nn.Module):
         self,
         n_visible: int,
         n_hidden: int,
-        visible: str | Units = "bernoulli",
-        hidden: str | Units = "bernoulli",
+        visible: str | dict | Units = "bernoulli",
+        hidden: str | dict | Units = "bernoulli",
         *,
         data=None,
         weight_std: float = 0.01,
@@ -59,9 +61,12 @@ class RBM(nn.Module):
         n_visible = check_positive_int(n_visible, "n_visible")
         n_hidden = check_positive_int(n_hidden, "n_hidden")
         weight_std = check_nonnegative_float(weight_std, "weight_std")
-        self.visible = get_units(visible)
-        self.hidden = get_units(hidden)
         factory = {"device": device, "dtype": dtype}
+        self.visible = get_units(visible, n_visible).to(**factory)
+        self.hidden = get_units(hidden, n_hidden).to(**factory)
+        if any(p.requires_grad for p in self.hidden.parameters()):
+            raise ValueError("unit types with learned parameters (e.g. a learned sigma) are supported "
+                             "for the visible layer only")
         weights = torch.randn(n_visible, n_hidden, generator=generator, **factory)
         self.W = nn.Parameter(weights.mul_(weight_std))
         self.a = nn.Parameter(torch.zeros(n_visible, **factory))
@@ -96,8 +101,8 @@ class RBM(nn.Module):
             "class": type(self).__name__,
             "n_visible": self.n_visible,
             "n_hidden": self.n_hidden,
-            "visible": self.visible.name,
-            "hidden": self.hidden.name,
+            "visible": self.visible.config(),
+            "hidden": self.hidden.config(),
         }
 
     def extra_repr(self) -> str:
@@ -154,16 +159,17 @@ class RBM(nn.Module):
     # ---------------------------------------------------------- energy & free energy
     def hidden_preactivation(self, v) -> Tensor:
         """``b + v^T W``: the input to each hidden unit."""
-        return _affine(self._v(v), self._matmul_weights(), self.b)
+        return _affine(self.visible.statistic(self._v(v)), self._matmul_weights(), self.b)
 
     def visible_preactivation(self, h) -> Tensor:
         """``a + W h``: the input to each visible unit."""
-        return _affine(self._h(h), self._matmul_weights().T, self.a)
+        return _affine(self.hidden.statistic(self._h(h)), self._matmul_weights().T, self.a)
 
     def energy(self, v, h) -> Tensor:
-        """``E(v, h) = E_vis(v; a) + E_hid(h; b) - v^T W h``, one value per example."""
+        """``E(v, h) = E_vis(v; a) + E_hid(h; b) - s_v(v)^T W s_h(h)``, one value per example
+        (``s(x) = x`` for binary units: ``-a^T v - b^T h - v^T W h``)."""
         v, h = self._v(v), self._h(h)
-        interaction = ((v @ self.W) * h).sum(-1)
+        interaction = ((self.visible.statistic(v) @ self.W) * self.hidden.statistic(h)).sum(-1)
         return self.visible.self_energy(v, self.a) + self.hidden.self_energy(h, self.b) - interaction
 
     def free_energy(self, v) -> Tensor:
@@ -225,12 +231,14 @@ class RBM(nn.Module):
     # ----------------------------------------------------------------- gradients
     @torch.no_grad()
     def free_energy_grad(self, v, h_mean: Tensor | None = None, weight: Tensor | None = None) -> dict[str, Tensor]:
-        """Gradient of the weighted free energy ``sum_n w_n F(v_n)`` for each parameter.
+        """Gradient of the weighted free energy ``sum_n w_n F(v_n)`` for each trained parameter.
 
-        With binary units::
+        With ``s(v)`` the visible statistic (``v`` for binary units) and ``E[h|v]`` the
+        hidden mean::
 
-            dF/dW = -sum_n w_n v_n E[h|v_n]^T,   dF/da = -sum_n w_n v_n,   dF/db = -sum_n w_n E[h|v_n].
+            dF/dW = -sum_n w_n s(v_n) E[h|v_n]^T,  dF/da = -sum_n w_n s(v_n),  dF/db = -sum_n w_n E[h|v_n],
 
+        plus the gradients of the visible unit type's own parameters (``visible.*``).
         ``w_n = 1/N`` by default; weights may be negative, so one call gives the
         gradient of the negative log-likelihood, ``<dF>_data - <dF>_model``, from
         data and model samples stacked with weights ``+1/N`` and ``-1/M``.
@@ -244,11 +252,20 @@ class RBM(nn.Module):
         weight = weight.to(self.dtype)
         weighted_h = h_mean * weight[:, None]
         dtype = self._matmul_weights().dtype
-        return {
-            "W": torch.mm(v.T.to(dtype), weighted_h.to(dtype)).to(self.dtype).neg_(),
+        statistic = self.visible.statistic(v)
+        grads = {
+            "W": torch.mm(statistic.T.to(dtype), weighted_h.to(dtype)).to(self.dtype).neg_(),
             "a": self.visible.self_energy_bias_grad(v, weight),
             "b": weighted_h.sum(0).neg_(),
         }
+        unit_grads = self.visible.free_energy_grads(v, self.a, lambda: h_mean @ self.W.T, weight)
+        grads.update({f"visible.{name}": grad for name, grad in unit_grads.items()})
+        return grads
+
+    def constrain_(self) -> None:
+        """Project the unit types' own parameters back into their valid range (after an update)."""
+        self.visible.constrain_()
+        self.hidden.constrain_()
 
     @torch.no_grad()
     def center_grad(self, grads: dict[str, Tensor], visible_offset: Tensor, hidden_offset: Tensor) -> None:

@@ -234,6 +234,12 @@ class Exact(Sampler):
         layer, size = enumerated_layer(model)
         if size > self.max_units:
             raise ValueError(f"the Exact sampler enumerates at most {self.max_units} units; found {size}")
+        if layer == "hidden" and any(p.requires_grad for p in model.visible.parameters()):
+            raise ValueError(
+                "the Exact sampler enumerates the hidden layer here, which gives exact statistics only for "
+                "parameters that enter the energy linearly in s(v); the visible units' own learned "
+                f"parameters ({model.visible.name}) need samples of v: use PCD or PT"
+            )
         states = torch.cat(list(iter_states(model, layer)))
         weight = torch.softmax(-layer_free_energy(model, layer)(states), 0)
         if layer == "visible":

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from .estimate import free_energy_gap, reconstruction_error
+from .conditional import ConditionalRBM
+from .estimate import mean_free_energy, reconstruction_error
 from .monitor import History, LogLikelihoodMonitor
 from .precision import matmul_dtype, mixed_precision
 from .rng import resolve_generator
@@ -53,13 +54,20 @@ def _make_optimizer(model, optimizer, lr: float, momentum: float) -> torch.optim
     raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd', 'adam' or a callable")
 
 
-def _check_finite(model, epoch: int) -> None:
+def _check_finite(model, epoch: int, last_good: dict[str, Tensor]) -> None:
+    """Raise if a parameter went non-finite, after restoring the parameters of the last good epoch."""
     for name, param in model.named_parameters():
         if not bool(torch.isfinite(param).all()):
+            model.load_state_dict(last_good)
+            restored = "their initial values" if epoch == 0 else f"their values after epoch {epoch - 1}"
             raise FloatingPointError(
-                f"parameter {name!r} became NaN or infinite in epoch {epoch}; training diverged. "
-                "Try a smaller learning rate (or momentum)."
+                f"parameter {name!r} became NaN or infinite in epoch {epoch}; training diverged. The "
+                f"model's parameters were restored to {restored}. Try a smaller learning rate (or momentum)."
             )
+
+
+def _snapshot(model) -> dict[str, Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
 def fit(
@@ -78,7 +86,9 @@ def fit(
     centered: bool = False,
     optimizer: str | Callable[[list[Tensor]], torch.optim.Optimizer] = "sgd",
     precision: str = "32-true",
+    context=None,
     validation_data=None,
+    validation_context=None,
     shuffle: bool = True,
     seed: int | None = None,
     generator: torch.Generator | None = None,
@@ -112,6 +122,11 @@ def fit(
         ``"16-mixed"``: the matrix products of the training steps take bfloat16 /
         float16 operands, while parameters, optimizer state, probabilities and the
         monitored metrics stay in the parameters' dtype (:mod:`torchrbm.precision`).
+    context, validation_context:
+        For a :class:`~torchrbm.ConditionalRBM`: the context of each row of ``data``
+        (and of ``validation_data``); required for that model, refused for others.
+        Conditional models train with ``CD(k)``, whose chains start from the data
+        and so share its context.
     validation_data:
         Held-out data; if given, each epoch records the free-energy gap
         ``mean F(held-out) - mean F(training)`` on equal-sized subsets.
@@ -137,6 +152,7 @@ def fit(
         (seconds).
     """
     data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
+    model.visible.check_training_data(data, "data")
     epochs = check_positive_int(epochs, "epochs", minimum=0)
     batch_size = check_positive_int(batch_size, "batch_size")
     monitor_size = check_positive_int(monitor_size, "monitor_size")
@@ -148,14 +164,19 @@ def fit(
     generator = resolve_generator(model.device, seed, generator)
     sparsity = None if sparsity_target is None else SparsityTarget(sparsity_target, sparsity_cost)
     centering = Centering(model, data) if centered else None
+    conditional = _check_conditional(model, context, sampler, centered, log_likelihood_every)
+    rows = _with_context(model, data, context, "context")
 
-    n = data.shape[0]
-    monitor_train = _subset(data, monitor_size, generator)
+    n = rows.shape[0]
+    monitor_train = _subset(rows, monitor_size, generator)
     monitor_valid = None
     if validation_data is not None:
         validation_data = as_data_tensor(
             validation_data, name="validation_data", n_features=model.n_visible, units=model.visible
         )
+        if conditional and validation_context is None:
+            raise ValueError("validation_data for a ConditionalRBM needs its validation_context")
+        validation_data = _with_context(model, validation_data, validation_context, "validation_context")
         size = min(monitor_train.shape[0], validation_data.shape[0])
         monitor_valid = _subset(validation_data, size, generator)
         monitor_train = monitor_train[:size]
@@ -166,6 +187,7 @@ def fit(
     weight_names = set(getattr(model, "weight_names", ("W",)))
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     history = History()
+    last_good = _snapshot(model)
     bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
@@ -176,23 +198,23 @@ def fit(
             if "momentum" in group:
                 group["momentum"] = epoch_momentum
         order = (
-            torch.randperm(n, generator=generator, device=generator.device).to(data.device)
+            torch.randperm(n, generator=generator, device=generator.device).to(rows.device)
             if shuffle
-            else torch.arange(n, device=data.device)
+            else torch.arange(n, device=rows.device)
         )
         with mixed_precision(model, precision):
             for first in range(0, n, batch_size):
-                batch = data[order[first : first + batch_size]]
-                v = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
-                _step(model, v, sampler, generator, named, weight_names, weight_decay, sparsity, centering)
+                batch = rows[order[first : first + batch_size]]
+                batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
+                _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity, centering)
                 opt.step()
-        _check_finite(model, epoch)
+                model.constrain_()
+        _check_finite(model, epoch, last_good)
+        last_good = _snapshot(model)
         record = {
             "epoch": epoch,
-            "recon_error": reconstruction_error(model, monitor_train),
-            "free_energy_gap": None
-            if monitor_valid is None
-            else free_energy_gap(model, monitor_train, monitor_valid),
+            "recon_error": reconstruction_error(*_model_and_data(model, monitor_train)),
+            "free_energy_gap": None if monitor_valid is None else _free_energy_gap(model, monitor_train, monitor_valid),
             "lr": epoch_lr,
             "momentum": epoch_momentum,
             "time": time.perf_counter() - start,
@@ -206,13 +228,17 @@ def fit(
 
 
 @torch.no_grad()
-def _step(model, v, sampler, generator, named, weight_names, weight_decay, sparsity, centering) -> None:
-    """Set ``.grad`` of every parameter for one mini-batch."""
-    h_mean, h_sample = model.hidden_step(v, generator)
-    negative = sampler.negative_phase(model, v, h_sample, generator)
-    grads = model.free_energy_grad(
-        torch.cat([v, negative.v]), torch.cat([h_mean, negative.h]), contrastive_weights(v, negative)
-    )
+def _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity, centering) -> None:
+    """Set ``.grad`` of every parameter for one mini-batch (rows of data, then context if any)."""
+    chain_model, v = _model_and_data(model, batch)
+    h_mean, h_sample = chain_model.hidden_step(v, generator)
+    negative = sampler.negative_phase(chain_model, v, h_sample, generator)
+    stacked = (torch.cat([v, negative.v]), torch.cat([h_mean, negative.h]), contrastive_weights(v, negative))
+    if chain_model is model:
+        grads = model.free_energy_grad(*stacked)
+    else:  # CD chains start at the data, so the model samples share the batch's context
+        context = batch[:, model.n_visible :]
+        grads = model.free_energy_grad(*stacked, context=torch.cat([context, context]))
     if centering is not None:
         centering.apply(model, grads, v, h_mean)
     for name, param in named:
@@ -222,6 +248,44 @@ def _step(model, v, sampler, generator, named, weight_names, weight_decay, spars
         param.grad = grad
     if sparsity is not None:
         sparsity.add_grad(model, v, h_mean)
+
+
+def _check_conditional(model, context, sampler, centered: bool, log_likelihood_every: int) -> bool:
+    """Whether ``model`` is conditional, after checking that the options suit it."""
+    conditional = isinstance(model, ConditionalRBM)
+    if conditional and context is None:
+        raise ValueError("a ConditionalRBM needs context= (one row of context per row of data)")
+    if not conditional and context is not None:
+        raise ValueError(f"context= is for a ConditionalRBM; this model is a {type(model).__name__}")
+    if conditional and (not isinstance(sampler, CD) or centered or log_likelihood_every):
+        raise ValueError("a ConditionalRBM trains with CD(k) only (its chains must share the data's context), "
+                         "without centering or likelihood monitoring")
+    return conditional
+
+
+def _with_context(model, data: Tensor, context, name: str) -> Tensor:
+    """``data`` with its context appended as extra columns (``data`` itself for unconditional models)."""
+    if context is None:
+        return data
+    context = as_data_tensor(context, name=name, n_features=model.n_context)
+    if context.shape[0] != data.shape[0]:
+        raise ValueError(f"{name} has {context.shape[0]} rows but the data has {data.shape[0]}")
+    dtype = torch.promote_types(torch.promote_types(data.dtype, context.dtype), torch.float32)
+    return torch.cat([data.to(dtype), context.to(device=data.device, dtype=dtype)], 1)
+
+
+def _model_and_data(model, rows: Tensor):
+    """The model that generates ``rows``' data part (conditioned on their context) and that part."""
+    if isinstance(model, ConditionalRBM):
+        return model.condition(rows[:, model.n_visible :]), rows[:, : model.n_visible]
+    return model, rows
+
+
+def _free_energy_gap(model, train_rows: Tensor, held_out_rows: Tensor) -> float:
+    """``<F(v)>_held-out - <F(v)>_train``, each row under its own context if the model has one."""
+    train_model, train = _model_and_data(model, train_rows)
+    held_model, held_out = _model_and_data(model, held_out_rows)
+    return mean_free_energy(held_model, held_out, name="held_out") - mean_free_energy(train_model, train, name="train")
 
 
 def contrastive_weights(v_data: Tensor, negative: NegativePhase) -> Tensor:

@@ -1,29 +1,46 @@
 """Unit types: the extension point of every model in torchrbm.
 
-A layer of units with bias ``c`` contributes a *self energy* ``E_self(x; c)`` to
-the joint energy of an RBM, and the layer's units are conditionally independent
-given their *pre-activation* ``u`` (bias plus input from the other layer).  A
-unit type therefore needs to know only four things:
+A layer of units with bias ``c`` has the *self energy*
 
-* ``mean(u)``: the conditional mean ``E[x | u]``;
-* ``sample(u, generator)``: a draw from ``p(x | u)``;
-* ``log_partition(u)``: ``sum_i log sum_{x_i} exp(x_i * u_i)``, the term the layer
-  contributes to the free energy when it is summed out;
-* ``self_energy(x, c)`` and its gradient with respect to ``c``.
+    E_self(x; c) = B(x) - c^T s(x),
 
-The RBM code calls only these methods and never branches on the unit type.
+where ``s(x)`` is the layer's *statistic* (what the weights multiply) and ``B`` a
+base energy, and the joint energy of an RBM is
+``E(v, h) = E_self(v; a) + E_self(h; b) - s_v(v)^T W s_h(h)``.  Given the other layer,
+a layer's units are independent, each with *pre-activation* ``u`` (its bias plus
+the input from the other layer), and
+
+    p(x | u) ∝ exp(-B(x) + u^T s(x)).
+
+A unit type therefore needs to know only:
+
+* ``statistic(x)``: ``s(x)`` (``x`` itself for most types);
+* ``mean(u)``: ``E[s(x) | u]``, and ``sample(u)``: a draw from ``p(x | u)``;
+* ``log_partition(u)``: ``sum_i log sum_{x_i} exp(-B(x_i) + u_i s(x_i))`` (an integral
+  for continuous units), the term a summed-out layer adds to the free energy;
+* ``self_energy(x, c)`` and its gradient with respect to ``c`` and to the unit
+  type's own parameters (the learned variance of Gaussian units).
+
+The RBM code calls only these methods and never branches on the unit type.  Unit
+types are ``torch.nn.Module`` s so that their own parameters train, save and move
+with the model.
 """
 
 from __future__ import annotations
 
 import abc
+import math
+import warnings
+from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .validation import check_positive_int
 
-class Units(abc.ABC):
+
+class Units(nn.Module, abc.ABC):
     """Interface of a layer's unit type."""
 
     #: Name used in configuration files and on the command line.
@@ -31,9 +48,30 @@ class Units(abc.ABC):
     #: Whether the states can be enumerated (needed for exact partition functions).
     discrete: bool = False
 
+    def __init__(self, n_units: int | None = None) -> None:
+        super().__init__()
+        self.n_units: int | None = None
+        if n_units is not None:
+            self.bind(check_positive_int(n_units, "n_units"))
+
+    def bind(self, n_units: int) -> Units:
+        """Check (or set) the number of units this instance describes; returns ``self``."""
+        if self.n_units is None:
+            self.n_units = n_units
+        elif self.n_units != n_units:
+            raise ValueError(f"{self.name} units were built for {self.n_units} units, not {n_units}")
+        return self
+
+    def constrain_(self) -> None:  # noqa: B027 - only unit types with constrained parameters act
+        """Project this unit type's own parameters back into their valid range (after an update)."""
+
+    def statistic(self, x: Tensor) -> Tensor:
+        """``s(x)``, the quantity the weights multiply."""
+        return x
+
     @abc.abstractmethod
     def mean(self, pre: Tensor) -> Tensor:
-        """Conditional mean ``E[x | u]`` for pre-activation ``u``."""
+        """``E[s(x) | u]`` for pre-activation ``u``."""
 
     @abc.abstractmethod
     def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -47,26 +85,38 @@ class Units(abc.ABC):
 
     @abc.abstractmethod
     def log_partition(self, pre: Tensor) -> Tensor:
-        """``sum_i log sum_{x_i} exp(x_i u_i)`` over the last dimension."""
+        """``sum_i log sum_{x_i} exp(-B(x_i) + u_i s(x_i))`` over the last dimension."""
 
     @abc.abstractmethod
     def bias_for_mean(self, mean: Tensor) -> Tensor:
-        """The bias that makes a unit with no input have mean ``mean``."""
+        """The bias that makes units with no input have mean ``mean``."""
 
     @abc.abstractmethod
     def self_energy(self, x: Tensor, bias: Tensor) -> Tensor:
-        """Energy of the layer on its own, summed over the last dimension."""
+        """``E_self(x; c) = B(x) - c^T s(x)``, summed over the last dimension."""
 
-    @abc.abstractmethod
     def self_energy_bias_grad(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
-        """``sum_n w_n d E_self(x_n; c) / d c`` over the examples (rows) of ``x``.
+        """``sum_n w_n d E_self(x_n; c) / d c = -sum_n w_n s(x_n)`` over the rows of ``x``.
 
         Without ``weight`` every example counts once (``w_n = 1``).
         """
+        s = self.statistic(x)
+        return -(s.sum(0) if weight is None else weight @ s)
 
-    @abc.abstractmethod
-    def check_values(self, x: Tensor, name: str) -> None:
+    def free_energy_grads(self, x: Tensor, bias: Tensor, field, weight: Tensor) -> dict[str, Tensor]:
+        """Gradients of ``sum_n w_n F(x_n)`` with respect to this unit type's own parameters.
+
+        ``F(x) = E_self(x; c) - log_partition_other(b + s(x)^T W)``; ``field()`` returns
+        ``W E[s_other | x]`` for the rows of ``x``, computed only if needed.  Unit
+        types without parameters return ``{}``.
+        """
+        return {}
+
+    def check_values(self, x: Tensor, name: str) -> None:  # noqa: B027 - any finite value is fine by default
         """Raise ``ValueError`` if ``x`` holds values these units cannot take."""
+
+    def check_training_data(self, x: Tensor, name: str) -> None:  # noqa: B027 - optional check
+        """Raise (or warn) if ``x`` is unsuited to training these units (beyond :meth:`check_values`)."""
 
     def n_states(self, n_units: int) -> int:
         """Number of joint states of ``n_units`` units (discrete units only)."""
@@ -76,8 +126,19 @@ class Units(abc.ABC):
         """Joint states number ``start`` to ``stop - 1`` of ``n_units`` units."""
         raise TypeError(f"{self.name} units have no finite state space to enumerate")
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+    def config(self) -> dict[str, Any]:
+        """Name and options, enough for :func:`get_units` to rebuild this unit type."""
+        return {"name": self.name}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+
+
+def _binary_states(n_units: int, start: int, stop: int, *, device=None, dtype=None) -> Tensor:
+    """Rows ``start`` to ``stop - 1`` of the binary counting table of ``n_units`` bits."""
+    index = torch.arange(start, stop, device=device, dtype=torch.int64)
+    bits = torch.arange(n_units, device=device, dtype=torch.int64)
+    return ((index[:, None] >> bits) & 1).to(dtype or torch.get_default_dtype())
 
 
 class Bernoulli(Units):
@@ -112,41 +173,322 @@ class Bernoulli(Units):
         return torch.logit(mean.clamp(1e-3, 1 - 1e-3))
 
     def self_energy(self, x: Tensor, bias: Tensor) -> Tensor:
-        return -(x @ bias)
-
-    def self_energy_bias_grad(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
-        return -(x.sum(0) if weight is None else weight @ x)
+        return -(x * bias).sum(-1)
 
     def check_values(self, x: Tensor, name: str) -> None:
-        if not x.numel():
-            return
-        low, high = torch.aminmax(x)
-        if low < 0 or high > 1:
-            raise ValueError(
-                f"{name} must lie in [0, 1] for Bernoulli units; found values from "
-                f"{low.item():g} to {high.item():g} (scale or binarise the data first)"
-            )
+        _check_range(x, name, 0, 1, "Bernoulli", "scale or binarise the data first")
 
     def n_states(self, n_units: int) -> int:
         return 2**n_units
 
     def states(self, n_units: int, start: int, stop: int, *, device=None, dtype=None) -> Tensor:
+        return _binary_states(n_units, start, stop, device=device, dtype=dtype)
+
+
+class Spin(Units):
+    """Ising spins ``x in {-1, +1}``.
+
+    ``E_self(x; c) = -c^T x``, ``E[x_i | u] = tanh(u_i)``,
+    ``p(x_i = +1 | u) = sigmoid(2 u_i)`` and ``log_partition(u) = sum_i log(2 cosh u_i)``.
+    """
+
+    name = "spin"
+    discrete = True
+
+    def mean(self, pre: Tensor) -> Tensor:
+        return torch.tanh(pre)
+
+    def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        uniform = torch.rand(pre.shape, generator=generator, device=pre.device, dtype=pre.dtype)
+        return uniform.lt_(torch.sigmoid(2 * pre.detach())).mul_(2).sub_(1)
+
+    def log_partition(self, pre: Tensor) -> Tensor:
+        # log(2 cosh u) = |u| + softplus(-2 |u|), stable for large |u|.
+        magnitude = pre.abs()
+        return (magnitude + F.softplus(-2 * magnitude)).sum(-1)
+
+    def bias_for_mean(self, mean: Tensor) -> Tensor:
+        """``artanh(m)``, with ``m`` kept within ``[-1 + 2e-3, 1 - 2e-3]``."""
+        return torch.atanh(mean.clamp(-1 + 2e-3, 1 - 2e-3))
+
+    def self_energy(self, x: Tensor, bias: Tensor) -> Tensor:
+        return -(x * bias).sum(-1)
+
+    def check_values(self, x: Tensor, name: str) -> None:
+        if x.numel() and not bool(((x == 1) | (x == -1)).all()):
+            raise ValueError(f"{name} must hold only -1 and +1 for spin units (map 0/1 data by 2 x - 1)")
+
+    def n_states(self, n_units: int) -> int:
+        return 2**n_units
+
+    def states(self, n_units: int, start: int, stop: int, *, device=None, dtype=None) -> Tensor:
+        return _binary_states(n_units, start, stop, device=device, dtype=dtype) * 2 - 1
+
+
+class Softmax(Units):
+    """Groups of ``size`` one-hot units (categorical variables), for labels and discrete features.
+
+    Within each group exactly one unit is on; ``E_self(x; c) = -c^T x``,
+    ``p(x_g = e_k | u) = softmax(u_g)_k`` and ``log_partition(u) = sum_g logsumexp(u_g)``.
+    The layer's units are the groups one after another.
+    """
+
+    name = "softmax"
+    discrete = True
+
+    def __init__(self, size: int, n_units: int | None = None) -> None:
+        self.size = check_positive_int(size, "softmax group size", minimum=2)
+        super().__init__(n_units)
+
+    def bind(self, n_units: int) -> Units:
+        if n_units % self.size:
+            raise ValueError(f"{n_units} units do not split into softmax groups of {self.size}")
+        return super().bind(n_units)
+
+    def _groups(self, x: Tensor) -> Tensor:
+        return x.reshape(*x.shape[:-1], -1, self.size)
+
+    def mean(self, pre: Tensor) -> Tensor:
+        return torch.softmax(self._groups(pre), -1).reshape(pre.shape)
+
+    def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self.mean_and_sample(pre, generator)[1]
+
+    def mean_and_sample(self, pre: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        mean = self.mean(pre)
+        cumulative = self._groups(mean.detach()).cumsum(-1)
+        uniform = torch.rand(cumulative.shape[:-1] + (1,), generator=generator, device=pre.device,
+                             dtype=pre.dtype)
+        # The chosen category is the first whose cumulative probability exceeds u.
+        choice = (cumulative <= uniform).sum(-1, keepdim=True).clamp_(max=self.size - 1)
+        sample = torch.zeros_like(cumulative).scatter_(-1, choice, 1.0)
+        return mean, sample.reshape(pre.shape)
+
+    def log_partition(self, pre: Tensor) -> Tensor:
+        return torch.logsumexp(self._groups(pre), -1).sum(-1)
+
+    def bias_for_mean(self, mean: Tensor) -> Tensor:
+        """``log p`` per category (defined up to a constant per group), ``p >= 1e-3``."""
+        return torch.log(mean.clamp(min=1e-3))
+
+    def self_energy(self, x: Tensor, bias: Tensor) -> Tensor:
+        return -(x * bias).sum(-1)
+
+    def check_values(self, x: Tensor, name: str) -> None:
+        if not x.numel():
+            return
+        if x.shape[-1] % self.size:
+            raise ValueError(f"{name} has {x.shape[-1]} columns, not a multiple of the group size {self.size}")
+        _check_range(x, name, 0, 1, "softmax", "use one-hot groups")
+        sums = self._groups(x).sum(-1)
+        bad = (sums - 1).abs() > 1e-4
+        if bool(bad.any()):
+            row, group = (int(i) for i in bad.nonzero()[0])
+            raise ValueError(
+                f"{name} must hold one-hot groups of {self.size} (each summing to 1) for softmax units; "
+                f"group {group} of row {row} sums to {float(sums[row, group]):g}"
+            )
+
+    def n_states(self, n_units: int) -> int:
+        return self.size ** (n_units // self.size)
+
+    def states(self, n_units: int, start: int, stop: int, *, device=None, dtype=None) -> Tensor:
+        n_groups = n_units // self.size
         index = torch.arange(start, stop, device=device, dtype=torch.int64)
-        bits = torch.arange(n_units, device=device, dtype=torch.int64)
-        return ((index[:, None] >> bits) & 1).to(dtype or torch.get_default_dtype())
+        place = self.size ** torch.arange(n_groups, device=device, dtype=torch.int64)
+        digits = (index[:, None] // place) % self.size  # (rows, groups)
+        return F.one_hot(digits, self.size).reshape(len(index), n_units).to(dtype or torch.get_default_dtype())
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "size": self.size}
 
 
-_REGISTRY: dict[str, type[Units]] = {Bernoulli.name: Bernoulli}
+class ReLU(Units):
+    """Rectified Gaussian units ``x >= 0`` with unit variance: the exact energy-based
+    counterpart of Nair & Hinton's (2010) noisy rectified linear units.
+
+    ``E_self(x; c) = sum_i x_i^2 / 2 - c^T x`` on ``x >= 0``, so ``p(x_i | u)`` is ``N(u_i, 1)``
+    truncated to ``[0, inf)``:
+
+        E[x | u] = u + phi(u) / Phi(u),   log_partition(u) = sum_i u_i^2 / 2 + log Phi(u_i) + log(2 pi) / 2.
+
+    Sampling inverts the truncated normal's CDF in log space, ``x = u - Phi^-1(U Phi(u))``,
+    falling back to its exponential limit ``-log(U) / |u|`` where ``Phi(u)`` underflows.
+    Unlike Nair & Hinton's ``max(0, u + N(0, sigmoid(u)))`` this leaves the model exactly
+    invariant, so AIS and exact likelihoods stay valid.
+    """
+
+    name = "relu"
+
+    def mean(self, pre: Tensor) -> Tensor:
+        # phi(u) / Phi(u) = exp(log phi(u) - log Phi(u)), stable in the far negative tail.
+        log_phi = -0.5 * pre.square() - 0.5 * math.log(2 * math.pi)
+        return pre + torch.exp(log_phi - torch.special.log_ndtr(pre))
+
+    def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        u = pre.detach().double()
+        uniform = torch.rand(u.shape, generator=generator, device=u.device, dtype=torch.float64)
+        log_tail = torch.log(uniform) + torch.special.log_ndtr(u)
+        exact = u - torch.special.ndtri(log_tail.exp())
+        limit = -torch.log(uniform) / u.abs().clamp(min=1.0)
+        x = torch.where(log_tail > -700.0, exact, limit).clamp_(min=0.0)
+        return x.to(pre.dtype)
+
+    def log_partition(self, pre: Tensor) -> Tensor:
+        return (0.5 * pre.square() + torch.special.log_ndtr(pre) + 0.5 * math.log(2 * math.pi)).sum(-1)
+
+    def bias_for_mean(self, mean: Tensor) -> Tensor:
+        """The ``u`` with ``E[x | u] = mean``, by Newton's method on the increasing map."""
+        target = mean.clamp(min=1e-3).double()
+        u = target - 1.0 / target.clamp(min=1e-3).sqrt()
+        for _ in range(50):
+            value = self.mean(u)
+            slope = (1 - (value - u) * value).clamp(min=1e-6)  # d mean / d u = Var[x | u]
+            u = u - (value - target) / slope
+        return u.to(mean.dtype)
+
+    def self_energy(self, x: Tensor, bias: Tensor) -> Tensor:
+        return (0.5 * x.square() - x * bias).sum(-1)
+
+    def check_values(self, x: Tensor, name: str) -> None:
+        if x.numel() and bool((x < 0).any()):
+            raise ValueError(f"{name} must be non-negative for ReLU units; found {float(x.min()):g}")
 
 
-def get_units(spec: str | Units) -> Units:
-    """Return a unit type from its name (``"bernoulli"``) or pass an instance through."""
+class Gaussian(Units):
+    """Real-valued units with per-unit variance ``sigma_i^2`` (Cho, Raiko & Ilin 2011).
+
+    ``E_self(x; c) = sum_i (x_i - c_i)^2 / (2 sigma_i^2)`` (up to a constant in ``x``) with
+    statistic ``s(x) = x / sigma^2``, so the RBM energy is
+
+        E(v, h) = sum_i (v_i - a_i)^2 / (2 sigma_i^2) - b^T h - sum_ij (v_i / sigma_i^2) W_ij h_j,
+
+    ``p(v | h) = N(a + W h, diag(sigma^2))`` and the hidden units see ``b + (v / sigma^2)^T W``.
+    The variance is kept as ``log sigma^2`` (always positive) and learned when
+    ``learn_sigma``; it is clamped to ``[min_sigma^2, max_sigma^2]`` after each update.
+    With ``sigma = 1`` this is the tutorial's energy for standardised data.
+    """
+
+    name = "gaussian"
+
+    def __init__(self, n_units: int | None = None, *, sigma: float = 1.0, learn_sigma: bool = False,
+                 min_sigma: float = 1e-2, max_sigma: float = 1e2) -> None:
+        if not 0 < min_sigma <= sigma <= max_sigma:
+            raise ValueError(f"need 0 < min_sigma <= sigma <= max_sigma; found {min_sigma}, {sigma}, {max_sigma}")
+        self.initial_sigma = float(sigma)
+        self.learn_sigma = bool(learn_sigma)
+        self.log_var_bounds = (2 * math.log(min_sigma), 2 * math.log(max_sigma))
+        super().__init__(n_units)
+
+    def bind(self, n_units: int) -> Units:
+        """Also creates ``log_var``, ``log sigma^2`` per unit: a parameter if learned, else a buffer."""
+        super().bind(n_units)
+        if not hasattr(self, "log_var"):
+            value = torch.full((n_units,), 2 * math.log(self.initial_sigma))
+            if self.learn_sigma:
+                self.log_var = nn.Parameter(value)
+            else:
+                self.register_buffer("log_var", value)
+        return self
+
+    @property
+    def variance(self) -> Tensor:
+        return self.log_var.exp()
+
+    @property
+    def sigma(self) -> Tensor:
+        return (0.5 * self.log_var).exp()
+
+    def statistic(self, x: Tensor) -> Tensor:
+        return x * torch.exp(-self.log_var)
+
+    def mean(self, pre: Tensor) -> Tensor:
+        return pre
+
+    def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        noise = torch.randn(pre.shape, generator=generator, device=pre.device, dtype=pre.dtype)
+        return torch.addcmul(pre, noise, self.sigma.detach())
+
+    def log_partition(self, pre: Tensor) -> Tensor:
+        """``sum_i u_i^2 / (2 sigma_i^2) + log(2 pi sigma_i^2) / 2``."""
+        return (0.5 * pre.square() * torch.exp(-self.log_var) + 0.5 * (math.log(2 * math.pi) + self.log_var)).sum(-1)
+
+    def bias_for_mean(self, mean: Tensor) -> Tensor:
+        return mean
+
+    def self_energy(self, x: Tensor, bias: Tensor) -> Tensor:
+        """``sum_i (x_i^2 / 2 - c_i x_i) / sigma_i^2``: the tutorial's ``(x - c)^2 / (2 sigma^2)``
+        without its constant ``c^2 / (2 sigma^2)``, which cancels from every probability."""
+        return ((0.5 * x - bias) * x * torch.exp(-self.log_var)).sum(-1)
+
+    def free_energy_grads(self, x: Tensor, bias: Tensor, field, weight: Tensor) -> dict[str, Tensor]:
+        """``dF/d log sigma_i^2 = s_i(x) ((W E[h|x])_i + c_i - x_i / 2)``, weighted and summed."""
+        if not self.log_var.requires_grad:
+            return {}
+        terms = self.statistic(x) * (field() + bias - 0.5 * x)
+        return {"log_var": weight @ terms}
+
+    def constrain_(self) -> None:
+        """Keep ``log sigma^2`` within its bounds (called after each update)."""
+        with torch.no_grad():
+            self.log_var.clamp_(*self.log_var_bounds)
+
+    def check_training_data(self, x: Tensor, name: str) -> None:
+        if x.shape[0] < 2:
+            return
+        x = x.double()
+        std = x.std(0)
+        constant = (std == 0).nonzero().flatten().tolist()
+        if constant:
+            raise ValueError(
+                f"{name} has {len(constant)} column(s) with zero variance (first: column {constant[0]}); "
+                "Gaussian units cannot model them: drop them, or standardise with "
+                "torchrbm.datasets.standardize(..., drop_constant=True)"
+            )
+        if not self.learn_sigma and (bool((x.mean(0).abs() > 0.5).any()) or bool(((std - 1).abs() > 0.5).any())):
+            warnings.warn(
+                f"{name} is not standardised (column means {float(x.mean(0).abs().max()):.3g} and standard "
+                f"deviations {float(std.min()):.3g} to {float(std.max()):.3g}) but the Gaussian units have a fixed "
+                "sigma; standardise it (torchrbm.datasets.standardize) or pass learn_sigma=True",
+                stacklevel=3,
+            )
+
+    def config(self) -> dict[str, Any]:
+        low, high = (math.exp(0.5 * b) for b in self.log_var_bounds)
+        return {"name": self.name, "sigma": self.initial_sigma, "learn_sigma": self.learn_sigma,
+                "min_sigma": low, "max_sigma": high}
+
+
+def _check_range(x: Tensor, name: str, low_bound: float, high_bound: float, kind: str, advice: str) -> None:
+    if not x.numel():
+        return
+    low, high = torch.aminmax(x)
+    if low < low_bound or high > high_bound:
+        raise ValueError(
+            f"{name} must lie in [{low_bound:g}, {high_bound:g}] for {kind} units; found values from "
+            f"{low.item():g} to {high.item():g} ({advice})"
+        )
+
+
+_REGISTRY: dict[str, type[Units]] = {cls.name: cls for cls in (Bernoulli, Spin, Softmax, ReLU, Gaussian)}
+
+
+def get_units(spec: str | dict[str, Any] | Units, n_units: int) -> Units:
+    """A unit type for a layer of ``n_units``: by name (``"gaussian"``), by configuration
+    (``{"name": "softmax", "size": 10}``) or an instance, which is checked and passed through."""
     if isinstance(spec, Units):
-        return spec
-    if not isinstance(spec, str):
-        raise TypeError(f"unit type must be a name or a Units instance, not {type(spec).__name__}")
-    try:
-        return _REGISTRY[spec.lower()]()
-    except KeyError:
+        return spec.bind(n_units)
+    if isinstance(spec, str):
+        spec = {"name": spec}
+    if not isinstance(spec, dict):
+        raise TypeError(f"unit type must be a name, a configuration or a Units instance, not {type(spec).__name__}")
+    options = dict(spec)
+    name = str(options.pop("name", "")).lower()
+    if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"unknown unit type {spec!r}; known types: {known}") from None
+        raise ValueError(f"unknown unit type {name!r}; known types: {known}")
+    try:
+        units = _REGISTRY[name](**options)
+    except TypeError as err:
+        raise ValueError(f"bad options for {name} units: {err}") from None
+    return units.bind(n_units)

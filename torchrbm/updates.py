@@ -40,17 +40,19 @@ class SparsityTarget:
 class Centering:
     """Centred gradients with running offsets (Melchior, Fischer & Wiskott 2016).
 
-    The offsets are sliding averages of the data's visible mean and of the hidden
-    means on data, ``offset <- (1 - rate) offset + rate <batch mean>``; the model
-    stays an ordinary RBM, so every estimator applies unchanged.
+    The offsets are sliding averages of the mean visible statistic ``s(v)`` of the data
+    (``v`` for binary units) and of the hidden means on data,
+    ``offset <- (1 - rate) offset + rate <batch mean>``; the model stays an ordinary
+    RBM, so every estimator applies unchanged.
     """
 
     def __init__(self, model, data: Tensor, rate: float = 0.01) -> None:
         self.rate = rate
-        self.visible = data.to(device=model.device, dtype=torch.float64).mean(0).to(model.dtype)
+        data = data.to(device=model.device, dtype=model.dtype)
+        self.visible = model.visible.statistic(data).double().mean(0).to(model.dtype)
         self.hidden = torch.full((model.n_hidden,), 0.5, device=model.device, dtype=model.dtype)
 
     def apply(self, model, grads: dict[str, Tensor], v: Tensor, h_mean: Tensor) -> None:
-        self.visible.lerp_(v.mean(0), self.rate)
+        self.visible.lerp_(model.visible.statistic(v).mean(0), self.rate)
         self.hidden.lerp_(h_mean.mean(0), self.rate)
         model.center_grad(grads, self.visible, self.hidden)

@@ -7,12 +7,15 @@ user sees the problem rather than a shape error from deep inside PyTorch.
 from __future__ import annotations
 
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from .units import Units
+if TYPE_CHECKING:
+    from .units import Units
+
 
 
 def as_data_tensor(

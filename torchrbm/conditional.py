@@ -1,0 +1,143 @@
+"""The conditional RBM (Taylor, Hinton & Roweis 2007).
+
+A context ``c`` (for sequences: the previous frames) shifts the biases of both
+layers, and the model is an ordinary RBM given the context:
+
+    E(v, h | c) = E_vis(v; a + c A) + E_hid(h; b + c B) - s_v(v)^T W s_h(h),
+
+with ``A`` of shape ``(n_context, n_visible)`` (autoregressive weights) and ``B`` of
+shape ``(n_context, n_hidden)``.  :meth:`ConditionalRBM.condition` returns that
+ordinary RBM, with one row of biases per example, so every sampler and estimator
+written for RBMs runs on it unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .rbm import RBM
+from .units import Units
+from .validation import as_data_tensor, check_positive_int
+
+
+class ConditionalRBM(RBM):
+    """An RBM whose biases depend linearly on a context vector.
+
+    Parameters are those of :class:`~torchrbm.RBM` plus ``n_context``; the
+    context weights ``A`` and ``B`` start as ``N(0, weight_std^2)``.
+    """
+
+    weight_names = ("W", "A", "B")
+
+    def __init__(
+        self,
+        n_visible: int,
+        n_hidden: int,
+        n_context: int,
+        visible: str | dict | Units = "bernoulli",
+        hidden: str | dict | Units = "bernoulli",
+        *,
+        data=None,
+        weight_std: float = 0.01,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(n_visible, n_hidden, visible, hidden, data=data, weight_std=weight_std,
+                         generator=generator, device=device, dtype=dtype)
+        n_context = check_positive_int(n_context, "n_context")
+        factory = {"device": self.device, "dtype": self.dtype}
+        self.A = nn.Parameter(torch.randn(n_context, n_visible, generator=generator, **factory) * weight_std)
+        self.B = nn.Parameter(torch.randn(n_context, n_hidden, generator=generator, **factory) * weight_std)
+
+    @property
+    def n_context(self) -> int:
+        return self.A.shape[0]
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "n_context": self.n_context}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], **factory) -> ConditionalRBM:
+        return cls(config["n_visible"], config["n_hidden"], config["n_context"],
+                   visible=config.get("visible", "bernoulli"), hidden=config.get("hidden", "bernoulli"), **factory)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, n_context={self.n_context}"
+
+    def _context(self, context) -> Tensor:
+        context = as_data_tensor(context, name="context", n_features=self.n_context)
+        return context.to(device=self.device, dtype=self.dtype)
+
+    def condition(self, context) -> RBM:
+        """The ordinary RBM ``p(v, h | c)`` for each row of ``context``: an :class:`RBM` sharing
+        ``W`` and the unit types, with biases ``a + c A`` and ``b + c B`` (one row per example,
+        so its methods take exactly as many rows as ``context`` has)."""
+        c = self._context(context)
+        view = RBM.__new__(RBM)
+        nn.Module.__init__(view)
+        view.W = self.W
+        view.visible, view.hidden = self.visible, self.hidden
+        view.a = torch.addmm(self.a, c, self.A)
+        view.b = torch.addmm(self.b, c, self.B)
+        view.matmul_dtype = self.matmul_dtype
+        view._rounded_weights = None
+        return view
+
+    @torch.no_grad()
+    def free_energy_grad(self, v, h_mean: Tensor | None = None, weight: Tensor | None = None, *,
+                         context) -> dict[str, Tensor]:
+        """``sum_n w_n dF(v_n | c_n) / d theta``; as :meth:`RBM.free_energy_grad`, plus
+
+            dF/dA = -sum_n w_n c_n s(v_n)^T,   dF/dB = -sum_n w_n c_n E[h | v_n, c_n]^T.
+        """
+        c = self._context(context)
+        view = self.condition(c)
+        v = view._v(v)
+        if h_mean is None:
+            h_mean = view.prob_h(v)
+        if weight is None:
+            weight = torch.full((v.shape[0],), 1.0 / v.shape[0], device=v.device, dtype=self.dtype)
+        grads = view.free_energy_grad(v, h_mean, weight)
+        weighted_c = c * weight.to(self.dtype)[:, None]
+        grads["A"] = -(weighted_c.T @ self.visible.statistic(v))
+        grads["B"] = -(weighted_c.T @ h_mean)
+        return grads
+
+    @torch.no_grad()
+    def predict(self, context, *, start=None, steps: int = 30,
+                generator: torch.Generator | None = None) -> Tensor:
+        """``E[v | c]`` estimated the way Taylor et al. generate: from ``start`` (default:
+        the visible units on their dynamic biases alone, ``E[v | h = 0, c]``), ``steps``
+        Gibbs steps with the context clamped, then one mean-field step."""
+        view = self.condition(context)
+        steps = check_positive_int(steps, "steps", minimum=0)
+        c_rows = view.a.shape[0]
+        v = view.prob_v(torch.zeros(c_rows, self.n_hidden, device=self.device, dtype=self.dtype)) \
+            if start is None else view._v(start)
+        if steps:
+            v = view.gibbs(v, steps, generator)
+        return view.prob_v(view.prob_h(v))
+
+    @torch.no_grad()
+    def generate(self, history, n_frames: int, *, steps: int = 30,
+                 generator: torch.Generator | None = None) -> Tensor:
+        """Continue sequences: ``history`` holds each sequence's last ``order`` frames, most recent
+        first, as rows of length ``n_context`` (``order * n_visible``); each new frame is sampled
+        by :meth:`predict`'s chain (ending in a sample, not the mean) and fed back as context.
+        Returns ``(n_sequences, n_frames, n_visible)``."""
+        context = self._context(history)
+        n_frames = check_positive_int(n_frames, "n_frames")
+        if self.n_context % self.n_visible:
+            raise ValueError("generate() needs a context made of whole previous frames "
+                             f"(n_context {self.n_context} is not a multiple of n_visible {self.n_visible})")
+        frames = []
+        for _ in range(n_frames):
+            view = self.condition(context)
+            v = view.gibbs(context[:, : self.n_visible], steps, generator)
+            frames.append(v)
+            context = torch.cat([v, context[:, : self.n_context - self.n_visible]], 1)
+        return torch.stack(frames, 1)
