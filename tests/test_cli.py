@@ -133,3 +133,31 @@ def test_train_evaluate_and_sample_a_gaussian_rbm_on_grey_level_digits(tmp_path)
                  "--out", str(tmp_path / "s.npy")]) == 0
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (4, 64) and np.all(samples[:, 0] == 0)  # original scale, blank pixel restored
+
+
+def test_train_a_convolutional_rbm(tmp_path, capsys):
+    run = tmp_path / "conv"
+    assert main(["train", "--model", "conv", "--filters", "6", "--filter-size", "5", "--pool", "2",
+                 "--epochs", "2", "--ais-betas", "200", "--out", str(run), "--quiet"]) == 0
+    model = tr.load(run / "model.safetensors")
+    assert type(model) is tr.ConvRBM and model.W.shape == (6, 1, 5, 5) and model.pool == 2
+    summary = json.loads((run / "summary.json").read_text())
+    assert {"ais", "rais"} <= set(summary)  # 64 visible and 6 x 4 x 4 hidden units: sampled log Z
+    assert (run / "filters.png").stat().st_size > 0
+    assert main(["train", "--model", "conv", "--filter-size", "9", "--out", str(tmp_path / "bad"), "--quiet"]) != 0
+    assert "images of 8x8 pixels do not fit filters of 9x9" in capsys.readouterr().err
+
+
+def test_train_a_conditional_rbm_on_moving_bars(tmp_path, capsys):
+    run = tmp_path / "crbm"
+    assert main(["train", "--model", "crbm", "--data", "moving-bars", "--order", "2", "--hidden", "24",
+                 "--epochs", "40", "--lr", "0.05", "--batch-size", "20", "--out", str(run), "--quiet"]) == 0
+    model = tr.load(run / "model.safetensors")
+    assert type(model) is tr.ConditionalRBM and model.n_context == 24
+    prediction = json.loads((run / "summary.json").read_text())["prediction"]
+    # The bar moves: copying the previous frame gets 2 x 3 of 12 pixels wrong, the CRBM far fewer.
+    assert prediction["prediction_error"] < 0.5 * prediction["copy_previous_frame_error"]
+    assert (run / "generated.png").stat().st_size > 0 and (run / "filters.png").stat().st_size > 0
+    assert main(["train", "--model", "crbm", "--data", "moving-bars", "--sampler", "pcd", "--epochs", "1",
+                 "--out", str(tmp_path / "bad"), "--quiet"]) != 0
+    assert "CD(k) only" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from . import datasets, precision, units
 from .ais import AISResult, ais, beta_schedule, reverse_ais
 from .conditional import ConditionalRBM
+from .conv import ConvRBM
 from .estimate import (
     exact_log_partition,
     free_energy_gap,
@@ -24,6 +25,7 @@ __all__ = [
     "AISResult",
     "CD",
     "ConditionalRBM",
+    "ConvRBM",
     "PCD",
     "PT",
     "RBM",

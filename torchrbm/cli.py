@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from . import __version__, datasets, plots, units
+from .conditional import ConditionalRBM
+from .conv import ConvRBM
 from .evaluation import METHODS, evaluate
 from .io import atomic_write_bytes, atomic_write_text, load, read_header, save
 from .precision import PRECISIONS
@@ -93,16 +95,67 @@ def _likelihood_methods(model) -> tuple[str, ...]:
     return ("exact",) if min(model.n_visible, model.n_hidden) <= 20 else ("ais", "rais")
 
 
-def cmd_train(args) -> int:
-    train, held_out = _split_train_held_out(args)
-    scaler = None
-    if args.visible == "gaussian":
-        train, scaler = datasets.standardize(train, drop_constant=True)
-        held_out = None if held_out is None else scaler.transform(held_out)
+def _sequence_data(args):
+    """Frames and contexts (previous ``--order`` frames) for a conditional RBM, split train / held-out."""
+    if str(args.data).lower() == "moving-bars":
+        sequences = datasets.moving_bars(seed=args.seed)
+    else:
+        sequences = [datasets.load_file(args.data)]
+    frames, context = datasets.sequence_windows(sequences, args.order)
+    fraction = _DEFAULT_HOLDOUT if args.holdout is None else args.holdout
+    count = int(round(fraction * frames.shape[0]))
+    order = torch.randperm(frames.shape[0], generator=torch.Generator().manual_seed(args.seed))
+    train, held = order[count:], order[:count]
+    if count == 0:
+        return frames, None, context, None
+    return frames[train], frames[held], context[train], context[held]
+
+
+def _build_model(args, train: torch.Tensor, scaler, generator):
     visible = units.Gaussian(learn_sigma=args.learn_sigma) if args.visible == "gaussian" else args.visible
+    common = {"visible": visible, "data": train, "generator": generator, "device": args.device}
+    if args.model == "crbm":
+        return ConditionalRBM(train.shape[1], args.hidden, args.order * train.shape[1], **common)
+    if args.model == "conv":
+        if scaler is not None and scaler.columns.numel() != scaler.mean.numel():
+            raise ValueError("a convolutional model needs every pixel; this data has constant pixels, which "
+                             "Gaussian units cannot standardise: use --visible bernoulli")
+        side = plots.image_shape(train.shape[1])
+        if side[0] == 1:
+            raise ValueError(f"--model conv needs square images; the data has {train.shape[1]} columns")
+        return ConvRBM(side, args.filters, args.filter_size, pool=args.pool, **common)
+    return RBM(train.shape[1], args.hidden, **common)
+
+
+@torch.no_grad()
+def _prediction_summary(run_dir: Path, model: ConditionalRBM, frames, context, seed: int) -> dict[str, Any]:
+    """One-step prediction error on held-out frames (and copying the last frame, for scale), and
+    a figure of sequences generated from held-out contexts."""
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    target = frames.to(device=model.device, dtype=model.dtype)
+    previous = context[:, : model.n_visible].to(device=model.device, dtype=model.dtype)
+    predicted = model.predict(context, start=previous, steps=10, generator=generator)
+    generated = model.generate(context[:10], 20, generator=generator)  # (10, 20, n_visible)
+    plots.plot_images(generated.reshape(10, -1), shape=(20, model.n_visible), columns=5,
+                      title="generated sequences (time downwards)").savefig(run_dir / "generated.png", dpi=100)
+    return {"method": "one-step prediction from the previous frames, mean squared error per unit",
+            "prediction_error": float((predicted - target).square().mean()),
+            "copy_previous_frame_error": float((previous - target).square().mean())}
+
+
+def cmd_train(args) -> int:
+    scaler = context = held_context = None
+    if args.model == "crbm":
+        train, held_out, context, held_context = _sequence_data(args)
+    else:
+        train, held_out = _split_train_held_out(args)
+        if args.visible == "gaussian":
+            train, scaler = datasets.standardize(train, drop_constant=True)
+            held_out = None if held_out is None else scaler.transform(held_out)
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
-    model = RBM(train.shape[1], args.hidden, visible=visible, data=train, generator=generator, device=args.device)
-    sampler = get_sampler(args.sampler, k=args.k, n_chains=args.n_chains, n_temps=args.n_temps)
+    model = _build_model(args, train, scaler, generator)
+    sampler = get_sampler(args.sampler or ("cd" if args.model == "crbm" else "pcd"), k=args.k,
+                          n_chains=args.n_chains, n_temps=args.n_temps)
     run_dir = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=True)
     config = {key: value for key, value in vars(args).items() if key != "func"}
@@ -120,24 +173,37 @@ def cmd_train(args) -> int:
     history = fit(model, train, sampler=sampler, epochs=args.epochs, batch_size=args.batch_size,
                   lr=args.lr, momentum=tuple(args.momentum) if len(args.momentum) == 2 else args.momentum[0],
                   weight_decay=args.weight_decay, sparsity_target=args.sparsity_target,
-                  centered=args.centered, validation_data=held_out, generator=generator, callbacks=[log_epoch],
+                  centered=args.centered, context=context, validation_data=held_out,
+                  validation_context=held_context, generator=generator, callbacks=[log_epoch],
                   log_likelihood_every=args.ll_every, precision=args.precision, progress=not args.quiet)
     seconds = time.perf_counter() - started
     summary: dict[str, Any] = {"epochs": len(history), "train_seconds": seconds,
                                "recon_error": history[-1]["recon_error"] if len(history) else None}
     evaluated = held_out if held_out is not None else train
     summary["evaluated_on"] = "held-out data" if held_out is not None else "training data"
-    summary.update(evaluate(model, evaluated, _likelihood_methods(model), n_chains=100, n_betas=args.ais_betas,
-                            seed=args.seed))
+    if args.model == "crbm":
+        summary["prediction"] = _prediction_summary(run_dir, model, evaluated,
+                                                    held_context if held_out is not None else context, args.seed)
+    else:
+        summary.update(evaluate(model, evaluated, _likelihood_methods(model), n_chains=100,
+                                n_betas=args.ais_betas, seed=args.seed))
     metadata = {"config": config, "summary": summary}
     if scaler is not None:
         metadata["standardizer"] = scaler.to_dict()
     save(model, run_dir / "model.safetensors", metadata=metadata)
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
-    _save_figures(run_dir, model, history, train, scaler)
+    if args.model == "crbm":
+        plots.plot_curves(history).savefig(run_dir / "curves.png", dpi=100)
+        plots.plot_filters(model).savefig(run_dir / "filters.png", dpi=100)
+    else:
+        _save_figures(run_dir, model, history, train, scaler)
     if not args.quiet:
         print(f"trained {model} in {seconds:.1f} s; run directory: {run_dir}")
         print(f"final reconstruction error {summary['recon_error']:.5f}")
+        if "prediction" in summary:
+            errors = summary["prediction"]
+            print(f"{summary['evaluated_on']}: one-step prediction error {errors['prediction_error']:.4f} "
+                  f"(copying the previous frame: {errors['copy_previous_frame_error']:.4f})")
         for method in ("exact", "ais", "rais"):
             entry = summary.get(method, {})
             if "log_likelihood" in entry:
@@ -242,10 +308,19 @@ def build_parser() -> argparse.ArgumentParser:
                            "digits (binarised) in well under a minute.")
     _add_data_arguments(train)
     train.add_argument("--hidden", type=int, default=100, help="number of hidden units (default: 100)")
+    train.add_argument("--model", choices=["rbm", "conv", "crbm"], default="rbm",
+                       help="rbm (fully connected), conv (shared filters, Lee et al. 2009) or crbm (conditional "
+                            "on the previous --order frames of a sequence; --data moving-bars or a file of one "
+                            "sequence, a frame per row) (default: rbm)")
+    train.add_argument("--order", type=int, default=2, help="crbm: previous frames in the context (default: 2)")
+    train.add_argument("--filters", type=int, default=16, help="conv: number of filters (default: 16)")
+    train.add_argument("--filter-size", type=int, default=5, help="conv: filter side in pixels (default: 5)")
+    train.add_argument("--pool", type=int, default=None, help="conv: probabilistic max-pooling block side")
     train.add_argument("--visible", choices=["bernoulli", "gaussian"], default="bernoulli",
                        help="visible unit type; gaussian standardises the grey levels (default: bernoulli)")
     train.add_argument("--learn-sigma", action="store_true", help="learn the Gaussian units' variances")
-    train.add_argument("--sampler", choices=["cd", "pcd", "pt"], default="pcd", help="default: pcd")
+    train.add_argument("--sampler", choices=["cd", "pcd", "pt"], default=None,
+                       help="default: pcd (cd for --model crbm)")
     train.add_argument("--k", type=int, default=1, help="Gibbs steps per update (default: 1)")
     train.add_argument("--n-chains", type=int, default=100,
                        help="persistent chains for pcd, per temperature for pt (default: 100)")

@@ -21,11 +21,12 @@ import safetensors.torch
 import torch
 
 from .conditional import ConditionalRBM
+from .conv import ConvRBM
 from .rbm import RBM
 
 FORMAT_VERSION = 1
 _METADATA_KEY = "torchrbm"
-MODEL_CLASSES: dict[str, type] = {"RBM": RBM, "ConditionalRBM": ConditionalRBM}
+MODEL_CLASSES: dict[str, type] = {"RBM": RBM, "ConditionalRBM": ConditionalRBM, "ConvRBM": ConvRBM}
 
 
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:

@@ -44,19 +44,26 @@ def _grid(images: np.ndarray, shape: tuple[int, int], columns: int, title: str, 
 
 def plot_filters(model, *, shape: tuple[int, int] | None = None, max_filters: int = 100,
                  columns: int = 10, pixels: Sequence[int] | None = None, n_pixels: int | None = None) -> Figure:
-    """Each hidden unit's incoming weights ``W[:, j]`` as an image (red/blue: +/-).
+    """Each hidden unit's incoming weights ``W[:, j]`` as an image (red/blue: +/-);
+    for a convolutional model, each filter (its first channel).
 
     If the visible units show only some pixels of each image (constant pixels
     dropped before standardising), ``pixels`` lists them and ``n_pixels`` is the
     image size; the other pixels are drawn as zero weights.
     """
-    weights = model.W.detach().float().cpu().numpy().T[:max_filters]
+    weights = model.W.detach().float().cpu()
+    if weights.ndim == 4:  # convolutional filters (n_filters, channels, kh, kw): first channel
+        shape = shape or tuple(weights.shape[2:])
+        weights = weights[:, 0].reshape(weights.shape[0], -1)
+    else:
+        weights = weights.T
+    weights = weights.numpy()[:max_filters]
     if pixels is not None:
         full = np.zeros((weights.shape[0], n_pixels or max(pixels) + 1), dtype=weights.dtype)
         full[:, list(pixels)] = weights
         weights = full
     shape = shape or image_shape(weights.shape[1])
-    return _grid(weights, shape, columns, f"filters (first {weights.shape[0]} hidden units)", "RdBu_r",
+    return _grid(weights, shape, columns, f"filters (first {weights.shape[0]})", "RdBu_r",
                  symmetric=True)
 
 
