@@ -20,14 +20,29 @@ def seed_example_rbm() -> tr.RBM:
     return rbm
 
 
+def randomize(model, seed: int = 0, scale: float = 1.0):
+    """``model`` with every parameter drawn from ``N(0, scale^2)`` (returned for chaining)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.copy_(torch.randn(param.shape, generator=generator, dtype=param.dtype) * scale)
+    return model
+
+
 def random_rbm(n_visible: int, n_hidden: int, seed: int = 0, scale: float = 1.0) -> tr.RBM:
     """A float64 RBM with parameters of order ``scale``."""
-    generator = torch.Generator().manual_seed(seed)
-    rbm = tr.RBM(n_visible, n_hidden, dtype=torch.float64)
-    with torch.no_grad():
-        for param in rbm.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator, dtype=torch.float64) * scale)
-    return rbm
+    return randomize(tr.RBM(n_visible, n_hidden, dtype=torch.float64), seed, scale)
+
+
+def assert_free_energy_grad_matches_autograd(model, v, weight, **context) -> None:
+    """``model.free_energy_grad`` equals autograd of ``sum_n w_n F(v_n)`` for every parameter."""
+    grads = model.free_energy_grad(v, weight=weight, **context)
+    params = dict(model.named_parameters())
+    assert set(grads) == set(params)
+    free = model.condition(context["context"]).free_energy(v) if context else model.free_energy(v)
+    auto = torch.autograd.grad((weight * free).sum(), list(params.values()))
+    for (name, _), expected in zip(params.items(), auto, strict=True):
+        torch.testing.assert_close(grads[name], expected, atol=1e-10, rtol=0)
 
 
 def all_binary(n: int) -> torch.Tensor:

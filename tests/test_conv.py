@@ -4,18 +4,14 @@ import math
 
 import pytest
 import torch
+from conftest import assert_free_energy_grad_matches_autograd, randomize
 
 import torchrbm as tr
 from torchrbm import units
 
 
 def _conv(image_shape=(3, 3), n_filters=2, filter_size=2, seed=0, **kwargs) -> tr.ConvRBM:
-    model = tr.ConvRBM(image_shape, n_filters, filter_size, dtype=torch.float64, **kwargs)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator, dtype=torch.float64) * 0.8)
-    return model
+    return randomize(tr.ConvRBM(image_shape, n_filters, filter_size, dtype=torch.float64, **kwargs), seed, 0.8)
 
 
 def _all_states(layer_units, n):
@@ -59,12 +55,7 @@ def test_free_energy_grad_matches_autograd(pool):
     model = _conv((1, 5, 5), n_filters=2, filter_size=2, pool=pool, visible=units.Gaussian(learn_sigma=True))
     v = torch.randn(6, 25, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     weight = torch.tensor([0.4, 0.3, 0.3, -0.5, -0.25, -0.25], dtype=torch.float64)
-    grads = model.free_energy_grad(v, weight=weight)
-    params = dict(model.named_parameters())
-    assert set(grads) == set(params)
-    auto = torch.autograd.grad((weight * model.free_energy(v)).sum(), list(params.values()))
-    for (name, _), expected in zip(params.items(), auto, strict=True):
-        torch.testing.assert_close(grads[name], expected, atol=1e-10, rtol=0)
+    assert_free_energy_grad_matches_autograd(model, v, weight)
 
 
 def test_pooled_samples_keep_one_unit_per_block_and_the_mean():

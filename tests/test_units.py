@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from conftest import assert_free_energy_grad_matches_autograd, randomize
 
 import torchrbm as tr
 from torchrbm import units
@@ -23,11 +24,9 @@ HIDDEN = {"bernoulli": "bernoulli", "spin": "spin", "softmax": {"name": "softmax
 def make_rbm(visible, hidden="bernoulli", n_visible=None, n_hidden=4, seed=0) -> tr.RBM:
     spec = VISIBLE[visible]()
     n_visible = n_visible or (2 if visible.startswith("gaussian") else 6)
-    rbm = tr.RBM(n_visible, n_hidden, visible=spec, hidden=HIDDEN[hidden], dtype=torch.float64)
-    generator = torch.Generator().manual_seed(seed)
+    rbm = randomize(tr.RBM(n_visible, n_hidden, visible=spec, hidden=HIDDEN[hidden], dtype=torch.float64),
+                    seed, 0.7)
     with torch.no_grad():
-        for param in rbm.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator, dtype=torch.float64) * 0.7)
         if isinstance(rbm.visible, units.Gaussian):
             rbm.visible.log_var.copy_(torch.linspace(-0.6, 0.4, rbm.n_visible, dtype=torch.float64))
     return rbm
@@ -122,12 +121,7 @@ def test_free_energy_grad_matches_autograd(visible, hidden):
     rbm = make_rbm(visible, hidden)
     v = visible_sample_data(rbm, n=7)
     weight = torch.tensor([0.3, 0.2, 0.1, 0.4, -0.25, -0.5, -0.25], dtype=torch.float64)
-    grads = rbm.free_energy_grad(v, weight=weight)
-    params = dict(rbm.named_parameters())
-    assert set(grads) == set(params)
-    auto = torch.autograd.grad((weight * rbm.free_energy(v)).sum(), list(params.values()))
-    for (name, _), expected in zip(params.items(), auto, strict=True):
-        torch.testing.assert_close(grads[name], expected, atol=1e-10, rtol=0)
+    assert_free_energy_grad_matches_autograd(rbm, v, weight)
 
 
 def test_learned_sigma_gradient_matches_finite_differences_of_the_exact_likelihood():
@@ -245,12 +239,7 @@ def test_divergence_stops_with_the_parameter_named_and_the_last_good_values_kept
 
 
 def _relu_rbm(seed=0):
-    rbm = tr.RBM(5, 2, hidden="relu", dtype=torch.float64)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in rbm.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator, dtype=torch.float64) * 0.8)
-    return rbm
+    return randomize(tr.RBM(5, 2, hidden="relu", dtype=torch.float64), seed, 0.8)
 
 
 def test_relu_hidden_units_by_numeric_integration():

@@ -83,8 +83,8 @@ class ConditionalRBM(RBM):
         view.visible, view.hidden = self.visible, self.hidden
         view.a = torch.addmm(self.a, c, self.A)
         view.b = torch.addmm(self.b, c, self.B)
+        view._finish_init(None)
         view.matmul_dtype = self.matmul_dtype
-        view._rounded_weights = None
         return view
 
     @torch.no_grad()

@@ -97,10 +97,7 @@ class ConvRBM(RBM):
         self.W = nn.Parameter(weights.mul_(weight_std))
         self.visible_bias = nn.Parameter(torch.zeros(channels, **factory))
         self.hidden_bias = nn.Parameter(torch.zeros(n_filters, **factory))
-        self.matmul_dtype: torch.dtype | None = None
-        self._rounded_weights = None
-        if data is not None:
-            self.init_visible_bias(data)
+        self._finish_init(data)
 
     # ------------------------------------------------------------------ shape
     @property

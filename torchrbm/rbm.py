@@ -71,6 +71,10 @@ class RBM(nn.Module):
         self.W = nn.Parameter(weights.mul_(weight_std))
         self.a = nn.Parameter(torch.zeros(n_visible, **factory))
         self.b = nn.Parameter(torch.zeros(n_hidden, **factory))
+        self._finish_init(data)
+
+    def _finish_init(self, data) -> None:
+        """State every model shares, set once its parameters exist; biases from ``data`` if given."""
         #: dtype of the matrix products (``None``: the parameters' own); see
         #: :func:`torchrbm.precision.mixed_precision`.
         self.matmul_dtype: torch.dtype | None = None
