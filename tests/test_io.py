@@ -39,13 +39,18 @@ def test_unit_types_and_their_parameters_round_trip(tmp_path):
     torch.testing.assert_close(loaded.free_energy(v), rbm.free_energy(v))
 
 
+def _raw_header(path):
+    """The file's bytes, its safetensors JSON header and the header's length in bytes."""
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    return raw, json.loads(raw[8 : 8 + length]), length
+
+
 def test_files_with_unit_names_only_still_load(tmp_path):
     """Files written before unit types had options name them by a string."""
     path = tmp_path / "model.safetensors"
     tr.save(tr.RBM(3, 2), path)
-    raw = path.read_bytes()
-    (length,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + length])
+    raw, header, length = _raw_header(path)
     meta = json.loads(header["__metadata__"]["torchrbm"])
     meta["config"].update(visible="bernoulli", hidden="bernoulli")
     header["__metadata__"]["torchrbm"] = json.dumps(meta)
@@ -57,9 +62,7 @@ def test_files_with_unit_names_only_still_load(tmp_path):
 def test_file_is_plain_safetensors(tmp_path):
     path = tmp_path / "model.safetensors"
     tr.save(tr.RBM(3, 2), path)
-    raw = path.read_bytes()
-    (length,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + length])
+    raw, header, length = _raw_header(path)
     assert set(header) == {"__metadata__", "W", "a", "b"}
     assert header["W"]["shape"] == [3, 2]
     assert b"\x80\x04" not in raw[: 8 + length]  # no pickle protocol marker in the header
