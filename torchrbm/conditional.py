@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .rbm import RBM
+from .rbm import RBM, uniform_weights
 from .units import Units
 from .validation import as_data_tensor, check_positive_int
 
@@ -100,7 +100,7 @@ class ConditionalRBM(RBM):
         if h_mean is None:
             h_mean = view.prob_h(v)
         if weight is None:
-            weight = torch.full((v.shape[0],), 1.0 / v.shape[0], device=v.device, dtype=self.dtype)
+            weight = uniform_weights(v.shape[0], v)
         grads = view.free_energy_grad(v, h_mean, weight)
         weighted_c = c * weight.to(self.dtype)[:, None]
         grads["A"] = -(weighted_c.T @ self.visible.statistic(v))

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .rbm import RBM
+from .rbm import RBM, uniform_weights
 from .units import PooledBernoulli, Units, get_units
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
 
@@ -188,7 +188,7 @@ class ConvRBM(RBM):
         if h_mean is None:
             h_mean = self.prob_h(v)
         if weight is None:
-            weight = torch.full((v.shape[0],), 1.0 / v.shape[0], device=v.device, dtype=self.dtype)
+            weight = uniform_weights(v.shape[0], v)
         weight = weight.to(self.dtype)
         weighted_maps = self._maps(h_mean * weight[:, None])
         statistic = self._images(self.visible.statistic(v))

@@ -252,7 +252,7 @@ class RBM(nn.Module):
         if h_mean is None:
             h_mean = self.prob_h(v)
         if weight is None:
-            weight = torch.full((v.shape[0],), 1.0 / v.shape[0], device=v.device, dtype=self.dtype)
+            weight = uniform_weights(v.shape[0], v)
         weight = weight.to(self.dtype)
         weighted_h = h_mean * weight[:, None]
         dtype = self._matmul_weights().dtype
@@ -296,6 +296,11 @@ class RBM(nn.Module):
             hidden=config.get("hidden", "bernoulli"),
             **factory,
         )
+
+
+def uniform_weights(n: int, like: Tensor, total: float = 1.0) -> Tensor:
+    """``n`` equal weights summing to ``total`` (``1/N`` each: a mean), on ``like``'s device and dtype."""
+    return torch.full((n,), total / n, device=like.device, dtype=like.dtype)
 
 
 def _affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:

@@ -22,6 +22,7 @@ from .conditional import ConditionalRBM
 from .estimate import mean_free_energy, reconstruction_error
 from .monitor import History, LogLikelihoodMonitor
 from .precision import matmul_dtype, mixed_precision
+from .rbm import uniform_weights
 from .rng import resolve_generator
 from .samplers import CD, NegativePhase, Sampler
 from .updates import Centering, SparsityTarget
@@ -163,8 +164,8 @@ def fit(
         raise TypeError(f"sampler must be a torchrbm Sampler (CD, PCD, ...), not {type(sampler).__name__}")
     generator = resolve_generator(model.device, seed, generator)
     sparsity = None if sparsity_target is None else SparsityTarget(sparsity_target, sparsity_cost)
-    centering = Centering(model, data) if centered else None
     conditional = _check_conditional(model, context, sampler, centered, log_likelihood_every)
+    centering = Centering(model, data) if centered else None
     rows = _with_context(model, data, context, "context")
 
     n = rows.shape[0]
@@ -292,9 +293,9 @@ def contrastive_weights(v_data: Tensor, negative: NegativePhase) -> Tensor:
     """Weights ``(+1/N, ..., +1/N, -w_1, ..., -w_M)`` of data and model samples stacked in that
     order, with which ``sum_n w_n dF(v_n)/d theta = <dF/d theta>_data - <dF/d theta>_model``."""
     n_data, n_model = v_data.shape[0], negative.v.shape[0]
-    data_weight = torch.full((n_data,), 1.0 / n_data, device=v_data.device, dtype=v_data.dtype)
+    data_weight = uniform_weights(n_data, v_data)
     if negative.weight is None:
-        model_weight = torch.full((n_model,), -1.0 / n_model, device=v_data.device, dtype=v_data.dtype)
+        model_weight = uniform_weights(n_model, v_data, total=-1.0)
     else:
         model_weight = negative.weight.to(v_data.dtype).neg()
     return torch.cat([data_weight, model_weight])
