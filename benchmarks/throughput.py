@@ -17,22 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
-_HANDICAPS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-if any(name in os.environ for name in _HANDICAPS):
-    clean = {k: v for k, v in os.environ.items() if k not in _HANDICAPS}
-    os.execve(sys.executable, [sys.executable, *sys.argv], clean)
+from torchrbm.blas import blas_description, reexec_without_blas_overrides
+
+reexec_without_blas_overrides()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from sklearn.neural_network import BernoulliRBM  # noqa: E402
-from threadpoolctl import threadpool_info  # noqa: E402
 
 import torchrbm as tr  # noqa: E402
 
@@ -90,13 +86,8 @@ def main() -> int:
     x = tr.datasets.mnist("train", data_dir=args.data_dir)
     print(f"data: MNIST train {tuple(x.shape)}, {N_HIDDEN} hidden, batch {BATCH}, one CD-1 epoch")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
-    for name in _HANDICAPS:
-        print(f"{name}={os.environ.get(name, '(unset)')}")
-    blas = [{k: info.get(k) for k in ("internal_api", "version", "architecture", "num_threads", "filepath")}
-            for info in threadpool_info()]
-    for info in blas:
-        print(f"BLAS: {info['internal_api']} {info['version']} kernel={info['architecture']} "
-              f"threads={info['num_threads']}")
+    blas = blas_description()
+    print("\n".join(blas))
 
     runs = {
         "torchrbm_float32": torchrbm_epoch(x, "32-true"),

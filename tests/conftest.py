@@ -70,3 +70,8 @@ def shared_data_dir() -> Path:
     if not (SHARED_DATA / "binarized_mnist").is_dir():
         raise FileNotFoundError(f"real data sets not found under {SHARED_DATA}; set TORCHRBM_DATA")
     return SHARED_DATA
+
+
+def pytest_configure(config):
+    # scikit-learn's array-API estimator check runs only if SciPy is imported with this set
+    os.environ.setdefault("SCIPY_ARRAY_API", "1")

@@ -106,14 +106,29 @@ def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None
       (``n_visible * log sigmoid(F(flip_i v) - F(v))``), the unbiased one-sample
       estimate scikit-learn's ``BernoulliRBM.score_samples`` returns.
     """
+    per_example = pseudo_log_likelihood_per_example(model, data, method, seed=seed, generator=generator)
+    return float(per_example.sum()) / per_example.shape[0]
+
+
+@torch.no_grad()
+def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed: int | None = None,
+                                      generator: torch.Generator | None = None, binary_only: bool = True) -> Tensor:
+    """The pseudo-log-likelihood of each example (float64, shape ``(n_examples,)``);
+    see :func:`pseudo_log_likelihood` for the two methods.
+
+    ``binary_only=False`` also scores values strictly between 0 and 1 with the
+    same formula (the flipped value being ``1 - v``), as scikit-learn does.
+    """
     if model.visible.name != "bernoulli":
         raise ValueError(f"the pseudo-log-likelihood flips bits: it needs Bernoulli visible units, "
                          f"not {model.visible.name}")
+    if method not in ("full", "stochastic"):
+        raise ValueError(f"unknown pseudo-likelihood method {method!r}; use 'full' or 'stochastic'")
     data = _model_input(model, data, "data")
-    if bool(((data != 0) & (data != 1)).any()):
+    if binary_only and bool(((data != 0) & (data != 1)).any()):
         raise ValueError("the pseudo-log-likelihood needs binary (0/1) data")
     n_visible = model.n_visible
-    total = torch.zeros((), dtype=torch.float64, device=model.device)
+    parts = []
     if method == "full":
         rows = max(1, (1 << 21) // (n_visible * n_visible))
         eye = torch.eye(n_visible, device=model.device, dtype=torch.bool)
@@ -121,8 +136,8 @@ def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None
             v = data[start : start + rows].to(device=model.device, dtype=model.dtype)
             flipped = torch.where(eye, 1 - v[:, None, :], v[:, None, :])  # (rows, d, d)
             delta = model.free_energy(flipped) - model.free_energy(v)[:, None]
-            total += torch.nn.functional.logsigmoid(delta).double().sum()
-    elif method == "stochastic":
+            parts.append(torch.nn.functional.logsigmoid(delta).double().sum(1))
+    else:
         generator = resolve_generator(model.device, seed, generator)
         for v in _chunks(model, data):
             index = torch.randint(n_visible, (v.shape[0],), generator=generator, device=generator.device)
@@ -130,7 +145,5 @@ def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None
             column = flipped.gather(1, index[:, None])
             flipped.scatter_(1, index[:, None], 1 - column)
             delta = model.free_energy(flipped) - model.free_energy(v)
-            total += n_visible * torch.nn.functional.logsigmoid(delta).double().sum()
-    else:
-        raise ValueError(f"unknown pseudo-likelihood method {method!r}; use 'full' or 'stochastic'")
-    return float(total) / data.shape[0]
+            parts.append(n_visible * torch.nn.functional.logsigmoid(delta).double())
+    return torch.cat(parts)

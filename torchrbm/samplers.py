@@ -35,11 +35,16 @@ class NegativePhase:
 class Sampler(abc.ABC):
     """Produces the negative phase for one gradient step."""
 
+    #: Whether the chains start at the data's hidden sample; only then does ``fit``
+    #: draw ``h_data ~ p(h | v_data)`` (otherwise ``h_data`` is ``None``).
+    starts_from_data: bool = False
+
     @abc.abstractmethod
     def negative_phase(
         self, model, v_data: Tensor, h_data: Tensor, generator: torch.Generator | None = None
     ) -> NegativePhase:
-        """Negative statistics, given a batch of data and hidden states sampled from it."""
+        """Negative statistics, given a batch of data and (for samplers that
+        :attr:`start from the data <starts_from_data>`) hidden states sampled from it."""
 
     def reset(self) -> None:  # noqa: B027 - optional hook
         """Forget any persistent state (called when training starts afresh)."""
@@ -62,6 +67,8 @@ class CD(Sampler):
     The chain starts at the data: ``v0 -> h0 ~ p(h|v0) -> v1 ~ p(v|h0) -> ... -> v_k``;
     the negative statistics are ``(v_k, E[h | v_k])``.
     """
+
+    starts_from_data = True
 
     def __init__(self, k: int = 1) -> None:
         self.k = check_positive_int(k, "k")

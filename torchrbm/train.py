@@ -232,7 +232,10 @@ def fit(
 def _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity, centering) -> None:
     """Set ``.grad`` of every parameter for one mini-batch (rows of data, then context if any)."""
     chain_model, v = _model_and_data(model, batch)
-    h_mean, h_sample = chain_model.hidden_step(v, generator)
+    if sampler.starts_from_data:
+        h_mean, h_sample = chain_model.hidden_step(v, generator)
+    else:
+        h_mean, h_sample = chain_model.prob_h(v), None
     negative = sampler.negative_phase(chain_model, v, h_sample, generator)
     stacked = (torch.cat([v, negative.v]), torch.cat([h_mean, negative.h]), contrastive_weights(v, negative))
     if chain_model is model:

@@ -1,0 +1,110 @@
+"""The scikit-learn estimator: scikit-learn's own checks, sparse input, pipelines and scores."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import BernoulliRBM
+from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import torchrbm as tr
+from torchrbm.sklearn import RBM
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return (x > 7).astype(np.float64), y
+
+
+@parametrize_with_checks([RBM(n_components=8, n_iter=2, random_state=0)])
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def test_sparse_input_trains_the_same_model_as_its_dense_form(digits):
+    x, _ = digits
+    dense = RBM(n_components=16, n_iter=2, random_state=3).fit(x)
+    sparse = RBM(n_components=16, n_iter=2, random_state=3).fit(sp.csr_matrix(x))
+    np.testing.assert_array_equal(sparse.components_, dense.components_)
+    np.testing.assert_array_equal(sparse.intercept_hidden_, dense.intercept_hidden_)
+    np.testing.assert_array_equal(sparse.transform(sp.csr_matrix(x[:50])), dense.transform(x[:50]))
+    assert sparse.components_.shape == (16, 64)
+    assert sparse.intercept_visible_.shape == (64,)
+
+
+def test_grid_search_over_n_components_in_a_pipeline(digits):
+    x, y = digits
+    pipe = Pipeline([("rbm", RBM(n_iter=10, learning_rate=0.06, random_state=0)),
+                     ("logistic", LogisticRegression(C=100, max_iter=1000))])
+    search = GridSearchCV(pipe, {"rbm__n_components": [16, 64]}, cv=2).fit(x[:600], y[:600])
+    assert search.best_params_["rbm__n_components"] in (16, 64)
+    assert search.best_score_ > 0.6  # chance: 0.1; raw binary pixels: about 0.85
+
+
+def test_transform_before_fit_raises_not_fitted(digits):
+    with pytest.raises(NotFittedError):
+        RBM().transform(digits[0])
+
+
+def test_transform_is_the_hidden_probabilities_and_keeps_float32(digits):
+    x, _ = digits
+    est = RBM(n_components=10, n_iter=1, random_state=0).fit(x)
+    expected = torch.sigmoid(torch.as_tensor(x[:5]) @ torch.as_tensor(est.components_.T, dtype=torch.float64)
+                             + torch.as_tensor(est.intercept_hidden_, dtype=torch.float64))
+    np.testing.assert_allclose(est.transform(x[:5]), expected.numpy(), rtol=1e-5)
+    assert est.transform(x[:5].astype(np.float32)).dtype == np.float32
+
+
+def test_pseudo_likelihood_scores_match_scikit_learns_scale(digits):
+    """Our exact PLL per example, and scikit-learn's one-bit estimate averaged over
+    many draws on the same weights, agree (the stochastic estimate is unbiased)."""
+    x, _ = digits
+    est = RBM(n_components=20, n_iter=3, random_state=0).fit(x)
+    full = est.score_samples(x)
+    assert full.shape == (x.shape[0],)
+    assert float(full.mean()) == pytest.approx(tr.pseudo_log_likelihood(est.rbm_, x), rel=1e-6)
+    reference = BernoulliRBM(n_components=20)
+    reference.components_ = est.components_.astype(np.float64)
+    reference.intercept_hidden_ = est.intercept_hidden_.astype(np.float64)
+    reference.intercept_visible_ = est.intercept_visible_.astype(np.float64)
+    reference.random_state_ = np.random.RandomState(0)
+    theirs = np.mean([reference.score_samples(x).mean() for _ in range(50)])
+    ours = np.mean([est.set_params(score_method="pll-stochastic").score_samples(x).mean() for _ in range(50)])
+    # standard error of each 50 x 1797-draw mean: about 0.1 nat
+    assert theirs == pytest.approx(full.mean(), abs=0.5)
+    assert ours == pytest.approx(full.mean(), abs=0.5)
+
+
+def test_ais_scores_are_log_likelihoods_close_to_exact():
+    x = tr.datasets.bars_and_stripes(3).numpy().astype(np.float64)
+    est = RBM(n_components=6, n_iter=200, batch_size=4, learning_rate=0.1, random_state=0, score_method="ais")
+    scores = est.fit(x).score_samples(x)
+    exact = -est.rbm_.free_energy(torch.as_tensor(x, dtype=torch.float32)).double() - tr.exact_log_partition(est.rbm_)
+    np.testing.assert_allclose(scores, exact.detach().numpy(), atol=0.05)
+
+
+def test_gibbs_returns_binary_states_and_partial_fit_continues(digits):
+    x, _ = digits
+    est = RBM(n_components=12, batch_size=20, random_state=0)
+    est.partial_fit(x[:200])
+    before = est.components_.copy()
+    est.partial_fit(x[200:400])
+    assert not np.array_equal(before, est.components_)
+    v = est.gibbs(x[:30])
+    assert v.shape == (30, 64) and set(np.unique(v)) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="features"):
+        est.partial_fit(x[:10, :32])
+
+
+def test_values_outside_the_unit_interval_warn_and_are_clipped(digits):
+    x, _ = digits
+    with pytest.warns(UserWarning, match=r"values from 0 to 16.*clipped"):
+        scaled = RBM(n_components=4, n_iter=1, random_state=0).fit(x * 16)
+    clipped = RBM(n_components=4, n_iter=1, random_state=0).fit(np.clip(x * 16, 0, 1))
+    np.testing.assert_array_equal(scaled.components_, clipped.components_)

@@ -1,0 +1,210 @@
+"""A scikit-learn estimator: ``torchrbm.sklearn.RBM``, a drop-in for ``BernoulliRBM``.
+
+It keeps scikit-learn's parameter names (``n_components``, ``learning_rate``,
+``batch_size``, ``n_iter``, ``verbose``, ``random_state``) and fitted attributes
+(``components_``, ``intercept_hidden_``, ``intercept_visible_``) and adds the
+sampler, ``k``, momentum, weight decay and the device.  It works in ``Pipeline``
+and ``GridSearchCV`` and accepts dense arrays and scipy sparse matrices; a sparse
+matrix trains exactly the model its dense form trains.
+
+The fitted torch model is ``rbm_`` (a :class:`torchrbm.RBM`), so every torchrbm
+estimator and plot applies to it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .ais import ais
+from .estimate import pseudo_log_likelihood_per_example
+from .rbm import RBM as _TorchRBM
+from .samplers import get_sampler
+from .train import fit as _fit
+
+_SCORE_METHODS = ("pll", "pll-stochastic", "ais")
+_ROWS_PER_CHUNK = 4096
+
+
+class RBM(TransformerMixin, BaseEstimator):
+    """Bernoulli restricted Boltzmann machine with scikit-learn's interface.
+
+    Parameters
+    ----------
+    n_components:
+        Number of hidden units.
+    learning_rate:
+        Step size of the mean gradient over a mini-batch (scikit-learn's scale).
+    batch_size:
+        Examples per mini-batch.
+    n_iter:
+        Passes over the training data.
+    verbose:
+        If true, print the reconstruction error after each pass.
+    random_state:
+        Seed (``int``), ``numpy.random.RandomState`` or ``None``; an ``int`` makes
+        ``fit`` reproducible.
+    sampler:
+        ``"pcd"`` (persistent chains, one per example of a mini-batch, as
+        ``BernoulliRBM`` does), ``"cd"`` or ``"pt"``.
+    k:
+        Gibbs steps per update.
+    momentum, weight_decay:
+        Momentum of the SGD update and L2 penalty on the weights.
+    score_method:
+        What :meth:`score_samples` returns per example: ``"pll"`` the exact
+        pseudo-log-likelihood (every bit, deterministic), ``"pll-stochastic"``
+        scikit-learn's one-random-bit estimate of it (same scale), or ``"ais"`` the
+        log-likelihood ``-F(v) - log Z`` with ``log Z`` from annealed importance sampling.
+    device:
+        Where the model lives and trains (``"cpu"``, ``"cuda"``).
+
+    Notes
+    -----
+    Visible units are binary: values in ``[0, 1]`` are read as probabilities of
+    being on.  Values outside ``[0, 1]`` are clipped to it, with a warning that
+    names their range (the input array is not changed).  The pseudo-likelihood
+    scores of values strictly between 0 and 1 use scikit-learn's formula (the
+    flipped value is ``1 - v``); they are likelihoods only for binary data.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 256,
+        *,
+        learning_rate: float = 0.1,
+        batch_size: int = 10,
+        n_iter: int = 10,
+        verbose: int = 0,
+        random_state=None,
+        sampler: str = "pcd",
+        k: int = 1,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        score_method: str = "pll",
+        device: str = "cpu",
+    ) -> None:
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.sampler = sampler
+        self.k = k
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.score_method = score_method
+        self.device = device
+
+    # -------------------------------------------------------------- fitting
+    def fit(self, X, y=None) -> RBM:
+        """Fit the model to ``X`` (``n_iter`` passes), starting afresh."""
+        return self._train(self._initialise(X), self.n_iter)
+
+    def partial_fit(self, X, y=None) -> RBM:
+        """One pass over ``X`` in mini-batches, continuing from the current model
+        (and its persistent chains); the first call initialises the model."""
+        X = self._validate(X, reset=False) if hasattr(self, "rbm_") else self._initialise(X)
+        return self._train(X, 1)
+
+    def _initialise(self, X) -> torch.Tensor:
+        X = self._validate(X, reset=True)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.generator_ = torch.Generator(device=self.device).manual_seed(seed)
+        self.rbm_ = _TorchRBM(X.shape[1], self.n_components, data=X, generator=self.generator_,
+                              device=self.device)
+        self.sampler_ = get_sampler(self.sampler, k=self.k, n_chains=min(self.batch_size, X.shape[0]))
+        return X
+
+    def _train(self, X: torch.Tensor, n_iter: int) -> RBM:
+        history = _fit(self.rbm_, X, sampler=self.sampler_, epochs=n_iter, batch_size=self.batch_size,
+                       lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay,
+                       generator=self.generator_, monitor_size=min(1000, X.shape[0]))
+        if self.verbose:
+            for record in history:
+                print(f"[{type(self).__name__}] Iteration {record['epoch'] + 1}, "
+                      f"reconstruction error = {record['recon_error']:.4f}, time = {record['time']:.2f}s")
+        return self
+
+    # ----------------------------------------------------------- inference
+    def transform(self, X) -> np.ndarray:
+        """The hidden units' probabilities ``p(h_j = 1 | v) = sigmoid(b_j + v^T W_:j)``."""
+        check_is_fitted(self)
+        X, dtype = self._validate(X, reset=False, keep_dtype=True)
+        out = self._rows(self.rbm_.prob_h, X)
+        return out.astype(dtype, copy=False)
+
+    def gibbs(self, v) -> np.ndarray:
+        """One Gibbs step from ``v``: ``h ~ p(h | v)``, then ``v' ~ p(v | h)``."""
+        check_is_fitted(self)
+        v, dtype = self._validate(v, reset=False, keep_dtype=True)
+        step = self.rbm_.gibbs
+        out = self._rows(lambda rows: step(rows, 1, generator=self.generator_), v)
+        return out.astype(dtype, copy=False)
+
+    def score_samples(self, X) -> np.ndarray:
+        """Per-example score of ``score_method`` (see the class docstring), in nats."""
+        check_is_fitted(self)
+        if self.score_method not in _SCORE_METHODS:
+            raise ValueError(f"score_method must be one of {', '.join(_SCORE_METHODS)}; found {self.score_method!r}")
+        X, dtype = self._validate(X, reset=False, keep_dtype=True)
+        if self.score_method == "ais":
+            log_z = ais(self.rbm_, generator=self.generator_).log_z
+            out = self._rows(lambda rows: -self.rbm_.free_energy(rows).double() - log_z, X)
+        else:
+            method = "full" if self.score_method == "pll" else "stochastic"
+            out = self._rows(lambda rows: pseudo_log_likelihood_per_example(
+                self.rbm_, rows, method, generator=self.generator_, binary_only=False), X)
+        return out.astype(dtype, copy=False)
+
+    # ------------------------------------------------------ fitted weights
+    @property
+    def components_(self) -> np.ndarray:
+        """Weights, ``(n_components, n_features)`` (``W`` transposed)."""
+        return self.rbm_.W.detach().T.cpu().numpy()
+
+    @property
+    def intercept_hidden_(self) -> np.ndarray:
+        return self.rbm_.b.detach().cpu().numpy()
+
+    @property
+    def intercept_visible_(self) -> np.ndarray:
+        return self.rbm_.a.detach().cpu().numpy()
+
+    @property
+    def _n_features_out(self) -> int:
+        return self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # --------------------------------------------------------------- helpers
+    def _validate(self, X, *, reset: bool, keep_dtype: bool = False):
+        """Checked float32 tensor of ``X`` (dense or sparse) on the model's device."""
+        X = validate_data(self, X, accept_sparse=("csr", "csc", "coo"), dtype=(np.float64, np.float32),
+                          reset=reset)
+        dtype = X.dtype
+        dense = X.toarray() if sp.issparse(X) else X
+        low, high = float(dense.min()), float(dense.max())
+        if low < 0 or high > 1:
+            warnings.warn(f"X has values from {low:g} to {high:g}; Bernoulli visible units read values as "
+                          "probabilities in [0, 1], so they were clipped to [0, 1] (scale the data first, e.g. "
+                          "with sklearn.preprocessing.MinMaxScaler)", UserWarning, stacklevel=3)
+            dense = np.clip(dense, 0, 1)
+        tensor = torch.as_tensor(np.asarray(dense, dtype=np.float32), device=self.device)
+        return (tensor, dtype) if keep_dtype else tensor
+
+    def _rows(self, function, X: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            parts = [function(X[start : start + _ROWS_PER_CHUNK]) for start in range(0, X.shape[0], _ROWS_PER_CHUNK)]
+        return torch.cat(parts).cpu().numpy()
