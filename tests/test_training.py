@@ -59,7 +59,6 @@ def test_pcd_update_uses_persistent_chains():
     W, a, b = before["W"], before["a"], before["b"]
     g = torch.Generator().manual_seed(11)
     ph0 = torch.sigmoid(data @ W + b)
-    torch.rand(ph0.shape, generator=g, dtype=torch.float64)  # the data's hidden sample (unused by PCD)
     start = (torch.rand(6, 5, generator=g, dtype=torch.float64) < torch.sigmoid(a)).double()
     ph = torch.sigmoid(start @ W + b)
     h = (torch.rand(ph.shape, generator=g, dtype=torch.float64) < ph).double()

@@ -17,13 +17,15 @@ VISIBLE = {
     "softmax": lambda: units.Softmax(3),
     "gaussian": lambda: units.Gaussian(sigma=0.8),
     "gaussian-learned": lambda: units.Gaussian(learn_sigma=True),
+    "blocks": lambda: units.Blocks([("bernoulli", 3), (units.Softmax(3), 3)]),
+    "blocks-gaussian": lambda: units.Blocks([(units.Gaussian(learn_sigma=True), 1), ("bernoulli", 1)]),
 }
 HIDDEN = {"bernoulli": "bernoulli", "spin": "spin", "softmax": {"name": "softmax", "size": 2}}
 
 
 def make_rbm(visible, hidden="bernoulli", n_visible=None, n_hidden=4, seed=0) -> tr.RBM:
     spec = VISIBLE[visible]()
-    n_visible = n_visible or (2 if visible.startswith("gaussian") else 6)
+    n_visible = n_visible or (2 if "gaussian" in visible else 6)
     rbm = randomize(tr.RBM(n_visible, n_hidden, visible=spec, hidden=HIDDEN[hidden], dtype=torch.float64),
                     seed, 0.7)
     with torch.no_grad():
@@ -61,7 +63,7 @@ def test_free_energy_and_hidden_conditional_by_enumerating_h(visible, hidden):
     torch.testing.assert_close(rbm.prob_h(v), p_h @ rbm.hidden.statistic(h_states), atol=1e-10, rtol=0)
 
 
-@pytest.mark.parametrize("visible", ["bernoulli", "spin", "softmax"])
+@pytest.mark.parametrize("visible", ["bernoulli", "spin", "softmax", "blocks"])
 def test_discrete_visible_conditional_and_free_energy_by_enumerating_v(visible):
     rbm = make_rbm(visible, "spin")
     h = states(rbm.hidden, rbm.n_hidden)[::3]
@@ -101,7 +103,7 @@ def test_samples_have_the_conditional_mean(visible):
     draws = torch.stack([rbm.sample_v(h, generator) for _ in range(20000)])  # (draws, 2, n_visible)
     rbm.visible.check_values(draws.reshape(-1, rbm.n_visible), "samples")
     sample_mean = rbm.visible.statistic(draws).mean(0)
-    expected = rbm.visible.statistic(rbm.prob_v(h)) if visible.startswith("gaussian") else rbm.prob_v(h)
+    expected = rbm.visible.statistic(rbm.prob_v(h)) if "gaussian" in visible else rbm.prob_v(h)
     # Standard error below 0.02 for every unit type here.
     torch.testing.assert_close(sample_mean, expected, atol=0.04, rtol=0)
 
@@ -274,12 +276,16 @@ def test_relu_hidden_training_with_pcd_tracks_the_exact_gradient():
     """PCD's ReLU samples must give the same learning curve as the exact gradient (the
     visible layer enumerated) on 3x3 bars and stripes."""
     data = tr.datasets.bars_and_stripes(3)
-    results = {}
-    for name, sampler in (("exact", tr.Exact()), ("pcd", tr.PCD(50))):
+
+    def trained(sampler, seed):
         rbm = tr.RBM(9, 6, hidden="relu", data=data, generator=torch.Generator().manual_seed(0))
-        before = tr.log_likelihood(rbm, data)
-        tr.fit(rbm, data, sampler=sampler, epochs=300, batch_size=4, lr=0.05, seed=0)
-        results[name] = tr.log_likelihood(rbm, data)
-    # Measured: -6.24 before, -5.66 after with either.
-    assert results["exact"] > before + 0.4
-    assert results["pcd"] == pytest.approx(results["exact"], abs=0.1)
+        tr.fit(rbm, data, sampler=sampler, epochs=300, batch_size=4, lr=0.05, seed=seed)
+        return tr.log_likelihood(rbm, data)
+
+    before = tr.log_likelihood(tr.RBM(9, 6, hidden="relu", data=data, generator=torch.Generator().manual_seed(0)),
+                               data)
+    exact = trained(tr.Exact(), 0)
+    pcd = sum(trained(tr.PCD(50), seed) for seed in range(3)) / 3
+    # Measured: -6.24 before, -5.67 exact; PCD -5.66 to -5.79 over seeds 0-4 (mean of 0-2: -5.74).
+    assert exact > before + 0.4
+    assert pcd == pytest.approx(exact, abs=0.15)

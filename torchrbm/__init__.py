@@ -2,8 +2,10 @@
 
 from . import datasets, precision, units
 from .ais import AISResult, ais, beta_schedule, reverse_ais
+from .classification import ClassificationRBM
 from .conditional import ConditionalRBM
 from .conv import ConvRBM
+from .dbn import DBN
 from .estimate import (
     exact_log_partition,
     free_energy_gap,
@@ -24,11 +26,13 @@ __version__ = "0.1.0"
 __all__ = [
     "AISResult",
     "CD",
+    "ClassificationRBM",
     "ConditionalRBM",
     "ConvRBM",
     "PCD",
     "PT",
     "RBM",
+    "DBN",
     "Exact",
     "History",
     "LogLikelihoodMonitor",

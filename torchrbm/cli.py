@@ -1,4 +1,4 @@
-"""The ``torchrbm`` command: train, evaluate and sample restricted Boltzmann machines."""
+"""The ``torchrbm`` command: train, evaluate, sample from and inpaint with restricted Boltzmann machines."""
 
 from __future__ import annotations
 
@@ -292,6 +292,78 @@ def cmd_sample(args) -> int:
     return 0
 
 
+_MASK_REGIONS = ("bottom", "top", "left", "right")
+
+
+def inpainting_mask(spec: str, n_visible: int, seed: int = 0) -> torch.Tensor:
+    """The mask (``True``: missing) named by ``spec``: a half of a square image
+    (``bottom``, ``top``, ``left``, ``right``), ``random:P`` (each pixel missing with
+    probability ``P``) or a ``.npy`` file of booleans."""
+    if spec.endswith(".npy"):
+        path = Path(spec)
+        if not path.is_file():
+            raise FileNotFoundError(f"mask file not found: {path}")
+        return torch.from_numpy(np.load(path, allow_pickle=False))
+    if spec.startswith("random:"):
+        try:
+            fraction = float(spec.split(":", 1)[1])
+        except ValueError:
+            raise ValueError(f"--mask random:P needs a probability P; found {spec!r}") from None
+        if not 0 < fraction < 1:
+            raise ValueError(f"--mask random:P needs 0 < P < 1; found {fraction}")
+        return torch.rand(n_visible, generator=torch.Generator().manual_seed(seed)) < fraction
+    if spec not in _MASK_REGIONS:
+        raise ValueError(f"--mask must be one of {', '.join(_MASK_REGIONS)}, random:P or a .npy file; found {spec!r}")
+    height, width = plots.image_shape(n_visible)
+    if height == 1:
+        raise ValueError(f"--mask {spec} needs square images; the model has {n_visible} visible units")
+    rows, columns = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    region = {"bottom": rows >= height // 2, "top": rows < height // 2,
+              "left": columns < width // 2, "right": columns >= width // 2}[spec]
+    return region.reshape(-1)
+
+
+def cmd_inpaint(args) -> int:
+    model = load(args.model, device=args.device)
+    if not hasattr(model, "inpaint") or isinstance(model, ConditionalRBM):
+        raise ValueError(f"inpaint needs an RBM, ConvRBM or DBN; {args.model} holds a {type(model).__name__}")
+    bottom = model.layers[0] if hasattr(model, "layers") else model
+    args.visible = bottom.visible.name
+    data = _load_data(args, args.split)
+    key = str(args.data).lower().replace("_", "-")
+    reference = _load_data(args, "train") if key in _HELD_OUT and isinstance(_HELD_OUT[key], str) else data
+    generator = torch.Generator(device=model.device).manual_seed(args.seed)
+    rows = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(args.seed))[: args.n]
+    original = data[rows].float()
+    mask = inpainting_mask(args.mask, original.shape[1], args.seed)
+    scaler = _standardizer(args.model)
+    observed = original if scaler is None else scaler.transform(original)
+    completed = model.inpaint(observed, mask, args.steps, generator=generator).cpu()
+    if scaler is not None:
+        completed = scaler.inverse_transform(completed)
+    mask = mask.expand(original.shape).cpu()
+    mean_fill = torch.where(mask, reference.float().mean(0), original)
+    missing = int(mask.sum())
+    results = {"model": str(args.model), "data": args.data, "split": args.split if key in _HELD_OUT else None,
+               "n": original.shape[0], "mask": args.mask, "steps": args.steps,
+               "missing_fraction": missing / mask.numel(),
+               "mse_completed": float(((completed - original)[mask] ** 2).mean()),
+               "mse_mean_fill": float(((mean_fill - original)[mask] ** 2).mean())}
+    out = Path(args.out)
+    if out.suffix == ".npy":
+        atomic_write_bytes(out, _npy_bytes(completed.numpy()))
+    elif out.suffix in (".png", ".svg"):
+        shown = torch.where(mask, torch.full_like(original, 0.5), original)  # grey: missing
+        out.parent.mkdir(parents=True, exist_ok=True)
+        plots.plot_images(torch.cat([original, shown, completed]).clamp(0, 1), columns=original.shape[0],
+                          title="rows: original, observed (grey: missing), inpainted").savefig(out)
+    else:
+        raise ValueError(f"--out must end in .png, .svg or .npy; found {out.name}")
+    results["out"] = str(out)
+    _print_results(results, args.json)
+    return 0
+
+
 def _npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
@@ -377,6 +449,21 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="cpu")
     sample.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.npy")
     sample.set_defaults(func=cmd_sample)
+
+    inpaint = sub.add_parser("inpaint", help="fill in missing pixels of data with a saved model")
+    inpaint.add_argument("model", help="model file written by torchrbm (.safetensors): an RBM, ConvRBM or DBN")
+    _add_data_arguments(inpaint)
+    inpaint.add_argument("--split", default="test", help="split of a named data set (default: test)")
+    inpaint.add_argument("--n", type=int, default=10, help="number of examples, drawn at random (default: 10)")
+    inpaint.add_argument("--mask", default="bottom",
+                         help="missing pixels: bottom, top, left or right half, random:P, or a .npy file of "
+                         "booleans (True: missing) of one image's or the examples' shape (default: bottom)")
+    inpaint.add_argument("--steps", type=int, default=200, help="Gibbs steps, half of them burn-in (default: 200)")
+    inpaint.add_argument("--seed", type=int, default=0)
+    inpaint.add_argument("--device", default="cpu")
+    inpaint.add_argument("--out", required=True, help="FILE.png or FILE.svg (before/after) or FILE.npy")
+    inpaint.add_argument("--json", action="store_true", help="print JSON")
+    inpaint.set_defaults(func=cmd_inpaint)
     return parser
 
 

@@ -20,13 +20,16 @@ import safetensors
 import safetensors.torch
 import torch
 
+from .classification import ClassificationRBM
 from .conditional import ConditionalRBM
 from .conv import ConvRBM
+from .dbn import DBN
 from .rbm import RBM
 
 FORMAT_VERSION = 1
 _METADATA_KEY = "torchrbm"
-MODEL_CLASSES: dict[str, type] = {"RBM": RBM, "ConditionalRBM": ConditionalRBM, "ConvRBM": ConvRBM}
+MODEL_CLASSES: dict[str, type] = {"RBM": RBM, "ConditionalRBM": ConditionalRBM, "ConvRBM": ConvRBM,
+                                  "ClassificationRBM": ClassificationRBM, "DBN": DBN}
 
 
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .inpainting import check_mask, clamped_gibbs
 from .units import Units, get_units
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
 
@@ -231,6 +232,25 @@ class RBM(nn.Module):
         for _ in range(k):
             v = self.sample_v(self.sample_h(v, generator), generator)
         return v
+
+    @torch.no_grad()
+    def inpaint(self, v, mask, steps: int = 200, *, burn_in: int | None = None,
+                generator: torch.Generator | None = None) -> Tensor:
+        """Fill in the visible units where ``mask`` is ``True``, given the others.
+
+        Gibbs sampling with the observed units clamped (:mod:`torchrbm.inpainting`);
+        the missing units start from ``p(v | h = 0)`` and come back as
+        ``E[v_m | v_o]``, averaged over the ``steps - burn_in`` last steps
+        (``burn_in`` defaults to ``steps // 2``).  ``mask`` has shape ``(n_visible,)``
+        or that of ``v``.
+        """
+        v = self._v(v)
+        if v.ndim != 2:
+            raise ValueError(f"v must be 2-D (examples, {self.n_visible}); found shape {tuple(v.shape)}")
+        mask = check_mask(mask, v)
+        start = self.sample_from_visible_biases(v.shape[0], generator)
+        return clamped_gibbs(lambda x: self.visible_step(self.sample_h(x, generator), generator),
+                             v, mask, start, steps, burn_in)
 
     # ----------------------------------------------------------------- gradients
     @torch.no_grad()

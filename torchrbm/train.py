@@ -25,7 +25,7 @@ from .precision import matmul_dtype, mixed_precision
 from .rbm import uniform_weights
 from .rng import resolve_generator
 from .samplers import CD, NegativePhase, Sampler
-from .updates import Centering, SparsityTarget
+from .updates import Centering, SparsityTarget, add_autograd_grad
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
 
 Callback = Callable[[Any, dict[str, Any]], "bool | None"]
@@ -84,6 +84,7 @@ def fit(
     weight_decay: float = 0.0,
     sparsity_target: float | None = None,
     sparsity_cost: float = 0.1,
+    extra_loss: Callable[[Any, Tensor], Tensor] | None = None,
     centered: bool = False,
     optimizer: str | Callable[[list[Tensor]], torch.optim.Optimizer] = "sgd",
     precision: str = "32-true",
@@ -113,6 +114,12 @@ def fit(
         L2 penalty ``weight_decay * ||W||^2 / 2`` on the weights (not the biases).
     sparsity_target, sparsity_cost:
         Penalty pulling each hidden unit's mean activation toward the target.
+    extra_loss:
+        A function ``(model, batch) -> scalar`` added to the negative
+        log-likelihood; its gradient (by autograd) joins every update.  For
+        example the discriminative term of a
+        :class:`~torchrbm.ClassificationRBM` (hybrid training):
+        ``extra_loss=lambda m, rows: 10 * m.discriminative_loss(rows)``.
     centered:
         Follow the centred gradient (:class:`Centering`), which trains deeper
         and larger models more stably.
@@ -208,6 +215,8 @@ def fit(
                 batch = rows[order[first : first + batch_size]]
                 batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
                 _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity, centering)
+                if extra_loss is not None:
+                    add_autograd_grad(model, lambda batch=batch: extra_loss(model, batch))
                 opt.step()
                 model.constrain_()
         _check_finite(model, epoch, last_good)

@@ -130,8 +130,35 @@ class Units(nn.Module, abc.ABC):
         """Name and options, enough for :func:`get_units` to rebuild this unit type."""
         return {"name": self.name}
 
+    def activation(self) -> nn.Module:
+        """A module mapping a pre-activation to :meth:`mean`, for feed-forward networks
+        built from an RBM (``Sigmoid`` for binary units)."""
+        return Mean(self)
+
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+
+
+class Mean(nn.Module):
+    """``units.mean(pre)`` as a module."""
+
+    def __init__(self, units: Units) -> None:
+        super().__init__()
+        self.units = units
+
+    def forward(self, pre: Tensor) -> Tensor:
+        return self.units.mean(pre)
+
+
+class Statistic(nn.Module):
+    """``units.statistic(x)`` as a module (the input a layer's weights multiply)."""
+
+    def __init__(self, units: Units) -> None:
+        super().__init__()
+        self.units = units
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.units.statistic(x)
 
 
 def _binary_states(n_units: int, start: int, stop: int, *, device=None, dtype=None) -> Tensor:
@@ -153,6 +180,9 @@ class Bernoulli(Units):
 
     def mean(self, pre: Tensor) -> Tensor:
         return torch.sigmoid(pre)
+
+    def activation(self) -> nn.Module:
+        return nn.Sigmoid()
 
     def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return self.mean_and_sample(pre, generator)[1]
@@ -197,6 +227,9 @@ class Spin(Units):
 
     def mean(self, pre: Tensor) -> Tensor:
         return torch.tanh(pre)
+
+    def activation(self) -> nn.Module:
+        return nn.Tanh()
 
     def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
         uniform = torch.rand(pre.shape, generator=generator, device=pre.device, dtype=pre.dtype)
@@ -560,6 +593,117 @@ class Gaussian(Units):
                 "min_sigma": low, "max_sigma": high}
 
 
+class Blocks(Units):
+    """A layer made of consecutive blocks of other unit types, e.g. binary pixels followed
+    by a softmax label group (Larochelle & Bengio's classification RBM).
+
+    ``parts`` is a sequence of ``(units, size)`` pairs; every method splits the last
+    dimension into the blocks, applies each block's unit type and joins the results
+    (sums for energies and log-partitions, concatenation for states and means).
+    """
+
+    name = "blocks"
+
+    def __init__(self, parts, n_units: int | None = None) -> None:
+        parts = [(spec, check_positive_int(size, "block size")) for spec, size in parts]
+        if not parts:
+            raise ValueError("Blocks needs at least one (units, size) part")
+        nn.Module.__init__(self)
+        self.n_units = None
+        self.sizes = [size for _, size in parts]
+        self.parts = nn.ModuleList(get_units(spec, size) for spec, size in parts)
+        self.discrete = all(part.discrete for part in self.parts)
+        if n_units is not None:
+            self.bind(check_positive_int(n_units, "n_units"))
+
+    def bind(self, n_units: int) -> Units:
+        if n_units != sum(self.sizes):
+            raise ValueError(f"blocks of sizes {self.sizes} make {sum(self.sizes)} units, not {n_units}")
+        return super().bind(n_units)
+
+    def _split(self, x: Tensor) -> tuple[Tensor, ...]:
+        return torch.split(x, self.sizes, dim=-1)
+
+    def _pieces(self, *tensors: Tensor):
+        """``(part, piece of each tensor...)`` for every block."""
+        return zip(self.parts, *(self._split(t) for t in tensors), strict=True)
+
+    def _map(self, method: str, x: Tensor, *args) -> Tensor:
+        return torch.cat([getattr(part, method)(piece, *args) for part, piece in self._pieces(x)], -1)
+
+    def constrain_(self) -> None:
+        for part in self.parts:
+            part.constrain_()
+
+    def statistic(self, x: Tensor) -> Tensor:
+        return self._map("statistic", x)
+
+    def mean(self, pre: Tensor) -> Tensor:
+        return self._map("mean", pre)
+
+    def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self._map("sample", pre, generator)
+
+    def mean_and_sample(self, pre: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        pairs = [part.mean_and_sample(piece, generator) for part, piece in self._pieces(pre)]
+        return torch.cat([mean for mean, _ in pairs], -1), torch.cat([sample for _, sample in pairs], -1)
+
+    def log_partition(self, pre: Tensor) -> Tensor:
+        return sum(part.log_partition(piece) for part, piece in self._pieces(pre))
+
+    def bias_for_mean(self, mean: Tensor) -> Tensor:
+        return self._map("bias_for_mean", mean)
+
+    def self_energy(self, x: Tensor, bias: Tensor) -> Tensor:
+        return sum(part.self_energy(piece, part_bias)
+                   for part, piece, part_bias in self._pieces(x, bias))
+
+    def self_energy_bias_grad(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+        return torch.cat([part.self_energy_bias_grad(piece, weight)
+                          for part, piece in self._pieces(x)], -1)
+
+    def free_energy_grads(self, x: Tensor, bias: Tensor, field, weight: Tensor) -> dict[str, Tensor]:
+        grads = {}
+        start = 0
+        for index, (part, piece, part_bias) in enumerate(self._pieces(x, bias)):
+            columns = slice(start, start + self.sizes[index])
+            part_grads = part.free_energy_grads(piece, part_bias, lambda columns=columns: field()[..., columns], weight)
+            grads.update({f"parts.{index}.{name}": grad for name, grad in part_grads.items()})
+            start = columns.stop
+        return grads
+
+    def check_values(self, x: Tensor, name: str) -> None:
+        start = 0
+        for part, piece in self._pieces(x):
+            part.check_values(piece, f"{name} (columns {start} to {start + piece.shape[-1] - 1})")
+            start += piece.shape[-1]
+
+    def check_training_data(self, x: Tensor, name: str) -> None:
+        start = 0
+        for part, piece in self._pieces(x):
+            part.check_training_data(piece, f"{name} (columns {start} to {start + piece.shape[-1] - 1})")
+            start += piece.shape[-1]
+
+    def n_states(self, n_units: int) -> int:
+        return math.prod(part.n_states(size) for part, size in zip(self.parts, self.sizes, strict=True))
+
+    def states(self, n_units: int, start: int, stop: int, *, device=None, dtype=None) -> Tensor:
+        """States in mixed radix: the first block's state varies fastest."""
+        index = torch.arange(start, stop, device=device, dtype=torch.int64)
+        pieces = []
+        for part, size in zip(self.parts, self.sizes, strict=True):
+            count = part.n_states(size)
+            digit = index % count
+            index = index // count
+            every = part.states(size, 0, count, device=device, dtype=dtype)
+            pieces.append(every[digit])
+        return torch.cat(pieces, -1)
+
+    def config(self) -> dict[str, Any]:
+        parts = zip(self.parts, self.sizes, strict=True)
+        return {"name": self.name, "parts": [[part.config(), size] for part, size in parts]}
+
+
 def _check_range(x: Tensor, name: str, low_bound: float, high_bound: float, kind: str, advice: str) -> None:
     if not x.numel():
         return
@@ -572,7 +716,7 @@ def _check_range(x: Tensor, name: str, low_bound: float, high_bound: float, kind
 
 
 _REGISTRY: dict[str, type[Units]] = {
-    cls.name: cls for cls in (Bernoulli, Spin, Softmax, PooledBernoulli, ReLU, Gaussian)
+    cls.name: cls for cls in (Bernoulli, Spin, Softmax, PooledBernoulli, ReLU, Gaussian, Blocks)
 }
 
 

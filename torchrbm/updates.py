@@ -28,13 +28,18 @@ class SparsityTarget:
         batch_q = h_mean.mean(0)
         self.q = batch_q if self.q is None else self.decay * self.q + (1 - self.decay) * batch_q
         delta = self.cost * (self.q - self.target)
-        with torch.enable_grad():
-            pre = model.hidden_preactivation(v.mean(0, keepdim=True))
-            params = [p for p in model.parameters() if p.requires_grad]
-            grads = torch.autograd.grad(pre, params, grad_outputs=delta[None], allow_unused=True)
-        for param, grad in zip(params, grads, strict=True):
-            if grad is not None:
-                param.grad.add_(grad)
+        add_autograd_grad(model, lambda: model.hidden_preactivation(v.mean(0, keepdim=True)), delta[None])
+
+
+def add_autograd_grad(model, output, grad_output: Tensor | None = None) -> None:
+    """Add the gradient of ``output()`` (a scalar, or weighted by ``grad_output``) with
+    respect to every trained parameter of ``model`` to the parameters' ``.grad``."""
+    with torch.enable_grad():
+        params = [p for p in model.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(output(), params, grad_outputs=grad_output, allow_unused=True)
+    for param, grad in zip(params, grads, strict=True):
+        if grad is not None:
+            param.grad.add_(grad)
 
 
 class Centering:

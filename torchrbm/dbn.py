@@ -1,0 +1,296 @@
+"""Deep belief networks: RBMs stacked and trained greedily (Hinton, Osindero & Teh 2006).
+
+Layer ``l`` is an RBM whose visible units are the hidden units of layer ``l - 1``.
+Greedy pretraining fits each RBM to the hidden means of the data under the
+layers below it (the mean-field up-pass ``x_l = E[h | x_{l-1}]``).  The network
+generates by Gibbs sampling in the top RBM, then one directed down-pass
+``x_{l-1} ~ p(v | h = x_l)`` through the lower layers.  As a feature extractor
+it is the up-pass; as a classifier it is the up-pass with a softmax output
+layer on top, fine-tuned by backpropagation (:meth:`DBN.fine_tune`).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .classification import check_labels
+from .conv import ConvRBM
+from .inpainting import check_mask, clamped_gibbs
+from .monitor import History
+from .rbm import RBM
+from .rng import resolve_generator
+from .train import fit
+from .units import Statistic, Units
+from .validation import as_data_tensor, check_positive_int
+
+LAYER_CLASSES: dict[str, type[RBM]] = {"RBM": RBM, "ConvRBM": ConvRBM}
+
+
+class DBN(nn.Module):
+    """A deep belief network.
+
+    Parameters
+    ----------
+    layer_sizes:
+        Widths from the input up, e.g. ``[784, 500, 500, 2000]``: one binary RBM
+        per pair of neighbours.
+    layers:
+        Instead of ``layer_sizes``, the RBMs themselves (any type, e.g. a Gaussian
+        bottom layer or a :class:`~torchrbm.ConvRBM`); each layer's visible width
+        must equal the hidden width of the one below.
+    visible:
+        Unit type of the bottom layer's visible units (with ``layer_sizes``).
+    generator, device, dtype:
+        As for :class:`~torchrbm.RBM` (with ``layer_sizes``).
+    """
+
+    def __init__(self, layer_sizes: Sequence[int] | None = None, *, layers: Sequence[RBM] | None = None,
+                 visible: str | dict = "bernoulli", generator: torch.Generator | None = None,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
+        super().__init__()
+        if (layer_sizes is None) == (layers is None):
+            raise ValueError("give either layer_sizes (e.g. [784, 500, 500]) or layers (a list of RBMs)")
+        if layers is None:
+            sizes = [check_positive_int(size, "layer size") for size in layer_sizes]
+            if len(sizes) < 2:
+                raise ValueError(f"layer_sizes needs at least two widths (input and one hidden layer); found {sizes}")
+            layers = [RBM(n_in, n_out, visible=visible if index == 0 else "bernoulli", generator=generator,
+                          device=device, dtype=dtype)
+                      for index, (n_in, n_out) in enumerate(itertools.pairwise(sizes))]
+        layers = list(layers)
+        if not layers or not all(isinstance(layer, RBM) for layer in layers):
+            raise TypeError("layers must be a non-empty list of torchrbm RBMs")
+        for index, (below, above) in enumerate(itertools.pairwise(layers)):
+            if below.n_hidden != above.n_visible:
+                raise ValueError(f"layer sizes do not chain: layer {index} has {below.n_hidden} hidden units but "
+                                 f"layer {index + 1} has {above.n_visible} visible units")
+        self.layers = nn.ModuleList(layers)
+        self.classifier: nn.Sequential | None = None
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def n_visible(self) -> int:
+        return self.layers[0].n_visible
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [self.n_visible, *(layer.n_hidden for layer in self.layers)]
+
+    @property
+    def device(self) -> torch.device:
+        return self.layers[0].device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layers[0].dtype
+
+    def config(self) -> dict[str, Any]:
+        n_classes = None if self.classifier is None else self.classifier[-1].out_features
+        return {"class": type(self).__name__, "layers": [layer.config() for layer in self.layers],
+                "n_classes": n_classes}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], **factory) -> DBN:
+        layers = []
+        for layer_config in config["layers"]:
+            layer_class = LAYER_CLASSES.get(layer_config.get("class"))
+            if layer_class is None:
+                raise ValueError(f"unknown DBN layer class {layer_config.get('class')!r}")
+            layers.append(layer_class.from_config(layer_config, **factory))
+        dbn = cls(layers=layers)
+        if config.get("n_classes"):
+            dbn.classifier = dbn._classifier_network(config["n_classes"])
+        return dbn
+
+    def extra_repr(self) -> str:
+        return f"layer_sizes={self.layer_sizes}"
+
+    # ------------------------------------------------------------- pretraining
+    def pretrain(self, data, settings: Mapping[str, Any] | Sequence[Mapping[str, Any]] = (),
+                 **common: Any) -> list[History]:
+        """Greedy layer-wise training: fit layer ``l`` with :func:`torchrbm.fit` to the
+        up-pass of ``data`` through the layers below it.
+
+        ``common`` options (``epochs``, ``lr``, ``sampler``, ...) apply to every layer;
+        ``settings`` (one mapping per layer, or one for all) override them per layer.
+        Returns one :class:`History` per layer.
+        """
+        if isinstance(settings, Mapping):
+            settings = [settings] * len(self.layers)
+        settings = list(settings) or [{}] * len(self.layers)
+        if len(settings) != len(self.layers):
+            raise ValueError(f"settings has {len(settings)} entries for {len(self.layers)} layers")
+        x = as_data_tensor(data, n_features=self.n_visible, units=self.layers[0].visible)
+        histories = []
+        for index, layer in enumerate(self.layers):
+            options = {**common, **settings[index]}
+            if options.get("sampler") is not None:
+                options["sampler"] = copy.deepcopy(options["sampler"])  # no chains shared between layers
+            histories.append(fit(layer, x, **options))
+            if index + 1 < len(self.layers):
+                x = self._up(layer, x)
+        return histories
+
+    @staticmethod
+    @torch.no_grad()
+    def _up(layer: RBM, x: Tensor, chunk: int = 8192) -> Tensor:
+        return torch.cat([layer.prob_h(x[start : start + chunk]) for start in range(0, x.shape[0], chunk)])
+
+    # ---------------------------------------------------------------- inference
+    @torch.no_grad()
+    def transform(self, x, depth: int | None = None) -> Tensor:
+        """Mean-field up-pass ``x_l = E[h | x_{l-1}]`` through the first ``depth`` layers (all by default)."""
+        depth = len(self.layers) if depth is None else check_positive_int(depth, "depth")
+        if depth > len(self.layers):
+            raise ValueError(f"depth {depth} exceeds the {len(self.layers)} layers of this DBN")
+        x = as_data_tensor(x, n_features=self.n_visible, units=self.layers[0].visible)
+        x = x.to(device=self.device, dtype=self.dtype)
+        for layer in self.layers[:depth]:
+            x = self._up(layer, x)
+        return x
+
+    @torch.no_grad()
+    def sample(self, n: int, steps: int = 1000, *, seed: int | None = None,
+               generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples: ``steps`` Gibbs steps in the top RBM, then a down-pass sampling each
+        lower layer; returns the bottom layer's means ``E[v | h_1]``."""
+        n, steps = check_positive_int(n, "n"), check_positive_int(steps, "steps", minimum=0)
+        generator = resolve_generator(self.device, seed, generator)
+        top = self.layers[-1]
+        x = top.gibbs(top.sample_from_visible_biases(n, generator), steps, generator)
+        if len(self.layers) == 1:
+            return top.prob_v(top.sample_h(x, generator))
+        for layer in list(self.layers[1:-1])[::-1]:
+            x = layer.sample_v(x, generator)
+        return self.layers[0].prob_v(x)
+
+    @torch.no_grad()
+    def inpaint(self, v, mask, steps: int = 200, *, burn_in: int | None = None, seed: int | None = None,
+                generator: torch.Generator | None = None) -> Tensor:
+        """Fill in the visible units where ``mask`` is ``True`` (see :meth:`RBM.inpaint`).
+
+        Each step samples an up-pass to the top RBM, one Gibbs step there and a
+        down-pass, then clamps the observed units again; a one-layer DBN is exactly
+        its RBM's inpainting.
+        """
+        bottom = self.layers[0]
+        v = bottom._v(v)
+        if v.ndim != 2:
+            raise ValueError(f"v must be 2-D (examples, {self.n_visible}); found shape {tuple(v.shape)}")
+        mask = check_mask(mask, v)
+        generator = resolve_generator(self.device, seed, generator)
+
+        def step(x: Tensor) -> tuple[Tensor, Tensor]:
+            for layer in self.layers:
+                x = layer.sample_h(x, generator)
+            for layer in list(self.layers[1:])[::-1]:
+                x = layer.sample_v(x, generator)
+            return bottom.visible_step(x, generator)
+
+        return clamped_gibbs(step, v, mask, bottom.sample_from_visible_biases(v.shape[0], generator), steps, burn_in)
+
+    # ------------------------------------------------------------ as a network
+    def to_torch(self) -> nn.Sequential:
+        """The up-pass as a feed-forward network: ``Linear(W^T, b)`` and the hidden units'
+        mean function (``Sigmoid`` for binary units) per layer, initialised from (and
+        independent of) the RBMs' weights."""
+        modules: list[nn.Module] = []
+        for layer in self.layers:
+            if isinstance(layer, ConvRBM):
+                raise TypeError("to_torch supports fully connected layers; use ConvRBM.to_dense() first")
+            linear = nn.Linear(layer.n_visible, layer.n_hidden, device=self.device, dtype=self.dtype)
+            with torch.no_grad():
+                linear.weight.copy_(layer.W.T)
+                linear.bias.copy_(layer.b)
+            if type(layer.visible).statistic is not Units.statistic:  # e.g. v / sigma^2 of Gaussian units
+                modules.append(Statistic(layer.visible))
+            modules += [linear, layer.hidden.activation()]
+        return nn.Sequential(*modules)
+
+    def _classifier_network(self, n_classes: int) -> nn.Sequential:
+        network = self.to_torch()
+        network.append(nn.Linear(self.layers[-1].n_hidden, n_classes, device=self.device, dtype=self.dtype))
+        return network
+
+    def fine_tune(self, x, y, *, n_classes: int | None = None, epochs: int = 50, batch_size: int = 100,
+                  lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 0.0,
+                  validation_fraction: float = 0.1, patience: int = 5, seed: int | None = None,
+                  progress: bool = False) -> History:
+        """Train a classifier: the up-pass network (:meth:`to_torch`) with a linear softmax
+        output layer, by backpropagation of the cross-entropy (SGD with momentum).
+
+        A random ``validation_fraction`` of the examples is held out; training stops
+        when its error has not improved for ``patience`` epochs, and the network of
+        the best epoch is kept as :attr:`classifier`.  The RBMs are not changed.
+        History records: ``epoch``, ``train_loss``, ``valid_error``, ``time``.
+        """
+        x = as_data_tensor(x, name="x", n_features=self.n_visible, units=self.layers[0].visible)
+        n_classes = int(check_labels(y, x.shape[0]).max()) + 1 if n_classes is None else n_classes
+        labels = check_labels(y, x.shape[0], check_positive_int(n_classes, "n_classes", minimum=2))
+        if not 0.0 <= validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must lie in [0, 1); found {validation_fraction}")
+        epochs, patience = check_positive_int(epochs, "epochs"), check_positive_int(patience, "patience")
+        generator = torch.Generator().manual_seed(seed if seed is not None else torch.seed())
+        order = torch.randperm(x.shape[0], generator=generator)
+        n_valid = math.floor(validation_fraction * x.shape[0])
+        valid, train = order[:n_valid], order[n_valid:]
+        network = self._classifier_network(n_classes)
+        optimizer = torch.optim.SGD(network.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+        history, best, best_error, waited = History(), None, math.inf, 0
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            network.train()
+            shuffled = train[torch.randperm(train.shape[0], generator=generator)]
+            total = 0.0
+            for first in range(0, shuffled.shape[0], batch_size):
+                rows = shuffled[first : first + batch_size]
+                inputs = x[rows].to(device=self.device, dtype=self.dtype)
+                loss = F.cross_entropy(network(inputs), labels[rows].to(self.device))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * rows.shape[0]
+            error = _error_rate(network, x[valid], labels[valid], self.device, self.dtype) if n_valid else math.nan
+            history.append({"epoch": epoch, "train_loss": total / train.shape[0], "valid_error": error,
+                            "time": time.perf_counter() - start})
+            if progress:
+                print(f"fine-tune epoch {epoch}: loss {total / train.shape[0]:.4f}, validation error {error:.4f}")
+            if not n_valid or error < best_error:
+                best, best_error, waited = copy.deepcopy(network.state_dict()), error, 0
+            else:
+                waited += 1
+                if waited >= patience:
+                    break
+        network.load_state_dict(best)
+        self.classifier = network.eval()
+        return history
+
+    @torch.no_grad()
+    def predict_proba(self, x) -> Tensor:
+        """Class probabilities of the fine-tuned classifier."""
+        if self.classifier is None:
+            raise RuntimeError("this DBN has no classifier yet; call fine_tune(x, y) first")
+        x = as_data_tensor(x, name="x", n_features=self.n_visible, units=self.layers[0].visible)
+        return torch.softmax(self.classifier(x.to(device=self.device, dtype=self.dtype)), -1)
+
+    def predict(self, x) -> Tensor:
+        """The most probable class under the fine-tuned classifier."""
+        return self.predict_proba(x).argmax(-1)
+
+
+@torch.no_grad()
+def _error_rate(network: nn.Module, x: Tensor, labels: Tensor, device, dtype, chunk: int = 8192) -> float:
+    network.eval()
+    wrong = sum(int((network(x[start : start + chunk].to(device=device, dtype=dtype)).argmax(-1)
+                     != labels[start : start + chunk].to(device)).sum()) for start in range(0, x.shape[0], chunk))
+    network.train()
+    return wrong / x.shape[0]

@@ -1,0 +1,53 @@
+"""Inpainting: fill in missing visible units by Gibbs sampling with the observed ones clamped.
+
+With the observed units ``v_o`` held fixed, the chain ``h ~ p(h | v)``,
+``v_m ~ p(v_m | h)`` samples the conditional ``p(v_m | v_o)`` of the missing units
+``v_m`` (an RBM's visible units are independent given ``h``, so clamping is exact).
+The estimate returned is the Rao-Blackwellised mean
+``E[v_m | v_o] ≈ 1/T sum_t E[v_m | h_t]`` over the steps after a burn-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from .validation import check_positive_int
+
+
+def check_mask(mask, v: Tensor) -> Tensor:
+    """``mask`` (``True`` where a unit is missing) as a boolean tensor of ``v``'s shape.
+
+    It may be one row for every example (``(n_visible,)``) or one row per example.
+    """
+    mask = torch.as_tensor(mask, device=v.device)
+    if mask.dtype != torch.bool:
+        if mask.is_floating_point() or mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
+            raise ValueError(f"mask must be boolean (True where a unit is missing) or 0/1; found dtype {mask.dtype}")
+        mask = mask.bool()
+    if mask.shape not in (v.shape, v.shape[-1:]):
+        raise ValueError(f"mask must have shape {tuple(v.shape[-1:])} or {tuple(v.shape)} to match the data; "
+                         f"found {tuple(mask.shape)}")
+    return mask.expand(v.shape)
+
+
+@torch.no_grad()
+def clamped_gibbs(step: Callable[[Tensor], tuple[Tensor, Tensor]], v: Tensor, mask: Tensor, start: Tensor,
+                  steps: int, burn_in: int | None = None) -> Tensor:
+    """Run ``step(v) -> (E[v' | ...], v')`` ``steps`` times from ``start``, resetting the
+    observed units (``~mask``) to ``v`` after each step; return ``v`` with its missing
+    units replaced by their mean over the steps after ``burn_in`` (default: half)."""
+    steps = check_positive_int(steps, "steps")
+    burn_in = steps // 2 if burn_in is None else check_positive_int(burn_in, "burn_in", minimum=0)
+    if burn_in >= steps:
+        raise ValueError(f"burn_in ({burn_in}) must be smaller than steps ({steps})")
+    state = torch.where(mask, start, v)
+    total = torch.zeros_like(v)
+    for index in range(steps):
+        mean, sample = step(state)
+        state = torch.where(mask, sample, v)
+        if index >= burn_in:
+            total += mean
+    return torch.where(mask, total / (steps - burn_in), v)
