@@ -179,6 +179,15 @@ def cmd_train(args) -> int:
     seconds = time.perf_counter() - started
     summary: dict[str, Any] = {"epochs": len(history), "train_seconds": seconds,
                                "recon_error": history[-1]["recon_error"] if len(history) else None}
+    metadata = {"config": config, "summary": summary}
+    if scaler is not None:
+        metadata["standardizer"] = scaler.to_dict()
+    save(model, run_dir / "model.safetensors", metadata=metadata)  # before the (long) evaluation
+    if args.model == "crbm":
+        plots.plot_curves(history).savefig(run_dir / "curves.png", dpi=100)
+        plots.plot_filters(model).savefig(run_dir / "filters.png", dpi=100)
+    else:
+        _save_figures(run_dir, model, history, train, scaler)
     evaluated = held_out if held_out is not None else train
     summary["evaluated_on"] = "held-out data" if held_out is not None else "training data"
     if args.model == "crbm":
@@ -187,16 +196,8 @@ def cmd_train(args) -> int:
     else:
         summary.update(evaluate(model, evaluated, _likelihood_methods(model), n_chains=100,
                                 n_betas=args.ais_betas, seed=args.seed))
-    metadata = {"config": config, "summary": summary}
-    if scaler is not None:
-        metadata["standardizer"] = scaler.to_dict()
     save(model, run_dir / "model.safetensors", metadata=metadata)
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
-    if args.model == "crbm":
-        plots.plot_curves(history).savefig(run_dir / "curves.png", dpi=100)
-        plots.plot_filters(model).savefig(run_dir / "filters.png", dpi=100)
-    else:
-        _save_figures(run_dir, model, history, train, scaler)
     if not args.quiet:
         print(f"trained {model} in {seconds:.1f} s; run directory: {run_dir}")
         print(f"final reconstruction error {summary['recon_error']:.5f}")

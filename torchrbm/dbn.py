@@ -29,7 +29,7 @@ from .monitor import History
 from .rbm import RBM
 from .rng import resolve_generator
 from .train import fit
-from .units import Statistic, Units
+from .units import Units, UnitsFunction
 from .validation import as_data_tensor, check_positive_int
 
 LAYER_CLASSES: dict[str, type[RBM]] = {"RBM": RBM, "ConvRBM": ConvRBM}
@@ -212,7 +212,7 @@ class DBN(nn.Module):
                 linear.weight.copy_(layer.W.T)
                 linear.bias.copy_(layer.b)
             if type(layer.visible).statistic is not Units.statistic:  # e.g. v / sigma^2 of Gaussian units
-                modules.append(Statistic(layer.visible))
+                modules.append(UnitsFunction(layer.visible, "statistic"))
             modules += [linear, layer.hidden.activation()]
         return nn.Sequential(*modules)
 

@@ -133,32 +133,28 @@ class Units(nn.Module, abc.ABC):
     def activation(self) -> nn.Module:
         """A module mapping a pre-activation to :meth:`mean`, for feed-forward networks
         built from an RBM (``Sigmoid`` for binary units)."""
-        return Mean(self)
+        return UnitsFunction(self, "mean")
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
 
 
-class Mean(nn.Module):
-    """``units.mean(pre)`` as a module."""
+class UnitsFunction(nn.Module):
+    """One of a unit type's maps as a module: ``mean`` (pre-activation to ``E[s(x) | u]``)
+    or ``statistic`` (state to ``s(x)``), for feed-forward networks built from RBMs."""
 
-    def __init__(self, units: Units) -> None:
+    def __init__(self, units: Units, method: str) -> None:
         super().__init__()
+        if method not in ("mean", "statistic"):
+            raise ValueError(f"method must be 'mean' or 'statistic'; found {method!r}")
         self.units = units
-
-    def forward(self, pre: Tensor) -> Tensor:
-        return self.units.mean(pre)
-
-
-class Statistic(nn.Module):
-    """``units.statistic(x)`` as a module (the input a layer's weights multiply)."""
-
-    def __init__(self, units: Units) -> None:
-        super().__init__()
-        self.units = units
+        self.method = method
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.units.statistic(x)
+        return getattr(self.units, self.method)(x)
+
+    def extra_repr(self) -> str:
+        return f"method={self.method!r}"
 
 
 def _binary_states(n_units: int, start: int, stop: int, *, device=None, dtype=None) -> Tensor:
