@@ -60,13 +60,15 @@ def _plain_rbm_prediction(rbm, previous, steps, generator):
     return rbm.prob_v(rbm.prob_h(v))
 
 
-def test_crbm_predicts_moving_bars_far_better_than_a_plain_rbm():
+@pytest.mark.parametrize("sampler", ["cd", "pcd"])
+def test_crbm_predicts_moving_bars_far_better_than_a_plain_rbm(sampler):
     train_frames, train_context = tr.datasets.sequence_windows(tr.datasets.moving_bars(60, seed=0), order=2)
     test_frames, test_context = tr.datasets.sequence_windows(tr.datasets.moving_bars(20, seed=1), order=2)
     settings = {"epochs": 60, "batch_size": 20, "lr": 0.05, "momentum": 0.5, "seed": 0}
     crbm = tr.ConditionalRBM(12, 24, 24, generator=torch.Generator().manual_seed(0))
     history = tr.fit(crbm, train_frames, context=train_context, validation_data=test_frames,
-                     validation_context=test_context, **settings)
+                     validation_context=test_context, sampler=tr.CD(1) if sampler == "cd" else tr.PCD(30),
+                     **settings)
     assert history[-1]["free_energy_gap"] is not None
     rbm = tr.RBM(12, 24, data=train_frames, generator=torch.Generator().manual_seed(0))
     tr.fit(rbm, train_frames, **settings)
@@ -85,8 +87,8 @@ def test_conditional_training_refuses_what_it_cannot_do():
     crbm = tr.ConditionalRBM(12, 4, 12)
     with pytest.raises(ValueError, match="needs context="):
         tr.fit(crbm, frames)
-    with pytest.raises(ValueError, match="CD\\(k\\) only"):
-        tr.fit(crbm, frames, context=context, sampler=tr.PCD(10))
+    with pytest.raises(ValueError, match="CD\\(k\\) or PCD"):
+        tr.fit(crbm, frames, context=context, sampler=tr.PT(2, 10))
     with pytest.raises(ValueError, match="is for a ConditionalRBM"):
         tr.fit(tr.RBM(12, 4), frames, context=context)
     with pytest.raises(ValueError, match="context has 12 columns"):

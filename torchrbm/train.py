@@ -24,7 +24,7 @@ from .monitor import History, LogLikelihoodMonitor
 from .precision import matmul_dtype, mixed_precision
 from .rbm import uniform_weights
 from .rng import resolve_generator
-from .samplers import CD, NegativePhase, Sampler
+from .samplers import CD, PCD, NegativePhase, Sampler
 from .updates import Centering, SparsityTarget, add_autograd_grad
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
 
@@ -245,13 +245,19 @@ def _step(model, batch, sampler, generator, named, weight_names, weight_decay, s
         h_mean, h_sample = chain_model.hidden_step(v, generator)
     else:
         h_mean, h_sample = chain_model.prob_h(v), None
-    negative = sampler.negative_phase(chain_model, v, h_sample, generator)
-    stacked = (torch.cat([v, negative.v]), torch.cat([h_mean, negative.h]), contrastive_weights(v, negative))
     if chain_model is model:
-        grads = model.free_energy_grad(*stacked)
-    else:  # CD chains start at the data, so the model samples share the batch's context
+        negative = sampler.negative_phase(model, v, h_sample, generator)
+        grads = model.free_energy_grad(*_stacked(v, h_mean, negative))
+    else:
         context = batch[:, model.n_visible :]
-        grads = model.free_energy_grad(*stacked, context=torch.cat([context, context]))
+        if sampler.starts_from_data:  # CD: the chains share the batch's context row by row
+            chain_context = context
+        else:  # persistent chain i is conditioned on the batch's context row i mod N
+            rows = torch.arange(sampler.n_chains, device=context.device) % context.shape[0]
+            chain_context = context[rows]
+            chain_model = model.condition(chain_context)
+        negative = sampler.negative_phase(chain_model, v, h_sample, generator)
+        grads = model.free_energy_grad(*_stacked(v, h_mean, negative), context=torch.cat([context, chain_context]))
     if centering is not None:
         centering.apply(model, grads, v, h_mean)
     for name, param in named:
@@ -263,6 +269,11 @@ def _step(model, batch, sampler, generator, named, weight_names, weight_decay, s
         sparsity.add_grad(model, v, h_mean)
 
 
+def _stacked(v: Tensor, h_mean: Tensor, negative: NegativePhase) -> tuple[Tensor, Tensor, Tensor]:
+    """Data and model statistics stacked, with their contrastive weights."""
+    return torch.cat([v, negative.v]), torch.cat([h_mean, negative.h]), contrastive_weights(v, negative)
+
+
 def _check_conditional(model, context, sampler, centered: bool, log_likelihood_every: int) -> bool:
     """Whether ``model`` is conditional, after checking that the options suit it."""
     conditional = isinstance(model, ConditionalRBM)
@@ -270,9 +281,9 @@ def _check_conditional(model, context, sampler, centered: bool, log_likelihood_e
         raise ValueError("a ConditionalRBM needs context= (one row of context per row of data)")
     if not conditional and context is not None:
         raise ValueError(f"context= is for a ConditionalRBM; this model is a {type(model).__name__}")
-    if conditional and (not isinstance(sampler, CD) or centered or log_likelihood_every):
-        raise ValueError("a ConditionalRBM trains with CD(k) only (its chains must share the data's context), "
-                         "without centering or likelihood monitoring")
+    if conditional and (type(sampler) not in (CD, PCD) or centered or log_likelihood_every):
+        raise ValueError("a ConditionalRBM trains with CD(k) or PCD (each chain conditioned on a context of the "
+                         "batch), without centering or likelihood monitoring")
     return conditional
 
 
