@@ -8,8 +8,9 @@ Grey-level MNIST scaled to [0, 1] (read as the probabilities of binary pixels),
   last 10 000 training images, then the classifier is refitted on all 60 000.
   The RBM is saved (for ``torchrbm inpaint``).
 * ``dbn``: a 784-500-500-2000 DBN pretrained greedily (CD-1), then fine-tuned as a
-  784-500-500-2000-10 network by backpropagation with early stopping on a held-out
-  tenth of the training images.
+  784-500-500-2000-10 network by backpropagation (learning rate decayed linearly to
+  0), on all training images (``--tune-validation F`` holds out a fraction for
+  early stopping instead).
 * ``crbm``: a classification RBM over [image, one-hot label] (Larochelle & Bengio
   2008), hybrid training: CD-1 plus ``--alpha`` times the exact discriminative
   gradient; predictions by p(y | x), exact.
@@ -75,12 +76,14 @@ def dbn(x, y, x_test, y_test, args) -> dict:
                  momentum=(0.5, 0.9), weight_decay=1e-4, precision="bf16-mixed", sampler=tr.CD(1), seed=0,
                  progress=args.progress)
     pretrain_seconds = time.perf_counter() - start
-    history = net.fine_tune(x, y, epochs=args.tune_epochs, lr=args.tune_lr, momentum=0.9, weight_decay=1e-5,
-                            validation_fraction=0.1, patience=args.patience, seed=0, progress=args.progress)
+    history = net.fine_tune(x, y, epochs=args.tune_epochs, lr=linear_decay(args.tune_lr, args.tune_epochs),
+                            momentum=0.9, weight_decay=1e-5, validation_fraction=args.tune_validation,
+                            patience=args.patience, seed=0, progress=args.progress)
     total = time.perf_counter() - start
     return {"test_error": error_rate(net.predict(x_test), y_test), "pretrain_seconds": pretrain_seconds,
             "total_seconds": total, "fine_tune_epochs": len(history),
-            "best_validation_error": min(r["valid_error"] for r in history), "pretrain_epochs": args.dbn_epochs}
+            "validation_errors": [r["valid_error"] for r in history], "pretrain_epochs": args.dbn_epochs,
+            "validation_fraction": args.tune_validation}
 
 
 def classification_rbm(x, y, x_test, y_test, args) -> dict:
@@ -107,10 +110,13 @@ def main() -> int:
     parser.add_argument("--rbm-epochs", type=int, default=30)
     parser.add_argument("--c-grid", type=float, nargs="+", default=[0.1, 1.0, 10.0])
     parser.add_argument("--lr-iter", type=int, default=500)
-    parser.add_argument("--dbn-epochs", type=int, default=20, help="pretraining epochs per layer (default: 20)")
-    parser.add_argument("--tune-epochs", type=int, default=100)
-    parser.add_argument("--tune-lr", type=float, default=0.05)
-    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--dbn-epochs", type=int, default=50, help="pretraining epochs per layer (default: 50)")
+    parser.add_argument("--tune-epochs", type=int, default=120)
+    parser.add_argument("--tune-lr", type=float, default=0.1, help="dbn: initial fine-tuning rate, "
+                        "decayed linearly to 0 (default: 0.1)")
+    parser.add_argument("--patience", type=int, default=20)
+    parser.add_argument("--tune-validation", type=float, default=0.0,
+                        help="dbn: fraction held out for early stopping; 0 trains on all images (default: 0)")
     parser.add_argument("--crbm-hidden", type=int, default=1000)
     parser.add_argument("--crbm-epochs", type=int, default=30)
     parser.add_argument("--alpha", type=float, default=10.0,

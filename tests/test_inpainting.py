@@ -64,7 +64,7 @@ def test_named_masks():
 
 def test_cli_inpaint_beats_filling_with_pixel_means(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--epochs", "20", "--hidden", "64", "--out", str(run), "--quiet"]) == 0
+    assert main(["train", "--epochs", "20", "--hidden", "64", "--ais-betas", "100", "--out", str(run), "--quiet"]) == 0
     capsys.readouterr()
     out = tmp_path / "inpainted.png"
     assert main(["inpaint", str(run / "model.safetensors"), "--n", "300", "--mask", "random:0.3", "--steps", "200",

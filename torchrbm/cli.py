@@ -294,6 +294,7 @@ def cmd_sample(args) -> int:
 
 
 _MASK_REGIONS = ("bottom", "top", "left", "right")
+_MAX_SHOWN = 20  # examples drawn in an inpainting figure
 
 
 def inpainting_mask(spec: str, n_visible: int, seed: int = 0) -> torch.Tensor:
@@ -354,9 +355,10 @@ def cmd_inpaint(args) -> int:
     if out.suffix == ".npy":
         atomic_write_bytes(out, _npy_bytes(completed.numpy()))
     elif out.suffix in (".png", ".svg"):
-        shown = torch.where(mask, torch.full_like(original, 0.5), original)  # grey: missing
+        count = min(original.shape[0], _MAX_SHOWN)  # the errors above cover every example
+        shown = torch.where(mask, torch.full_like(original, 0.5), original)[:count]  # grey: missing
         out.parent.mkdir(parents=True, exist_ok=True)
-        plots.plot_images(torch.cat([original, shown, completed]).clamp(0, 1), columns=original.shape[0],
+        plots.plot_images(torch.cat([original[:count], shown, completed[:count]]).clamp(0, 1), columns=count,
                           title="rows: original, observed (grey: missing), inpainted").savefig(out)
     else:
         raise ValueError(f"--out must end in .png, .svg or .npy; found {out.name}")
@@ -459,10 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
     inpaint.add_argument("--mask", default="bottom",
                          help="missing pixels: bottom, top, left or right half, random:P, or a .npy file of "
                          "booleans (True: missing) of one image's or the examples' shape (default: bottom)")
-    inpaint.add_argument("--steps", type=int, default=200, help="Gibbs steps, half of them burn-in (default: 200)")
+    inpaint.add_argument("--steps", type=int, default=1000, help="Gibbs steps, half of them burn-in (default: 1000)")
     inpaint.add_argument("--seed", type=int, default=0)
     inpaint.add_argument("--device", default="cpu")
-    inpaint.add_argument("--out", required=True, help="FILE.png or FILE.svg (before/after) or FILE.npy")
+    inpaint.add_argument("--out", required=True,
+                         help="FILE.png or FILE.svg (before/after, the first 20 examples) or FILE.npy")
     inpaint.add_argument("--json", action="store_true", help="print JSON")
     inpaint.set_defaults(func=cmd_inpaint)
     return parser

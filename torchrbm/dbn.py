@@ -15,7 +15,7 @@ import copy
 import itertools
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -28,7 +28,7 @@ from .inpainting import check_mask, clamped_gibbs
 from .monitor import History
 from .rbm import RBM
 from .rng import resolve_generator
-from .train import fit
+from .train import fit, lr_at
 from .units import Units, UnitsFunction
 from .validation import as_data_tensor, check_positive_int
 
@@ -174,7 +174,7 @@ class DBN(nn.Module):
         return self.layers[0].prob_v(x)
 
     @torch.no_grad()
-    def inpaint(self, v, mask, steps: int = 200, *, burn_in: int | None = None, seed: int | None = None,
+    def inpaint(self, v, mask, steps: int = 1000, *, burn_in: int | None = None, seed: int | None = None,
                 generator: torch.Generator | None = None) -> Tensor:
         """Fill in the visible units where ``mask`` is ``True`` (see :meth:`RBM.inpaint`).
 
@@ -222,13 +222,14 @@ class DBN(nn.Module):
         return network
 
     def fine_tune(self, x, y, *, n_classes: int | None = None, epochs: int = 50, batch_size: int = 100,
-                  lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 0.0,
+                  lr: float | Callable[[int], float] = 0.1, momentum: float = 0.9, weight_decay: float = 0.0,
                   validation_fraction: float = 0.1, patience: int = 5, seed: int | None = None,
                   progress: bool = False) -> History:
         """Train a classifier: the up-pass network (:meth:`to_torch`) with a linear softmax
         output layer, by backpropagation of the cross-entropy (SGD with momentum).
 
-        A random ``validation_fraction`` of the examples is held out; training stops
+        ``lr`` is a number or a function ``epoch -> learning rate``.  A random
+        ``validation_fraction`` of the examples is held out; training stops
         when its error has not improved for ``patience`` epochs, and the network of
         the best epoch is kept as :attr:`classifier`.  The RBMs are not changed.
         History records: ``epoch``, ``train_loss``, ``valid_error``, ``time``.
@@ -244,10 +245,13 @@ class DBN(nn.Module):
         n_valid = math.floor(validation_fraction * x.shape[0])
         valid, train = order[:n_valid], order[n_valid:]
         network = self._classifier_network(n_classes)
-        optimizer = torch.optim.SGD(network.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+        optimizer = torch.optim.SGD(network.parameters(), lr=lr_at(lr, 0), momentum=momentum,
+                                    weight_decay=weight_decay)
         history, best, best_error, waited = History(), None, math.inf, 0
         for epoch in range(epochs):
             start = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(lr, epoch)
             network.train()
             shuffled = train[torch.randperm(train.shape[0], generator=generator)]
             total = 0.0
@@ -261,7 +265,7 @@ class DBN(nn.Module):
                 total += float(loss.detach()) * rows.shape[0]
             error = _error_rate(network, x[valid], labels[valid], self.device, self.dtype) if n_valid else math.nan
             history.append({"epoch": epoch, "train_loss": total / train.shape[0], "valid_error": error,
-                            "time": time.perf_counter() - start})
+                            "lr": lr_at(lr, epoch), "time": time.perf_counter() - start})
             if progress:
                 print(f"fine-tune epoch {epoch}: loss {total / train.shape[0]:.4f}, validation error {error:.4f}")
             if not n_valid or error < best_error:

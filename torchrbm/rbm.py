@@ -234,7 +234,7 @@ class RBM(nn.Module):
         return v
 
     @torch.no_grad()
-    def inpaint(self, v, mask, steps: int = 200, *, burn_in: int | None = None,
+    def inpaint(self, v, mask, steps: int = 1000, *, burn_in: int | None = None,
                 generator: torch.Generator | None = None) -> Tensor:
         """Fill in the visible units where ``mask`` is ``True``, given the others.
 

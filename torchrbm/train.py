@@ -38,7 +38,7 @@ def _momentum_at(momentum: float | tuple[float, float], switch: int, epoch: int)
     return float(momentum)
 
 
-def _lr_at(lr: float | Callable[[int], float], epoch: int) -> float:
+def lr_at(lr: float | Callable[[int], float], epoch: int) -> float:
     value = lr(epoch) if callable(lr) else lr
     return check_nonnegative_float(value, f"learning rate at epoch {epoch}")
 
@@ -191,7 +191,7 @@ def fit(
 
     if log_likelihood_every:
         callbacks = [LogLikelihoodMonitor(monitor_train, every=log_likelihood_every), *callbacks]
-    opt = _make_optimizer(model, optimizer, _lr_at(lr, 0), _momentum_at(momentum, momentum_switch, 0))
+    opt = _make_optimizer(model, optimizer, lr_at(lr, 0), _momentum_at(momentum, momentum_switch, 0))
     weight_names = set(getattr(model, "weight_names", ("W",)))
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     history = History()
@@ -199,7 +199,7 @@ def fit(
     bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
-        epoch_lr = _lr_at(lr, epoch)
+        epoch_lr = lr_at(lr, epoch)
         epoch_momentum = _momentum_at(momentum, momentum_switch, epoch)
         for group in opt.param_groups:
             group["lr"] = epoch_lr
