@@ -134,7 +134,8 @@ def fit(
         For a :class:`~torchrbm.ConditionalRBM`: the context of each row of ``data``
         (and of ``validation_data``); required for that model, refused for others.
         Conditional models train with ``CD(k)``, whose chains start from the data
-        and so share its context.
+        and so share its context, or ``PCD``, whose chain ``i`` is conditioned on
+        the batch's context row ``i mod N``.
     validation_data:
         Held-out data; if given, each epoch records the free-energy gap
         ``mean F(held-out) - mean F(training)`` on equal-sized subsets.
