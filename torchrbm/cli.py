@@ -245,6 +245,11 @@ def _print_results(results: dict[str, Any], as_json: bool) -> None:
         print(f"{key}: {_describe(value) if isinstance(value, dict) else value}")
 
 
+def _separate_training_split(args, key: str) -> torch.Tensor | None:
+    """The training split of a named data set whose held-out data is a split of its own, else None."""
+    return _load_data(args, "train") if isinstance(_HELD_OUT.get(key), str) else None
+
+
 def _standardizer(path) -> datasets.Standardizer | None:
     """The standardisation a model file's training data went through, if any."""
     state = read_header(path)["metadata"].get("standardizer")
@@ -256,7 +261,7 @@ def cmd_evaluate(args) -> int:
     args.visible = model.visible.name
     data = _load_data(args, args.split)
     key = str(args.data).lower().replace("_", "-")
-    reference = _load_data(args, "train") if key in _HELD_OUT and isinstance(_HELD_OUT[key], str) else None
+    reference = _separate_training_split(args, key)
     scaler = _standardizer(args.model)
     if scaler is not None:  # the model was trained on standardised data: evaluate on the same scale
         data = scaler.transform(data)
@@ -333,7 +338,9 @@ def cmd_inpaint(args) -> int:
     args.visible = bottom.visible.name
     data = _load_data(args, args.split)
     key = str(args.data).lower().replace("_", "-")
-    reference = _load_data(args, "train") if key in _HELD_OUT and isinstance(_HELD_OUT[key], str) else data
+    reference = _separate_training_split(args, key)
+    if reference is None:
+        reference = data
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
     rows = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(args.seed))[: args.n]
     original = data[rows].float()

@@ -668,17 +668,18 @@ class Blocks(Units):
             start = columns.stop
         return grads
 
-    def check_values(self, x: Tensor, name: str) -> None:
+    def _check_each(self, method: str, x: Tensor, name: str) -> None:
+        """Run each block's ``method`` check on its columns, naming them in any error."""
         start = 0
         for part, piece in self._pieces(x):
-            part.check_values(piece, f"{name} (columns {start} to {start + piece.shape[-1] - 1})")
+            getattr(part, method)(piece, f"{name} (columns {start} to {start + piece.shape[-1] - 1})")
             start += piece.shape[-1]
 
+    def check_values(self, x: Tensor, name: str) -> None:
+        self._check_each("check_values", x, name)
+
     def check_training_data(self, x: Tensor, name: str) -> None:
-        start = 0
-        for part, piece in self._pieces(x):
-            part.check_training_data(piece, f"{name} (columns {start} to {start + piece.shape[-1] - 1})")
-            start += piece.shape[-1]
+        self._check_each("check_training_data", x, name)
 
     def n_states(self, n_units: int) -> int:
         return math.prod(part.n_states(size) for part, size in zip(self.parts, self.sizes, strict=True))
