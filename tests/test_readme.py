@@ -15,6 +15,8 @@ def test_readme_tour_runs(tmp_path, monkeypatch):
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(blocks[0], "README.md", "exec"), {})
-    claimed = re.search(r"# (-\d+\.\d+) nats", blocks[0]).group(1)
-    assert f"{float(printed.getvalue()):.2f}" == claimed
+    # The trajectory of 1000 epochs depends on the float32 kernels' summation order
+    # (it differs between CPUs), so the printed value is checked to 0.1 nat.
+    claimed = re.search(r"# about (-\d+\.\d+) nats", blocks[0]).group(1)
+    assert abs(float(printed.getvalue()) - float(claimed)) < 0.1
     assert (tmp_path / "bas.safetensors").is_file()

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from . import kernels
 from .rbm import RBM
 from .units import Blocks, Softmax, Units
 from .validation import as_data_tensor, check_positive_int
@@ -89,7 +90,7 @@ class ClassificationRBM(RBM):
         x = x.to(device=self.device, dtype=self.dtype)
         statistic = self.visible.parts[0].statistic(x)
         weights = self.W
-        pre = torch.addmm(self.b, statistic, weights[: self.n_features])  # (n, hidden) without the label
+        pre = kernels.addmm(self.b, statistic, weights[: self.n_features])  # (n, hidden) without the label
         per_class = pre[:, None, :] + weights[self.n_features :][None]  # (n, classes, hidden)
         logits = self.a[self.n_features :] + self.hidden.log_partition(per_class)
         return torch.log_softmax(logits, -1)

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from . import kernels
 from .rbm import RBM, uniform_weights
 from .units import Units
 from .validation import as_data_tensor, check_positive_int
@@ -81,8 +82,8 @@ class ConditionalRBM(RBM):
         nn.Module.__init__(view)
         view.W = self.W
         view.visible, view.hidden = self.visible, self.hidden
-        view.a = torch.addmm(self.a, c, self.A)
-        view.b = torch.addmm(self.b, c, self.B)
+        view.a = kernels.addmm(self.a, c, self.A)
+        view.b = kernels.addmm(self.b, c, self.B)
         view._finish_init(None)
         view.matmul_dtype = self.matmul_dtype
         return view
@@ -103,8 +104,8 @@ class ConditionalRBM(RBM):
             weight = uniform_weights(v.shape[0], v)
         grads = view.free_energy_grad(v, h_mean, weight)
         weighted_c = c * weight.to(self.dtype)[:, None]
-        grads["A"] = -(weighted_c.T @ self.visible.statistic(v))
-        grads["B"] = -(weighted_c.T @ h_mean)
+        grads["A"] = kernels.mm(weighted_c.T, self.visible.statistic(v)).neg_()
+        grads["B"] = kernels.mm(weighted_c.T, h_mean).neg_()
         return grads
 
     @torch.no_grad()

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from . import kernels
 from .inpainting import check_mask, clamped_gibbs
 from .units import Units, get_units
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
@@ -278,7 +279,7 @@ class RBM(nn.Module):
         dtype = self._matmul_weights().dtype
         statistic = self.visible.statistic(v)
         grads = {
-            "W": torch.mm(statistic.T.to(dtype), weighted_h.to(dtype)).to(self.dtype).neg_(),
+            "W": kernels.mm(statistic.T.to(dtype), weighted_h.to(dtype)).to(self.dtype).neg_(),
             "a": self.visible.self_energy_bias_grad(v, weight),
             "b": weighted_h.sum(0).neg_(),
         }
@@ -331,5 +332,5 @@ def _affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     if weight.dtype != bias.dtype:
         return torch.add(bias, x.to(weight.dtype) @ weight)
     if x.ndim == 2:
-        return torch.addmm(bias, x, weight)
+        return kernels.addmm(bias, x, weight)
     return x @ weight + bias

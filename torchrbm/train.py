@@ -271,8 +271,13 @@ def _step(model, batch, sampler, generator, named, weight_names, weight_decay, s
 
 
 def _stacked(v: Tensor, h_mean: Tensor, negative: NegativePhase) -> tuple[Tensor, Tensor, Tensor]:
-    """Data and model statistics stacked, with their contrastive weights."""
-    return torch.cat([v, negative.v]), torch.cat([h_mean, negative.h]), contrastive_weights(v, negative)
+    """Data and model statistics stacked, with their contrastive weights.
+
+    The visible states are stacked column by column (a transposed layout), so
+    that the weight statistic ``V^T H`` reads a contiguous ``V^T``.
+    """
+    visible = torch.cat([v.T, negative.v.T], 1).T
+    return visible, torch.cat([h_mean, negative.h]), contrastive_weights(v, negative)
 
 
 def _check_conditional(model, context, sampler, centered: bool, log_likelihood_every: int) -> bool:
