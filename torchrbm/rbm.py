@@ -275,13 +275,13 @@ class RBM(nn.Module):
         if weight is None:
             weight = uniform_weights(v.shape[0], v)
         weight = weight.to(self.dtype)
-        weighted_h = h_mean * weight[:, None]
+        negative_weighted_h = h_mean * weight.neg()[:, None]  # -w_n E[h|v_n]: the sign folded into the small factor
         dtype = self._matmul_weights().dtype
         statistic = self.visible.statistic(v)
         grads = {
-            "W": kernels.mm(statistic.T.to(dtype), weighted_h.to(dtype)).to(self.dtype).neg_(),
+            "W": kernels.mm(statistic.T.to(dtype), negative_weighted_h.to(dtype)).to(self.dtype),
             "a": self.visible.self_energy_bias_grad(v, weight),
-            "b": weighted_h.sum(0).neg_(),
+            "b": negative_weighted_h.sum(0),
         }
         unit_grads = self.visible.free_energy_grads(v, self.a, lambda: h_mean @ self.W.T, weight)
         grads.update({f"visible.{name}": grad for name, grad in unit_grads.items()})
