@@ -1,7 +1,8 @@
 """torchrbm: restricted Boltzmann machines on PyTorch."""
 
-from . import datasets, precision, units
+from . import datasets, distributed, precision, units
 from .ais import AISResult, ais, beta_schedule, reverse_ais
+from .batches import IterableBatches, NpyRows, RowSource, TensorRows
 from .classification import ClassificationRBM
 from .conditional import ConditionalRBM
 from .conv import ConvRBM
@@ -35,12 +36,17 @@ __all__ = [
     "DBN",
     "Exact",
     "History",
+    "IterableBatches",
+    "NpyRows",
+    "RowSource",
+    "TensorRows",
     "LogLikelihoodMonitor",
     "ais",
     "beta_schedule",
     "NegativePhase",
     "Sampler",
     "datasets",
+    "distributed",
     "evaluate",
     "exact_log_partition",
     "fit",

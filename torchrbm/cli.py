@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__, datasets, plots, units
+from . import __version__, datasets, distributed, plots, units
 from .conditional import ConditionalRBM
 from .conv import ConvRBM
 from .evaluation import METHODS, evaluate
@@ -144,6 +144,17 @@ def _prediction_summary(run_dir: Path, model: ConditionalRBM, frames, context, s
 
 
 def cmd_train(args) -> int:
+    """Train; under ``torchrun`` every process trains its share and rank 0 alone writes the run directory."""
+    device = distributed.init_from_environment(args.device)
+    if device is not None:
+        args.device = str(device)
+    try:
+        return _train(args, write=distributed.is_main_process())
+    finally:
+        distributed.shutdown()
+
+
+def _train(args, write: bool) -> int:
     scaler = context = held_context = None
     if args.model == "crbm":
         train, held_out, context, held_context = _sequence_data(args)
@@ -157,17 +168,19 @@ def cmd_train(args) -> int:
     sampler = get_sampler(args.sampler or ("cd" if args.model == "crbm" else "pcd"), k=args.k,
                           n_chains=args.n_chains, n_temps=args.n_temps)
     run_dir = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
-    run_dir.mkdir(parents=True, exist_ok=True)
     config = {key: value for key, value in vars(args).items() if key != "func"}
     config.update(n_train=train.shape[0], n_held_out=0 if held_out is None else held_out.shape[0],
-                  n_visible=train.shape[1], environment=_environment())
-    atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2))
+                  n_visible=train.shape[1], world_size=distributed.rank_and_size()[1], environment=_environment())
+    if write:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2))
 
     lines: list[str] = []
 
     def log_epoch(model, record):
         lines.append(json.dumps(record))
-        atomic_write_text(run_dir / "metrics.jsonl", "\n".join(lines) + "\n")
+        if write:
+            atomic_write_text(run_dir / "metrics.jsonl", "\n".join(lines) + "\n")
 
     started = time.perf_counter()
     history = fit(model, train, sampler=sampler, epochs=args.epochs, batch_size=args.batch_size,
@@ -175,8 +188,11 @@ def cmd_train(args) -> int:
                   weight_decay=args.weight_decay, sparsity_target=args.sparsity_target,
                   centered=args.centered, context=context, validation_data=held_out,
                   validation_context=held_context, generator=generator, callbacks=[log_epoch],
-                  log_likelihood_every=args.ll_every, precision=args.precision, progress=not args.quiet)
+                  log_likelihood_every=args.ll_every, precision=args.precision,
+                  progress=not args.quiet and write)
     seconds = time.perf_counter() - started
+    if not write:
+        return 0
     summary: dict[str, Any] = {"epochs": len(history), "train_seconds": seconds,
                                "recon_error": history[-1]["recon_error"] if len(history) else None}
     metadata = {"config": config, "summary": summary}
@@ -427,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=list(PRECISIONS), default="32-true",
                        help="matrix products of the training steps: float32 parameters with bfloat16 or "
                             "float16 products under *-mixed (default: 32-true)")
-    train.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    train.add_argument("--device", default="cpu",
+                       help="cpu or cuda (default: cpu); under torchrun, cuda means cuda:LOCAL_RANK")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default=None, help="run directory (default: runs/DATE-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar or summary")

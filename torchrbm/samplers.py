@@ -174,7 +174,7 @@ class PT(PersistentSampler):
     @property
     def swap_rates(self) -> Tensor:
         """Acceptance rate of swaps between temperatures ``t`` and ``t + 1``."""
-        return self._accepted / self._proposed.clamp(min=1)
+        return self._accepted.cpu() / self._proposed.clamp(min=1)
 
     def negative_phase(self, model, v_data, h_data, generator=None) -> NegativePhase:
         path = TemperedPath(model)
@@ -212,7 +212,9 @@ class PT(PersistentSampler):
         mask = accept[..., None]
         new[left] = torch.where(mask, states[right], states[left])
         new[right] = torch.where(mask, states[left], states[right])
-        self._accepted[first] += accept.double().sum(1).cpu()
+        if self._accepted.device != v.device:  # counted where the chains live: no device sync per step
+            self._accepted = self._accepted.to(v.device)
+        self._accepted[left] += accept.double().sum(1)
         self._proposed[first] += n_chains
         return new.reshape(n_temps * n_chains, -1)
 

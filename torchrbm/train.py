@@ -18,6 +18,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from . import distributed
+from .batches import TensorRows, row_source
 from .conditional import ConditionalRBM
 from .estimate import mean_free_energy, reconstruction_error
 from .monitor import History, LogLikelihoodMonitor
@@ -103,6 +105,15 @@ def fit(
 
     Parameters
     ----------
+    data:
+        Training rows: an array or tensor (kept in its dtype, so binary
+        ``uint8`` data stays compact until a batch is used), a ``.npy`` path or
+        ``np.memmap`` (read in chunks with bounded memory, :class:`~torchrbm.batches.NpyRows`), a
+        ``DataLoader`` or any :class:`~torchrbm.batches.RowSource`
+        (:mod:`torchrbm.batches`).  Inside a ``torch.distributed`` process group
+        each process trains on its share of every global batch of
+        ``batch_size * world_size`` rows and the gradients are averaged
+        (:mod:`torchrbm.distributed`).
     sampler:
         Source of negative statistics; ``CD(k=1)`` by default.
     lr:
@@ -141,7 +152,9 @@ def fit(
         ``mean F(held-out) - mean F(training)`` on equal-sized subsets.
     seed, generator:
         Every random draw (shuffling, sampling) uses ``generator``, or a new one
-        on the model's device seeded with ``seed``.
+        on the model's device seeded with ``seed``.  Under data-parallel training
+        all processes shuffle with rank 0's seed and each samples with a
+        generator seeded from it and its rank.
     callbacks:
         Functions ``(model, record) -> bool | None`` called after each epoch;
         returning ``True`` stops training.
@@ -160,8 +173,6 @@ def fit(
         (``None`` without validation data), ``lr``, ``momentum`` and ``time``
         (seconds).
     """
-    data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
-    model.visible.check_training_data(data, "data")
     epochs = check_positive_int(epochs, "epochs", minimum=0)
     batch_size = check_positive_int(batch_size, "batch_size")
     monitor_size = check_positive_int(monitor_size, "monitor_size")
@@ -170,14 +181,23 @@ def fit(
     sampler = CD(k=1) if sampler is None else sampler
     if not isinstance(sampler, Sampler):
         raise TypeError(f"sampler must be a torchrbm Sampler (CD, PCD, ...), not {type(sampler).__name__}")
-    generator = resolve_generator(model.device, seed, generator)
-    sparsity = None if sparsity_target is None else SparsityTarget(sparsity_target, sparsity_cost)
     conditional = _check_conditional(model, context, sampler, centered, log_likelihood_every)
-    centering = Centering(model, data) if centered else None
-    rows = _with_context(model, data, context, "context")
+    if conditional:
+        data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
+        source = TensorRows(_with_context(model, data, context, "context"))
+        source.prepare(model)
+    else:
+        source = row_source(data, model)
+    rank, world_size = distributed.rank_and_size()
+    generator, shuffle_generator = _generators(model, seed, generator, rank, world_size)
+    if world_size > 1:
+        distributed.broadcast_parameters(model)
+    sparsity = None if sparsity_target is None else SparsityTarget(sparsity_target, sparsity_cost)
 
-    n = rows.shape[0]
-    monitor_train = _subset(rows, monitor_size, generator)
+    monitor_train = source.sample(monitor_size, shuffle_generator)
+    centering = None
+    if centered:
+        centering = Centering(model, source.rows if isinstance(source, TensorRows) else monitor_train)
     monitor_valid = None
     if validation_data is not None:
         validation_data = as_data_tensor(
@@ -187,7 +207,7 @@ def fit(
             raise ValueError("validation_data for a ConditionalRBM needs its validation_context")
         validation_data = _with_context(model, validation_data, validation_context, "validation_context")
         size = min(monitor_train.shape[0], validation_data.shape[0])
-        monitor_valid = _subset(validation_data, size, generator)
+        monitor_valid = _subset(validation_data, size, shuffle_generator)
         monitor_train = monitor_train[:size]
 
     if log_likelihood_every:
@@ -197,7 +217,8 @@ def fit(
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     history = History()
     last_good = _snapshot(model)
-    bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
+    params = [param for _, param in named]
+    bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress or rank != 0)
     for epoch in bar:
         start = time.perf_counter()
         epoch_lr = lr_at(lr, epoch)
@@ -206,18 +227,14 @@ def fit(
             group["lr"] = epoch_lr
             if "momentum" in group:
                 group["momentum"] = epoch_momentum
-        order = (
-            torch.randperm(n, generator=generator, device=generator.device).to(rows.device)
-            if shuffle
-            else torch.arange(n, device=rows.device)
-        )
         with mixed_precision(model, precision):
-            for first in range(0, n, batch_size):
-                batch = rows[order[first : first + batch_size]]
+            for batch in source.batches(batch_size, shuffle, shuffle_generator, rank, world_size):
                 batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
                 _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity, centering)
                 if extra_loss is not None:
                     add_autograd_grad(model, lambda batch=batch: extra_loss(model, batch))
+                if world_size > 1:
+                    distributed.all_reduce_gradients(params, batch.shape[0])
                 opt.step()
                 model.constrain_()
         _check_finite(model, epoch, last_good)
@@ -232,7 +249,10 @@ def fit(
         }
         history.append(record)
         bar.set_postfix(recon=f"{record['recon_error']:.4f}")
-        if any(callback(model, record) for callback in callbacks):
+        stop = any(callback(model, record) for callback in callbacks)
+        if world_size > 1:
+            stop = distributed.any_process(stop, model.device)
+        if stop:
             break
     bar.close()
     return history
@@ -278,6 +298,22 @@ def _stacked(v: Tensor, h_mean: Tensor, negative: NegativePhase) -> tuple[Tensor
     """
     visible = torch.cat([v.T, negative.v.T], 1).T
     return visible, torch.cat([h_mean, negative.h]), contrastive_weights(v, negative)
+
+
+def _generators(model, seed: int | None, generator: torch.Generator | None, rank: int,
+                world_size: int) -> tuple[torch.Generator, torch.Generator]:
+    """The generators for sampling and for shuffling (one and the same in a single process).
+
+    Under data-parallel training every process shuffles alike (rank 0's seed) and
+    samples with a generator of its own, so that its chains differ from the others'.
+    """
+    if world_size == 1:
+        generator = resolve_generator(model.device, seed, generator)
+        return generator, generator
+    if generator is not None:
+        seed = int(torch.randint(2**62, (), generator=generator, device=generator.device))
+    seed = distributed.shared_seed(seed)
+    return resolve_generator(model.device, seed + 1 + rank), resolve_generator(model.device, seed)
 
 
 def _check_conditional(model, context, sampler, centered: bool, log_likelihood_every: int) -> bool:

@@ -1,0 +1,113 @@
+"""Training rows from memory, from .npy files in chunks, and from iterables of batches."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import torchrbm as tr
+from torchrbm.batches import row_source
+
+
+def _rows(n=53, width=6, seed=0) -> np.ndarray:
+    return (np.random.default_rng(seed).random((n, width)) < 0.4).astype(np.uint8)
+
+
+def _epoch(source, batch_size, rank=0, world_size=1, shuffle=True, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    return list(source.batches(batch_size, shuffle, generator, rank, world_size))
+
+
+def _as_set(batches) -> list[tuple]:
+    return sorted(tuple(row.tolist()) for batch in batches for row in batch)
+
+
+def test_npy_file_in_small_chunks_serves_every_row_once(tmp_path):
+    rows = np.arange(53 * 6, dtype=np.uint8).reshape(53, 6)  # distinct rows
+    np.save(tmp_path / "rows.npy", rows)
+    source = tr.NpyRows(tmp_path / "rows.npy", chunk_bytes=60)  # 10 rows a chunk: 6 chunks
+    batches = _epoch(source, batch_size=5)
+    assert all(b.dtype == torch.uint8 for b in batches) and max(b.shape[0] for b in batches) == 5
+    assert _as_set(batches) == _as_set([torch.from_numpy(rows)])
+    order = torch.cat(batches)[:, 0].tolist()
+    assert order != sorted(order)  # shuffled across and within chunks
+    unshuffled = torch.cat(_epoch(source, batch_size=5, shuffle=False))
+    assert torch.equal(unshuffled, torch.from_numpy(rows))
+
+
+def test_memmap_with_header_offset_reads_like_the_file(tmp_path):
+    rows = _rows()
+    np.save(tmp_path / "rows.npy", rows)
+    mapped = np.load(tmp_path / "rows.npy", mmap_mode="r")
+    from_map, from_path = tr.NpyRows(mapped), tr.NpyRows(str(tmp_path / "rows.npy"))
+    assert from_map.offset == from_path.offset > 0 and from_map.shape == (53, 6)
+    assert torch.equal(from_map.read(3, 9), torch.from_numpy(rows[3:9]))
+
+
+@pytest.mark.parametrize("kind", ["tensor", "npy"])
+def test_shares_of_two_processes_split_each_global_batch(tmp_path, kind):
+    rows = np.arange(53 * 6, dtype=np.uint8).reshape(53, 6)
+    np.save(tmp_path / "rows.npy", rows)
+    source = tr.TensorRows(torch.from_numpy(rows)) if kind == "tensor" else tr.NpyRows(tmp_path / "rows.npy")
+    shares = [_epoch(source, batch_size=4, rank=rank, world_size=2) for rank in (0, 1)]
+    assert len(shares[0]) == len(shares[1])
+    for first, second in zip(*shares, strict=True):
+        assert not set(first[:, 0].tolist()) & set(second[:, 0].tolist())
+    served = _as_set(shares[0] + shares[1])
+    assert len(served) == 53 and served == _as_set([torch.from_numpy(rows)])  # 53 = 6 x 8 + 5: none lost
+
+
+def test_training_from_a_npy_file_equals_training_in_memory(tmp_path):
+    data = tr.datasets.bars_and_stripes(4)
+    np.save(tmp_path / "bas.npy", data.numpy())
+    models = []
+    for source in (data, tmp_path / "bas.npy", np.load(tmp_path / "bas.npy", mmap_mode="r")):
+        rbm = tr.RBM(16, 8, data=data, generator=torch.Generator().manual_seed(0))
+        tr.fit(rbm, source, sampler=tr.PCD(n_chains=20), epochs=5, batch_size=8, lr=0.05, seed=1, shuffle=False)
+        models.append(rbm)
+    for other in models[1:]:
+        for name, param in models[0].named_parameters():
+            assert torch.equal(param, dict(other.named_parameters())[name]), name
+
+
+def test_training_from_batches_of_a_data_loader():
+    data = tr.datasets.bars_and_stripes(4)
+    loader = DataLoader(TensorDataset(data, torch.zeros(len(data))), batch_size=8, shuffle=False)
+    from_loader = tr.RBM(16, 8, data=data, generator=torch.Generator().manual_seed(0))
+    in_memory = tr.RBM(16, 8, data=data, generator=torch.Generator().manual_seed(0))
+    tr.fit(from_loader, loader, sampler=tr.Exact(), epochs=4, lr=0.1, seed=0)
+    tr.fit(in_memory, data, sampler=tr.Exact(), epochs=4, batch_size=8, lr=0.1, seed=0, shuffle=False)
+    torch.testing.assert_close(from_loader.W, in_memory.W, rtol=0, atol=1e-6)
+    listed = tr.IterableBatches([data[:16].numpy(), data[16:].numpy()])
+    assert listed.n_features == 16 and torch.equal(torch.cat(_epoch(listed, 999)), data)
+
+
+def test_bad_files_and_batches_are_refused_with_their_reason(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not found"):
+        tr.NpyRows(tmp_path / "missing.npy")
+    np.save(tmp_path / "cube.npy", np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="2-D"):
+        tr.NpyRows(tmp_path / "cube.npy")
+    np.save(tmp_path / "fortran.npy", np.asfortranarray(np.zeros((5, 3))))
+    with pytest.raises(ValueError, match="Fortran"):
+        tr.NpyRows(tmp_path / "fortran.npy")
+    (tmp_path / "text.npy").write_text("not an array")
+    with pytest.raises(ValueError, match="not a .npy file"):
+        tr.NpyRows(tmp_path / "text.npy")
+    np.save(tmp_path / "short.npy", np.zeros((100, 4), dtype=np.uint8))
+    (tmp_path / "short.npy").write_bytes((tmp_path / "short.npy").read_bytes()[:-50])
+    with pytest.raises(ValueError, match="truncated"):
+        tr.NpyRows(tmp_path / "short.npy", chunk_bytes=40).read(0, 100)
+    out_of_range = np.full((30, 4), 0.5)
+    out_of_range[17, 2] = 3.0
+    np.save(tmp_path / "range.npy", out_of_range)
+    with pytest.raises(ValueError, match=r"range.npy rows 0:30"):
+        tr.fit(tr.RBM(4, 2), tmp_path / "range.npy", epochs=1)
+    with pytest.raises(ValueError, match="2 columns but the model has 4"):
+        row_source(torch.zeros(3, 2), tr.RBM(4, 2))
+    with pytest.raises(TypeError, match="iterator is used up"):
+        tr.IterableBatches(iter([np.zeros((2, 4))]))
+    with pytest.raises(ValueError, match="empty"):
+        tr.IterableBatches([])
+    with pytest.raises(ValueError, match="batch 1 has 3 columns"):
+        tr.fit(tr.RBM(4, 2), tr.IterableBatches([np.zeros((2, 4)), np.zeros((2, 3))]), epochs=1)

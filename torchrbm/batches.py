@@ -1,0 +1,279 @@
+"""Where training rows come from: a tensor in memory, a ``.npy`` file read in chunks, or batches from an iterable.
+
+:func:`~torchrbm.fit` takes any of them through :func:`row_source`:
+
+* an array or tensor (:class:`TensorRows`): shuffled row by row each epoch;
+* a ``.npy`` file or ``np.memmap`` (:class:`NpyRows`): read in chunks of about
+  ``chunk_bytes`` with ordinary file reads, so that memory stays bounded by one
+  chunk however large the file is; each epoch visits the chunks in a random
+  order and the rows of each chunk in a random order;
+* an iterable of batches (:class:`IterableBatches`), such as a
+  ``torch.utils.data.DataLoader``, iterated afresh each epoch.
+
+Rows keep their stored dtype (binary data stays ``uint8``) until a batch is
+used.  Under data-parallel training (:mod:`torchrbm.distributed`) every
+process draws the same global batches of ``batch_size * world_size`` rows and
+takes its own share of each.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from .validation import as_data_tensor, check_positive_int
+
+#: Default size of one chunk read from a file.
+CHUNK_BYTES = 64 * 2**20
+
+
+class RowSource(abc.ABC):
+    """Training rows, served as batches."""
+
+    n_features: int
+
+    @abc.abstractmethod
+    def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator,
+                rank: int = 0, world_size: int = 1) -> Iterator[Tensor]:
+        """This process's share of each global batch of ``batch_size * world_size`` rows, for one epoch."""
+
+    @abc.abstractmethod
+    def sample(self, size: int, generator: torch.Generator) -> Tensor:
+        """At most ``size`` rows chosen at random (the fixed subset on which training is monitored)."""
+
+    def prepare(self, model) -> None:  # noqa: B027 - optional hook
+        """Check the rows against ``model``'s visible units and move what is worth moving to its device."""
+
+
+def _share(index: Tensor, rank: int, world_size: int) -> Tensor | None:
+    """Process ``rank``'s part of a global batch's row indices; ``None`` if some process would get no row."""
+    if world_size == 1:
+        return index
+    if index.shape[0] < world_size:
+        return None
+    return index.tensor_split(world_size)[rank]
+
+
+def _permutation(n: int, shuffle: bool, generator: torch.Generator) -> Tensor:
+    if shuffle:
+        return torch.randperm(n, generator=generator, device=generator.device)
+    return torch.arange(n, device=generator.device)
+
+
+def _pinned_on(batch: Tensor, device: torch.device) -> Tensor:
+    """``batch`` on ``device``; a host-to-GPU copy goes through pinned memory without waiting for it."""
+    if device.type == "cuda" and batch.device.type == "cpu":
+        return batch.pin_memory().to(device, non_blocking=True)
+    return batch
+
+
+class TensorRows(RowSource):
+    """Rows held in memory (on the CPU or on the model's device)."""
+
+    def __init__(self, rows: Tensor) -> None:
+        self.rows = rows
+        self.n_features = rows.shape[1]
+        self._device = rows.device
+
+    def prepare(self, model) -> None:
+        model.visible.check_training_data(self.rows[:, : model.n_visible], "data")
+        self._device = model.device
+        if model.device.type == "cuda" and self.rows.device.type == "cpu":
+            free, _ = torch.cuda.mem_get_info(model.device)
+            if self.rows.nbytes < free // 4:  # small enough: keep all rows on the GPU, no copy per batch
+                self.rows = self.rows.to(model.device)
+
+    def batches(self, batch_size, shuffle, generator, rank=0, world_size=1):
+        n = self.rows.shape[0]
+        order = _permutation(n, shuffle, generator).to(self.rows.device)
+        step = batch_size * world_size
+        for first in range(0, n, step):
+            index = _share(order[first : first + step], rank, world_size)
+            if index is None:
+                return
+            yield _pinned_on(self.rows[index], self._device)
+
+    def sample(self, size, generator):
+        if self.rows.shape[0] <= size:
+            return self.rows
+        index = torch.randperm(self.rows.shape[0], generator=generator, device=generator.device)[:size]
+        return self.rows[index.to(self.rows.device)]
+
+
+class NpyRows(RowSource):
+    """Rows of a 2-D ``.npy`` file (or of an ``np.memmap`` of one), read chunk by chunk.
+
+    Each chunk (about ``chunk_bytes``, and at least one global batch) is read with
+    ordinary file reads rather than through a memory map, so the process's
+    resident memory holds one chunk at a time, not the pages of the whole file.
+    Values are checked (finite, within the range of the visible units) chunk by
+    chunk as they are read.
+    """
+
+    def __init__(self, source: str | os.PathLike | np.memmap, *, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self.chunk_bytes = check_positive_int(chunk_bytes, "chunk_bytes")
+        if isinstance(source, np.memmap):
+            if source.filename is None or source.ndim != 2 or not source.flags.c_contiguous:
+                raise ValueError("a memory-mapped array must be a 2-D C-ordered np.memmap of a file")
+            self.path, self.offset = Path(source.filename), source.offset
+            self.shape, self.dtype = source.shape, source.dtype
+        else:
+            self.path = Path(source)
+            self.shape, self.dtype, self.offset = _npy_layout(self.path)
+        if not (np.issubdtype(self.dtype, np.number) or self.dtype == np.bool_) or self.dtype.kind == "c":
+            raise TypeError(f"{self.path} must hold real numbers; found dtype {self.dtype}")
+        if self.shape[0] == 0 or self.shape[1] == 0:
+            raise ValueError(f"{self.path} is empty (shape {self.shape})")
+        self.n_features = self.shape[1]
+        self._units = None
+        self._device = torch.device("cpu")
+
+    def __repr__(self) -> str:
+        return f"NpyRows({str(self.path)!r}, shape={self.shape}, dtype={self.dtype})"
+
+    def prepare(self, model) -> None:
+        self._units, self._n_visible, self._device = model.visible, model.n_visible, model.device
+
+    def read(self, start: int, stop: int) -> Tensor:
+        """Rows ``start:stop`` as a checked tensor (in the file's dtype, ``bool`` as ``uint8``)."""
+        row_bytes = self.shape[1] * self.dtype.itemsize
+        array = np.fromfile(self.path, dtype=self.dtype, count=(stop - start) * self.shape[1],
+                            offset=self.offset + start * row_bytes)
+        if array.size != (stop - start) * self.shape[1]:
+            raise ValueError(f"{self.path} is shorter than its header says: truncated file?")
+        rows = as_data_tensor(array.reshape(stop - start, self.shape[1]), name=f"{self.path} rows {start}:{stop}")
+        if self._units is not None:
+            self._units.check_values(rows[:, : self._n_visible], f"{self.path} rows {start}:{stop}")
+        return rows
+
+    def batches(self, batch_size, shuffle, generator, rank=0, world_size=1):
+        step = batch_size * world_size
+        row_bytes = self.shape[1] * self.dtype.itemsize
+        chunk_rows = max(1, self.chunk_bytes // (row_bytes * step)) * step
+        starts = list(range(0, self.shape[0], chunk_rows))
+        for chunk in _permutation(len(starts), shuffle, generator).tolist():
+            start = starts[chunk]
+            rows = _pinned_on(self.read(start, min(start + chunk_rows, self.shape[0])), self._device)
+            order = _permutation(rows.shape[0], shuffle, generator).to(rows.device)
+            for first in range(0, rows.shape[0], step):
+                index = _share(order[first : first + step], rank, world_size)
+                if index is not None:
+                    yield rows[index]
+
+    def sample(self, size, generator):
+        n = self.shape[0]
+        if n <= size:
+            return self.read(0, n)
+        index = torch.randperm(n, generator=generator, device=generator.device)[:size].sort().values.cpu()
+        mapped = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape)
+        try:
+            rows = as_data_tensor(np.array(mapped[index.numpy()]), name=str(self.path))
+        finally:
+            del mapped
+        if self._units is not None:
+            self._units.check_values(rows[:, : self._n_visible], str(self.path))
+        return rows
+
+
+def _npy_layout(path: Path) -> tuple[tuple[int, int], np.dtype, int]:
+    """Shape, dtype and data offset of a 2-D C-ordered ``.npy`` file, from its header."""
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    with path.open("rb") as file:
+        try:
+            version = np.lib.format.read_magic(file)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran_order, dtype = read_header(file)
+        except ValueError as err:
+            raise ValueError(f"{path} is not a .npy file: {err}") from None
+        offset = file.tell()
+    if len(shape) != 2:
+        raise ValueError(f"{path} must hold a 2-D array (n_examples, n_features); found shape {shape}")
+    if fortran_order:
+        raise ValueError(f"{path} is stored in Fortran (column) order; save it C-ordered to read it row by row")
+    if dtype.hasobject:
+        raise TypeError(f"{path} holds Python objects; torchrbm reads numeric arrays only")
+    return shape, dtype, offset
+
+
+class IterableBatches(RowSource):
+    """Batches from an iterable that starts afresh each epoch (a list, a ``DataLoader``, ...).
+
+    Each item is one batch: an array or tensor of rows, or a tuple or list whose
+    first element is one (as a ``DataLoader`` over a labelled data set yields).
+    The iterable sets the order and the batch size, so ``fit``'s ``batch_size``
+    and ``shuffle`` do not apply; under data-parallel training each process
+    takes its share of every batch.
+    """
+
+    def __init__(self, iterable: Iterable) -> None:
+        if iter(iterable) is iterable:
+            raise TypeError("an iterator is used up after one epoch; pass an iterable that starts afresh "
+                            "each time it is iterated (a list, a DataLoader, a class with __iter__)")
+        self.iterable = iterable
+        self._units = None
+        self._device = torch.device("cpu")
+        self.n_features = self._rows(next(iter(iterable), None), 0).shape[1]
+
+    def prepare(self, model) -> None:
+        self._units, self._n_visible, self._device = model.visible, model.n_visible, model.device
+
+    def _rows(self, item, number: int) -> Tensor:
+        if item is None:
+            raise ValueError("the iterable of batches is empty")
+        if isinstance(item, (tuple, list)) and item and isinstance(item[0], (Tensor, np.ndarray)):
+            item = item[0]
+        rows = as_data_tensor(item, name=f"batch {number}")
+        if self._units is not None:
+            if rows.shape[1] != self.n_features:
+                raise ValueError(f"batch {number} has {rows.shape[1]} columns; the first had {self.n_features}")
+            self._units.check_values(rows[:, : self._n_visible], f"batch {number}")
+        return rows
+
+    def _all(self) -> Iterator[Tensor]:
+        for number, item in enumerate(self.iterable):
+            yield self._rows(item, number)
+
+    def batches(self, batch_size, shuffle, generator, rank=0, world_size=1):
+        for rows in self._all():
+            index = _share(torch.arange(rows.shape[0], device=rows.device), rank, world_size)
+            if index is not None:
+                yield _pinned_on(rows[index], self._device)
+
+    def sample(self, size, generator):
+        taken, count = [], 0
+        for rows in self._all():
+            taken.append(rows[: size - count])
+            count += taken[-1].shape[0]
+            if count >= size:
+                break
+        return torch.cat(taken)
+
+
+def row_source(data, model) -> RowSource:
+    """``data`` as a checked :class:`RowSource` for training ``model``.
+
+    A source passes through; a ``.npy`` path or ``np.memmap`` is read in chunks
+    (:class:`NpyRows`); a ``DataLoader`` gives batches (:class:`IterableBatches`);
+    anything else is read into memory as one array (:class:`TensorRows`).
+    """
+    if isinstance(data, RowSource):
+        source = data
+    elif isinstance(data, np.memmap) or (isinstance(data, (str, os.PathLike)) and str(data).endswith(".npy")):
+        source = NpyRows(data)
+    elif isinstance(data, DataLoader):
+        source = IterableBatches(data)
+    else:
+        source = TensorRows(as_data_tensor(data, n_features=model.n_visible, units=model.visible))
+    if source.n_features != model.n_visible:
+        raise ValueError(f"data has {source.n_features} columns but the model has {model.n_visible} visible units")
+    source.prepare(model)
+    return source

@@ -1,0 +1,116 @@
+"""Data-parallel training with ``torch.distributed``: one process per CPU socket, GPU or machine.
+
+Every process holds the whole model and its own sampler (its own persistent
+chains).  Each training step, process ``r`` takes its share of a global batch
+of ``batch_size * world_size`` rows (all processes draw the same shuffled
+order), computes its gradient ``g_r`` from its ``n_r`` rows, and one
+all-reduce forms the global gradient
+
+    g = sum_r n_r g_r / sum_r n_r,
+
+the gradient of the whole global batch; every process then applies the same
+update, so the parameters stay identical everywhere.  Launch with ``torchrun``
+(``torchrun --nproc_per_node=2 -m torchrbm train ...``); ``gloo`` serves CPUs
+and ``nccl`` GPUs.  See ``docs/scaling.md``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def is_active() -> bool:
+    """Whether this process is one of several in an initialised process group."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank_and_size() -> tuple[int, int]:
+    """``(rank, world_size)``; ``(0, 1)`` outside a process group."""
+    if not is_active():
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
+def is_main_process() -> bool:
+    """Whether this process writes files and prints (rank 0, or the only process)."""
+    return rank_and_size()[0] == 0
+
+
+def launched_by_torchrun() -> bool:
+    """Whether the environment describes a group of several processes (``torchrun`` sets it)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_from_environment(device: str | torch.device | None) -> torch.device | None:
+    """Join the process group ``torchrun`` describes; return this process's device.
+
+    CPU processes use the ``gloo`` backend, CUDA processes ``nccl`` with device
+    ``cuda:LOCAL_RANK``.  Outside ``torchrun`` nothing happens and ``device`` is
+    returned as given.
+    """
+    if not launched_by_torchrun() or dist.is_initialized():
+        return None if device is None else torch.device(device)
+    device = torch.device(device or "cpu")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+        dist.init_process_group("nccl")
+    else:
+        dist.init_process_group("gloo")
+    return device
+
+
+def shutdown() -> None:
+    """Leave the process group, if this process joined one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _communication_device(tensor: Tensor) -> torch.device:
+    return tensor.device if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+@torch.no_grad()
+def broadcast_parameters(model) -> None:
+    """Copy rank 0's parameters and buffers to every process."""
+    for tensor in [*model.parameters(), *model.buffers()]:
+        carrier = tensor.detach().to(_communication_device(tensor))
+        dist.broadcast(carrier, src=0)
+        tensor.copy_(carrier)
+
+
+def shared_seed(seed: int | None) -> int:
+    """Rank 0's ``seed`` (a random one if it is ``None``), the same on every process."""
+    value = torch.tensor([seed if seed is not None else int(torch.randint(2**62, ()))], dtype=torch.int64)
+    if dist.get_backend() == "nccl":
+        value = value.cuda()
+    dist.broadcast(value, src=0)
+    return int(value.item())
+
+
+@torch.no_grad()
+def all_reduce_gradients(params: list[Tensor], n_rows: int) -> None:
+    """Replace each ``param.grad`` by the row-weighted mean of all processes' gradients, in one all-reduce."""
+    first = params[0].grad
+    flat = torch.cat([p.grad.reshape(-1).to(first.dtype) for p in params]
+                     + [torch.ones(1, device=first.device, dtype=first.dtype)]).mul_(n_rows)
+    carrier = flat.to(_communication_device(first))
+    dist.all_reduce(carrier)
+    carrier = carrier.to(first.device)
+    carrier[:-1].div_(carrier[-1])
+    start = 0
+    for p in params:
+        size = p.grad.numel()
+        p.grad.copy_(carrier[start : start + size].view_as(p.grad))
+        start += size
+
+
+def any_process(flag: bool, device: torch.device) -> bool:
+    """Whether ``flag`` is true on any process (so that all of them stop together)."""
+    value = torch.tensor([float(flag)], device=device if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
