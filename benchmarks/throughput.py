@@ -63,9 +63,9 @@ def _seconds(run) -> float:
     return time.perf_counter() - start
 
 
-def torchrbm_epoch(x: torch.Tensor, sampler: str, k: int, batch: int, precision: str):
+def torchrbm_epoch(x: torch.Tensor, sampler: str, k: int, batch: int, precision: str, n_hidden: int = N_HIDDEN):
     def run():
-        rbm = tr.RBM(x.shape[1], N_HIDDEN, generator=torch.Generator().manual_seed(0))
+        rbm = tr.RBM(x.shape[1], n_hidden, generator=torch.Generator().manual_seed(0))
         chains = tr.CD(k=k) if sampler == "cd" else tr.PCD(n_chains=batch, k=k)
         tr.fit(rbm, x, sampler=chains, epochs=1, batch_size=batch, lr=LR, seed=0, precision=precision)
 
@@ -79,14 +79,15 @@ def products_per_step(sampler: str, k: int) -> int:
     return 1 + 2 * k if sampler == "cd" else 2 + 2 * k
 
 
-def roofline_epoch(n: int, n_visible: int, sampler: str, k: int, batch: int, precision: str):
+def roofline_epoch(n: int, n_visible: int, sampler: str, k: int, batch: int, precision: str,
+                   n_hidden: int = N_HIDDEN):
     """The epoch's matrix products alone, on random operands, through torchrbm's kernels."""
     dtype = matmul_dtype(precision) or torch.float32
     gen = torch.Generator().manual_seed(0)
-    weights = (torch.randn(n_visible, N_HIDDEN, generator=gen) * 0.01).to(dtype)
-    visible_bias, hidden_bias = torch.zeros(n_visible, dtype=dtype), torch.zeros(N_HIDDEN, dtype=dtype)
+    weights = (torch.randn(n_visible, n_hidden, generator=gen) * 0.01).to(dtype)
+    visible_bias, hidden_bias = torch.zeros(n_visible, dtype=dtype), torch.zeros(n_hidden, dtype=dtype)
     v = torch.rand(batch, n_visible, generator=gen).to(dtype)
-    h = torch.rand(batch, N_HIDDEN, generator=gen).to(dtype)
+    h = torch.rand(batch, n_hidden, generator=gen).to(dtype)
     stacked_v = torch.cat([v.T, v.T], 1).T
     stacked_h = torch.cat([h, h])
     n_products = products_per_step(sampler, k)

@@ -111,3 +111,11 @@ def test_bad_files_and_batches_are_refused_with_their_reason(tmp_path):
         tr.IterableBatches([])
     with pytest.raises(ValueError, match="batch 1 has 3 columns"):
         tr.fit(tr.RBM(4, 2), tr.IterableBatches([np.zeros((2, 4)), np.zeros((2, 3))]), epochs=1)
+
+
+def test_monitoring_sample_of_a_file_holds_the_same_rows_as_in_memory(tmp_path):
+    rows = np.arange(200 * 3, dtype=np.int32).reshape(200, 3)
+    np.save(tmp_path / "rows.npy", rows)
+    from_file = tr.NpyRows(tmp_path / "rows.npy").sample(17, torch.Generator().manual_seed(5))
+    in_memory = tr.TensorRows(torch.from_numpy(rows)).sample(17, torch.Generator().manual_seed(5))
+    assert from_file.shape == (17, 3) and _as_set([from_file]) == _as_set([in_memory])

@@ -171,12 +171,15 @@ class NpyRows(RowSource):
         n = self.shape[0]
         if n <= size:
             return self.read(0, n)
-        index = torch.randperm(n, generator=generator, device=generator.device)[:size].sort().values.cpu()
-        mapped = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=self.shape)
-        try:
-            rows = as_data_tensor(np.array(mapped[index.numpy()]), name=str(self.path))
-        finally:
-            del mapped
+        index = torch.randperm(n, generator=generator, device=generator.device)[:size].sort().values.tolist()
+        row_bytes = self.shape[1] * self.dtype.itemsize
+        with self.path.open("rb") as file:  # row by row: no mapping of the whole file
+            pieces = []
+            for row in index:
+                file.seek(self.offset + row * row_bytes)
+                pieces.append(file.read(row_bytes))
+        rows = as_data_tensor(np.frombuffer(b"".join(pieces), dtype=self.dtype).reshape(len(index), -1).copy(),
+                              name=str(self.path))
         if self._units is not None:
             self._units.check_values(rows[:, : self._n_visible], str(self.path))
         return rows

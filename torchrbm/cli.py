@@ -429,7 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--ais-betas", type=int, default=10000,
                        help="temperatures for the final AIS/RAIS estimates of large models (default: 10000)")
     train.add_argument("--epochs", type=int, default=50, help="default: 50")
-    train.add_argument("--batch-size", type=int, default=20, help="default: 20")
+    train.add_argument("--batch-size", type=int, default=20,
+                       help="rows per step and process (default: 20); under torchrun the global batch is "
+                            "this times the number of processes")
     train.add_argument("--lr", type=float, default=0.01, help="learning rate (default: 0.01)")
     train.add_argument("--momentum", type=float, nargs="+", default=[0.5, 0.9], metavar="M",
                        help="momentum, or initial and final momentum switched after 5 epochs "
