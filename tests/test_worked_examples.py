@@ -85,10 +85,13 @@ def test_example_2_cd1_update_through_fit():
     torch.testing.assert_close((rbm.a.detach() - before["a"]) / eta, torch.tensor([0.0, -1.0], dtype=torch.float64))
 
 
-@pytest.mark.parametrize("precision, tolerance", [("32-true", 1e-6), ("bf16-mixed", 3e-3)])
+# bfloat16 products round the hidden probabilities to 8 significant bits (0.668 -> 0.66797),
+# so a difference of two of them may move by 2^-8.
+@pytest.mark.parametrize("precision, tolerance", [("32-true", 1e-6), ("bf16-mixed", 2**-8)])
 @pytest.mark.parametrize("source", ["tensor", "npy"])
 def test_example_2_cd1_update_under_every_speed_option(tmp_path, precision, tolerance, source):
-    """float32 parameters (oneDNN products), bfloat16 products, data read from a file: the same update."""
+    """float32 parameters (oneDNN products), bfloat16 products, data read from a file: the same update,
+    to the rounding of the products."""
     rbm = seed_example_rbm().float()
     before = rbm.W.detach().clone()
     data = torch.tensor([[1, 0]], dtype=torch.uint8)
@@ -97,7 +100,7 @@ def test_example_2_cd1_update_under_every_speed_option(tmp_path, precision, tole
         data = tmp_path / "v0.npy"
     tr.fit(rbm, data, sampler=_ExampleTwoSampler(), epochs=1, batch_size=1, lr=0.1, seed=0, precision=precision)
     delta_w = (rbm.W.detach() - before) / 0.1
-    assert delta_w[0, 0].item() == pytest.approx(0.046, abs=5e-4)
+    assert delta_w[0, 0].item() == pytest.approx(0.046, abs=5e-4 + tolerance)
     expected = torch.outer(torch.tensor([1.0, 0.0]), torch.sigmoid(torch.tensor([0.7, 0.6]))) - torch.outer(
         torch.tensor([1.0, 1.0]), torch.sigmoid(torch.tensor([0.5, 1.0])))
     torch.testing.assert_close(delta_w, expected, atol=tolerance, rtol=0)
