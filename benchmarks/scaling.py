@@ -91,6 +91,8 @@ def main() -> int:
         for kind, marker in (("epoch", "o-"), ("roofline", "s--")):
             axis.loglog(sizes, [p[kind] for p in points], marker,
                         label=f"{kind} (slope {slopes[f'{name}_{kind}']['largest_3']:.2f} over the largest three)")
+        axis.set_xticks(sizes, [str(size) for size in sizes], minor=False)
+        axis.set_xticks([], minor=True)
         axis.set_xlabel(name + (" (784 visible)" if name == "n_hidden" else " (500 hidden)"))
         axis.set_ylabel(f"seconds per CD-1 epoch of {ROWS} rows")
         axis.legend(fontsize=8)
