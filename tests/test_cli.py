@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 import torchrbm as tr
 from torchrbm.cli import main
@@ -161,3 +162,13 @@ def test_train_a_conditional_rbm_on_moving_bars(tmp_path, capsys):
     assert main(["train", "--model", "crbm", "--data", "moving-bars", "--sampler", "pt", "--epochs", "1",
                  "--out", str(tmp_path / "bad"), "--quiet"]) != 0
     assert "CD(k) or PCD" in capsys.readouterr().err
+
+
+def test_unknown_or_missing_device_is_refused_by_name(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--device", "gpu0"])
+    assert exit_info.value.code == 2 and "unknown device 'gpu0'" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            main(["sample", "model.safetensors", "--device", "cuda", "--out", "x.png"])
+        assert "sees no CUDA GPU" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from .precision import PRECISIONS
 from .rbm import RBM
 from .samplers import get_sampler
 from .train import fit
+from .validation import check_device
 
 #: Held-out data for each named data set: a named split, or a fraction held back from training.
 _HELD_OUT = {"mnist": "test", "fashion-mnist": "test", "binarized-mnist": "valid", "bas": 0.0,
@@ -396,6 +397,14 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _device(text: str) -> str:
+    """argparse type for ``--device``: a device this machine has."""
+    try:
+        return str(check_device(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="torchrbm", description=__doc__)
     parser.add_argument("--version", action="version", version=f"torchrbm {__version__}")
@@ -445,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=list(PRECISIONS), default="32-true",
                        help="matrix products of the training steps: float32 parameters with bfloat16 or "
                             "float16 products under *-mixed (default: 32-true)")
-    train.add_argument("--device", default="cpu",
+    train.add_argument("--device", default="cpu", type=_device,
                        help="cpu or cuda (default: cpu); under torchrun, cuda means cuda:LOCAL_RANK")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default=None, help="run directory (default: runs/DATE-TIME)")
@@ -466,7 +475,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--pll", choices=["full", "stochastic"], default="full",
                           help="pseudo-log-likelihood over every bit or one random bit (default: full)")
     evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--device", default="cpu", type=_device, help="cpu or cuda (default: cpu)")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -475,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, default=100, help="number of chains (default: 100)")
     sample.add_argument("--steps", type=int, default=1000, help="Gibbs steps (default: 1000)")
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--device", default="cpu")
+    sample.add_argument("--device", default="cpu", type=_device, help="cpu or cuda (default: cpu)")
     sample.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.npy")
     sample.set_defaults(func=cmd_sample)
 
@@ -489,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "booleans (True: missing) of one image's or the examples' shape (default: bottom)")
     inpaint.add_argument("--steps", type=int, default=1000, help="Gibbs steps, half of them burn-in (default: 1000)")
     inpaint.add_argument("--seed", type=int, default=0)
-    inpaint.add_argument("--device", default="cpu")
+    inpaint.add_argument("--device", default="cpu", type=_device, help="cpu or cuda (default: cpu)")
     inpaint.add_argument("--out", required=True,
                          help="FILE.png or FILE.svg (before/after, the first 20 examples) or FILE.npy")
     inpaint.add_argument("--json", action="store_true", help="print JSON")

@@ -90,3 +90,17 @@ def check_nonnegative_float(value, name: str) -> float:
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0; found {value}")
     return float(value)
+
+
+def check_device(device) -> torch.device:
+    """``device`` as a ``torch.device`` that this machine has (a clear error for a missing GPU)."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {device!r}: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} asked for, but this PyTorch sees no CUDA GPU "
+                         f"(torch {torch.__version__}; the CPU build has no CUDA)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {str(device)!r} asked for, but there are {torch.cuda.device_count()} GPU(s)")
+    return device
