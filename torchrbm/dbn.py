@@ -216,9 +216,19 @@ class DBN(nn.Module):
             modules += [linear, layer.hidden.activation()]
         return nn.Sequential(*modules)
 
-    def _classifier_network(self, n_classes: int) -> nn.Sequential:
+    def _classifier_network(self, n_classes: int, generator: torch.Generator | None = None) -> nn.Sequential:
+        """The up-pass network with a linear output layer; with ``generator``, the output layer's
+        weights and biases are drawn from ``U(-1/sqrt(n), 1/sqrt(n))`` (``n`` inputs, PyTorch's default
+        range) by that generator, so that a seeded fine-tuning is reproducible."""
         network = self.to_torch()
-        network.append(nn.Linear(self.layers[-1].n_hidden, n_classes, device=self.device, dtype=self.dtype))
+        output = nn.Linear(self.layers[-1].n_hidden, n_classes, device=self.device, dtype=self.dtype)
+        if generator is not None:
+            bound = 1 / math.sqrt(output.in_features)
+            with torch.no_grad():
+                for param in output.parameters():
+                    draw = torch.rand(param.shape, generator=generator, dtype=torch.float64)
+                    param.copy_(draw.mul_(2 * bound).sub_(bound))
+        network.append(output)
         return network
 
     def fine_tune(self, x, y, *, n_classes: int | None = None, epochs: int = 50, batch_size: int = 100,
@@ -244,7 +254,7 @@ class DBN(nn.Module):
         order = torch.randperm(x.shape[0], generator=generator)
         n_valid = math.floor(validation_fraction * x.shape[0])
         valid, train = order[:n_valid], order[n_valid:]
-        network = self._classifier_network(n_classes)
+        network = self._classifier_network(n_classes, generator)
         optimizer = torch.optim.SGD(network.parameters(), lr=lr_at(lr, 0), momentum=momentum,
                                     weight_decay=weight_decay)
         history, best, best_error, waited = History(), None, math.inf, 0
