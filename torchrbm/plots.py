@@ -1,4 +1,4 @@
-"""Figures: filters, sample grids and learning curves (matplotlib, headless-safe).
+"""Figures: filters, samples, reconstructions, learning curves, AIS weights, PT swap rates, hidden activity.
 
 Each function returns a ``matplotlib.figure.Figure``; ``fig.savefig(path)`` writes
 PNG or SVG.  Figures are built with the object-oriented API, so no display and no
@@ -75,16 +75,126 @@ def plot_images(images, *, shape: tuple[int, int] | None = None, columns: int = 
     return _grid(array, shape, columns, title, "gray", symmetric=False)
 
 
+def plot_reconstructions(model, data, *, n: int = 10, shape: tuple[int, int] | None = None) -> Figure:
+    """The first ``n`` rows of ``data`` (top row) above their mean-field reconstructions
+    ``E[v | E[h | v]]`` (bottom row)."""
+    shown = torch.as_tensor(data[:n]).to(device=model.device, dtype=model.dtype)
+    with torch.no_grad():
+        rebuilt = model.prob_v(model.prob_h(shown))
+    images = torch.cat([shown, rebuilt]).float().cpu().numpy()
+    return _grid(images, shape or image_shape(images.shape[1]), shown.shape[0],
+                 "data (top) and mean-field reconstructions (bottom)", "gray", symmetric=False)
+
+
 def plot_curves(history, keys: Sequence[str] = ("recon_error", "free_energy_gap", "log_likelihood")
                 ) -> Figure:
-    """Learning curves: one panel per metric in ``keys`` that the history holds."""
+    """Learning curves: one panel per metric in ``keys`` that the history holds.
+
+    A log-likelihood estimated by AIS is drawn with a band of ``+-3`` standard
+    errors of its ``log Z`` (``log_likelihood_std``), and its method is named.
+    """
     present = [key for key in keys if any(value is not None for value in history[key])]
     fig = Figure(figsize=(4.5 * max(len(present), 1), 3.2), layout="constrained")
     axes = fig.subplots(1, max(len(present), 1), squeeze=False)[0]
     for ax, key in zip(axes, present, strict=False):
-        points = [(r["epoch"] + 1, r[key]) for r in history if r.get(key) is not None]
-        ax.plot(*zip(*points, strict=True), marker="o", markersize=2)
+        records = [r for r in history if r.get(key) is not None]
+        epochs = np.array([r["epoch"] + 1 for r in records])
+        values = np.array([r[key] for r in records], dtype=float)
+        ax.plot(epochs, values, marker="o", markersize=2)
+        label = key.replace("_", " ")
+        if key == "log_likelihood":
+            std = np.array([r.get("log_likelihood_std") or 0.0 for r in records])
+            if std.any():
+                ax.fill_between(epochs, values - 3 * std, values + 3 * std, alpha=0.25, label="±3σ (AIS)")
+                ax.legend(fontsize=8)
+            methods = sorted({str(r.get("log_likelihood_method")) for r in records})
+            label += f" ({', '.join(methods)})"
         ax.set_xlabel("epoch")
-        ax.set_ylabel(key.replace("_", " "))
+        ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_ais_weights(result) -> Figure:
+    """AIS diagnostics for an :class:`~torchrbm.AISResult`: the spread of the chains' log-weights
+    (relative to the largest) and the share of the total weight held by the heaviest chains.
+
+    A few chains holding most of the weight (a small effective sample size) means
+    the estimate rests on few chains: use more temperatures or chains.
+    """
+    log_w = result.log_weights.detach().double().cpu()
+    relative = (log_w - log_w.max()).numpy()
+    shares = np.sort(np.exp(relative))[::-1]
+    shares = np.cumsum(shares) / shares.sum()
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    spread, share = fig.subplots(1, 2)
+    spread.hist(relative, bins=min(50, max(5, len(relative) // 4)))
+    spread.set_xlabel("log weight − largest log weight")
+    spread.set_ylabel("chains")
+    share.plot(np.arange(1, len(shares) + 1), shares, marker="o", markersize=2)
+    share.set_xlabel("heaviest chains")
+    share.set_ylabel("share of the total weight")
+    share.set_ylim(0, 1.02)
+    for ax in (spread, share):
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{result.method.upper()}: log Z = {result.log_z:.3f} ± {result.log_z_std:.3f}, "
+                 f"ESS {result.ess:.1f} of {result.n_chains} chains, {result.n_betas} temperatures")
+    return fig
+
+
+def plot_swap_rates(sampler) -> Figure:
+    """The swap acceptance rate between neighbouring temperatures of a parallel-tempering
+    sampler (:class:`~torchrbm.PT`), since its last reset."""
+    rates = sampler.swap_rates.numpy()
+    betas = sampler.betas.numpy()
+    fig = Figure(figsize=(max(4.0, 0.5 * len(rates) + 2), 3.2), layout="constrained")
+    ax = fig.subplots()
+    ax.bar(np.arange(len(rates)), rates)
+    ax.set_xticks(np.arange(len(rates)), [f"{betas[i]:.2f}↔{betas[i + 1]:.2f}" for i in range(len(rates))],
+                  rotation=60, fontsize=7)
+    ax.set_xlabel("neighbouring inverse temperatures")
+    ax.set_ylabel("swap acceptance rate")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def hidden_means(model, data) -> np.ndarray:
+    """``E[h | v]`` for every row of ``data``, as a NumPy array (examples x hidden units)."""
+    rows = torch.as_tensor(data).to(device=model.device, dtype=model.dtype)
+    with torch.no_grad():
+        return model.prob_h(rows).float().cpu().numpy()
+
+
+def plot_hidden_activity(model, data, *, target: float | None = None) -> Figure:
+    """Sparsity at a glance: the histogram of each hidden unit's mean activation over ``data``
+    (with the sparsity ``target``, if any) and the histogram of all ``E[h_j | v]``."""
+    means = hidden_means(model, data)
+    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    per_unit, every = fig.subplots(1, 2)
+    per_unit.hist(means.mean(0), bins=30, range=(0, 1))
+    if target is not None:
+        per_unit.axvline(target, color="k", linestyle="--", label=f"target {target}")
+        per_unit.legend(fontsize=8)
+    per_unit.set_xlabel("mean activation of a hidden unit")
+    per_unit.set_ylabel("hidden units")
+    every.hist(means.ravel(), bins=50, range=(0, 1))
+    every.set_xlabel("E[h_j | v] over examples and units")
+    every.set_ylabel("count")
+    for ax in (per_unit, every):
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"hidden activity on {means.shape[0]} examples: mean {means.mean():.3f}")
+    return fig
+
+
+def plot_activation_map(model, data, *, n: int = 100) -> Figure:
+    """``E[h | v]`` of the first ``n`` rows of ``data`` as an image (examples x hidden units):
+    units that never switch on, or are always on, show as dark or light columns."""
+    means = hidden_means(model, data[:n])
+    fig = Figure(figsize=(max(4.0, min(12.0, means.shape[1] / 40 + 2)), 3.6), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(means, aspect="auto", cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    fig.colorbar(image, ax=ax, label="E[h | v]")
+    ax.set_xlabel("hidden unit")
+    ax.set_ylabel("example")
     return fig

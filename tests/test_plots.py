@@ -1,0 +1,92 @@
+"""Figures: each returns a matplotlib Figure that saves as PNG and SVG and shows the model's numbers."""
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import torchrbm as tr
+from torchrbm import plots
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = tr.datasets.bars_and_stripes(4)
+    rbm = tr.RBM(16, 12, data=data, generator=torch.Generator().manual_seed(0))
+    sampler = tr.PT(n_temps=5, n_chains=20)
+    history = tr.fit(rbm, data, sampler=sampler, epochs=20, batch_size=8, lr=0.05, seed=0,
+                     log_likelihood_every=5)
+    return rbm, data, sampler, history
+
+
+def _saves(fig: Figure, tmp_path, name: str) -> None:
+    assert isinstance(fig, Figure)
+    for suffix in (".png", ".svg"):
+        fig.savefig(tmp_path / (name + suffix))
+        assert (tmp_path / (name + suffix)).stat().st_size > 1000
+
+
+def test_reconstructions_show_data_above_their_reconstructions(trained, tmp_path):
+    rbm, data, _, _ = trained
+    fig = plots.plot_reconstructions(rbm, data, n=6)
+    images = [ax.images[0].get_array() for ax in fig.axes if ax.images]
+    assert len(images) == 12
+    np.testing.assert_array_equal(images[0], data[0].reshape(4, 4).numpy())
+    rebuilt = rbm.prob_v(rbm.prob_h(data[:1].float())).detach().reshape(4, 4).numpy()
+    np.testing.assert_allclose(images[6], rebuilt, rtol=1e-6)
+    _saves(fig, tmp_path, "reconstructions")
+
+
+def test_curves_draw_the_likelihood_with_its_method(trained, tmp_path):
+    _, _, _, history = trained
+    fig = plots.plot_curves(history)
+    likelihood = next(ax for ax in fig.axes if "log likelihood" in ax.get_ylabel())
+    assert "(exact)" in likelihood.get_ylabel()
+    np.testing.assert_allclose(likelihood.lines[0].get_ydata(),
+                               [r["log_likelihood"] for r in history if r.get("log_likelihood") is not None])
+    _saves(fig, tmp_path, "curves")
+
+
+def test_an_ais_likelihood_gets_a_three_sigma_band():
+    records = [{"epoch": e, "recon_error": 0.1, "log_likelihood": -90.0 + e, "log_likelihood_std": 0.5,
+                "log_likelihood_method": "ais"} for e in range(3)]
+    history = tr.History()
+    for record in records:
+        history.append(record)
+    ax = next(ax for ax in plots.plot_curves(history).axes if "likelihood" in ax.get_ylabel())
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(-91.5) and band.max() == pytest.approx(-86.5)
+
+
+def test_ais_weights_show_the_estimate_and_the_weight_shares(trained, tmp_path):
+    rbm, data, _, _ = trained
+    result = tr.ais(rbm, n_chains=40, n_betas=200, data=data, seed=0)
+    fig = plots.plot_ais_weights(result)
+    assert f"ESS {result.ess:.1f} of 40" in fig.texts[0].get_text()
+    shares = fig.axes[1].lines[0].get_ydata()
+    assert len(shares) == 40 and shares[-1] == pytest.approx(1.0) and np.all(np.diff(shares) >= -1e-12)
+    assert sum(patch.get_height() for patch in fig.axes[0].patches) == 40
+    _saves(fig, tmp_path, "ais")
+
+
+def test_swap_rates_are_the_samplers_own(trained, tmp_path):
+    _, _, sampler, _ = trained
+    fig = plots.plot_swap_rates(sampler)
+    heights = [patch.get_height() for patch in fig.axes[0].patches]
+    np.testing.assert_allclose(heights, sampler.swap_rates.numpy())
+    assert len(heights) == 4 and all(0 < h <= 1 for h in heights)
+    _saves(fig, tmp_path, "swaps")
+
+
+def test_hidden_activity_and_activation_map(trained, tmp_path):
+    rbm, data, _, _ = trained
+    means = rbm.prob_h(data.float()).detach().numpy()
+    fig = plots.plot_hidden_activity(rbm, data, target=0.1)
+    per_unit, every = fig.axes[:2]
+    assert sum(p.get_height() for p in per_unit.patches) == 12
+    assert sum(p.get_height() for p in every.patches) == means.size
+    assert f"mean {means.mean():.3f}" in fig.texts[0].get_text()
+    _saves(fig, tmp_path, "activity")
+    fig = plots.plot_activation_map(rbm, data, n=10)
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), means[:10], rtol=1e-6)
+    _saves(fig, tmp_path, "activation_map")
