@@ -90,3 +90,4 @@ def test_hidden_activity_and_activation_map(trained, tmp_path):
     fig = plots.plot_activation_map(rbm, data, n=10)
     np.testing.assert_allclose(fig.axes[0].images[0].get_array(), means[:10], rtol=1e-6)
     _saves(fig, tmp_path, "activation_map")
+

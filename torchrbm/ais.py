@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from .rng import resolve_generator
 from .tempering import TemperedPath
@@ -176,14 +177,18 @@ def _next_beta(path: TemperedPath, v: Tensor, pre: Tensor, beta: float, end: flo
 
 @torch.no_grad()
 def _anneal(path: TemperedPath, v: Tensor, generator, betas: Tensor | None, *, reverse: bool,
-            target_cess: float) -> tuple[Tensor, int]:
+            target_cess: float, progress: bool = False) -> tuple[Tensor, int]:
     """Log importance weights along ``betas`` (or an adaptive ladder when ``betas`` is None),
     from 0 to 1, or from 1 to 0 when ``reverse``, starting from states ``v``.
 
-    Returns the log-weights and the number of inverse temperatures used.
+    Returns the log-weights and the number of inverse temperatures used.  With
+    ``progress`` a tqdm bar (on stderr) shows the temperatures done, the current
+    ``beta`` and the effective sample size of the weights so far.
     """
     start, end = (1.0, 0.0) if reverse else (0.0, 1.0)
     ladder = None if betas is None else iter((betas.flip(0) if reverse else betas)[1:].tolist())
+    bar = tqdm(total=None if betas is None else betas.numel() - 1, disable=not progress, unit="beta",
+               desc="reverse AIS" if reverse else "AIS", mininterval=0.5)
     log_w = torch.zeros(v.shape[0], dtype=torch.float64, device=v.device)
     beta = start
     pre = path.model.hidden_preactivation(v)
@@ -195,12 +200,22 @@ def _anneal(path: TemperedPath, v: Tensor, generator, betas: Tensor | None, *, r
         log_w += path.log_f(v, following, pre) - current
         count += 1
         beta = following
+        bar.update(1)
+        if progress and count % 200 == 0:
+            bar.set_postfix(beta=f"{beta:.4f}", ess=f"{_ess(log_w):.1f}", refresh=False)
         if beta == end:
             break
         v = path.gibbs(v, beta, generator, pre)
         pre = path.model.hidden_preactivation(v)
         current = path.log_f(v, beta, pre)
+    bar.close()
     return log_w, count
+
+
+def _ess(log_w: Tensor) -> float:
+    """Effective sample size ``(sum w)^2 / sum w^2`` of importance weights given in log space."""
+    ratios = torch.exp(log_w - log_w.max())
+    return float(ratios.sum() ** 2 / (ratios**2).sum())
 
 
 def _summarise(log_w: Tensor, base_log_z: float, sign: int, n_betas: int, direction: str,
@@ -216,7 +231,7 @@ def _summarise(log_w: Tensor, base_log_z: float, sign: int, n_betas: int, direct
     low = math.log(1 - 3 * relative) if relative < 1 / 3 else -math.inf
     high = math.log(1 + 3 * relative)
     interval = (log_z + low, log_z + high) if sign > 0 else (log_z - high, log_z - low)
-    ess = float(ratios.sum() ** 2 / (ratios**2).sum())
+    ess = _ess(log_w)
     return AISResult(log_z, relative, interval, ess, log_w.cpu(), base_log_z, n, n_betas, direction, seconds)
 
 
@@ -232,6 +247,7 @@ def ais(
     data=None,
     seed: int | None = None,
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> AISResult:
     """Forward AIS estimate of ``log Z`` from ``n_chains`` chains over ``n_betas`` temperatures.
 
@@ -241,13 +257,14 @@ def ais(
     ``n_betas`` and chooses each next temperature so that the conditional effective
     sample size of the step is ``target_cess`` (a fraction; closer to 1 means more,
     smaller steps).  The adaptive ladder depends on the chains themselves, which
-    adds a small bias of its own; fixed ladders do not.
+    adds a small bias of its own; fixed ladders do not.  ``progress`` shows a
+    tqdm bar with the current ``beta`` and effective sample size.
     """
     n_chains, betas, generator = _prepare(model, n_chains, n_betas, schedule, betas, target_cess, seed, generator)
     path = TemperedPath(model, base_biases(model, data))
     start = time.perf_counter()
     v = model.visible.sample(path.base_bias.expand(n_chains, -1), generator)
-    log_w, count = _anneal(path, v, generator, betas, reverse=False, target_cess=target_cess)
+    log_w, count = _anneal(path, v, generator, betas, reverse=False, target_cess=target_cess, progress=progress)
     return _summarise(log_w, path.base_log_partition(), +1, count, "forward", time.perf_counter() - start)
 
 
@@ -264,6 +281,7 @@ def reverse_ais(
     burn_in: int = 0,
     seed: int | None = None,
     generator: torch.Generator | None = None,
+    progress: bool = False,
 ) -> AISResult:
     """Reverse AIS estimate of ``log Z``: chains start at ``n_chains`` rows of ``data``
     (drawn without replacement when there are enough) and anneal from the RBM to the
@@ -271,7 +289,7 @@ def reverse_ais(
     data look like model samples, so the log-likelihood it implies is a lower bound.
     ``burn_in`` Gibbs steps of the RBM itself first move the chains from the data
     toward the model's distribution, which keeps the estimate conservative for a
-    model that does not fit its data well.  Schedules as for :func:`ais`.
+    model that does not fit its data well.  Schedules and ``progress`` as for :func:`ais`.
     """
     n_chains, betas, generator = _prepare(model, n_chains, n_betas, schedule, betas, target_cess, seed, generator)
     data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
@@ -284,6 +302,6 @@ def reverse_ais(
     v = data[rows.to(data.device)].to(device=model.device, dtype=model.dtype)
     if burn_in:
         v = model.gibbs(v, check_positive_int(burn_in, "burn_in"), generator)
-    log_w, count = _anneal(path, v, generator, betas, reverse=True, target_cess=target_cess)
+    log_w, count = _anneal(path, v, generator, betas, reverse=True, target_cess=target_cess, progress=progress)
     return _summarise(log_w, path.base_log_partition(), -1, count, "reverse", time.perf_counter() - start)
 

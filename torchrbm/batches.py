@@ -51,6 +51,10 @@ class RowSource(abc.ABC):
     def prepare(self, model) -> None:  # noqa: B027 - optional hook
         """Check the rows against ``model``'s visible units and move what is worth moving to its device."""
 
+    def n_batches(self, batch_size: int, world_size: int = 1) -> int | None:
+        """How many batches an epoch has (``None`` if unknown beforehand)."""
+        return None
+
 
 def _share(index: Tensor, rank: int, world_size: int) -> Tensor | None:
     """Process ``rank``'s part of a global batch's row indices; ``None`` if some process would get no row."""
@@ -89,6 +93,9 @@ class TensorRows(RowSource):
             free, _ = torch.cuda.mem_get_info(model.device)
             if self.rows.nbytes < free // 4:  # small enough: keep all rows on the GPU, no copy per batch
                 self.rows = self.rows.to(model.device)
+
+    def n_batches(self, batch_size, world_size=1):
+        return -(-self.rows.shape[0] // (batch_size * world_size))
 
     def batches(self, batch_size, shuffle, generator, rank=0, world_size=1):
         n = self.rows.shape[0]
@@ -152,6 +159,9 @@ class NpyRows(RowSource):
         if self._units is not None:
             self._units.check_values(rows[:, : self._n_visible], f"{self.path} rows {start}:{stop}")
         return rows
+
+    def n_batches(self, batch_size, world_size=1):
+        return -(-self.shape[0] // (batch_size * world_size))  # chunks hold whole global batches
 
     def batches(self, batch_size, shuffle, generator, rank=0, world_size=1):
         step = batch_size * world_size
@@ -240,6 +250,9 @@ class IterableBatches(RowSource):
                 raise ValueError(f"batch {number} has {rows.shape[1]} columns; the first had {self.n_features}")
             self._units.check_values(rows[:, : self._n_visible], f"batch {number}")
         return rows
+
+    def n_batches(self, batch_size, world_size=1):
+        return len(self.iterable) if hasattr(self.iterable, "__len__") else None
 
     def _all(self) -> Iterator[Tensor]:
         for number, item in enumerate(self.iterable):

@@ -212,7 +212,7 @@ def _train(args, write: bool) -> int:
                                                     held_context if held_out is not None else context, args.seed)
     else:
         summary.update(evaluate(model, evaluated, _likelihood_methods(model), n_chains=100,
-                                n_betas=args.ais_betas, seed=args.seed))
+                                n_betas=args.ais_betas, seed=args.seed, progress=not args.quiet))
     save(model, run_dir / "model.safetensors", metadata=metadata)
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     if not args.quiet:
@@ -286,7 +286,7 @@ def cmd_evaluate(args) -> int:
     methods = METHODS if args.method == "all" else (args.method,)
     results = {"model": str(args.model), "data": args.data, "split": args.split if key in _HELD_OUT else None,
                **evaluate(model, data, methods, reference=reference, n_chains=args.chains, n_betas=args.betas,
-                          burn_in=args.burn_in, pll=args.pll, seed=args.seed)}
+                          burn_in=args.burn_in, pll=args.pll, seed=args.seed, progress=not args.quiet)}
     _print_results(results, args.json)
     return 0
 
@@ -477,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="cpu", type=_device, help="cpu or cuda (default: cpu)")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bars (on stderr)")
     evaluate.set_defaults(func=cmd_evaluate)
 
     sample = sub.add_parser("sample", help="draw samples from a saved model by Gibbs sampling")

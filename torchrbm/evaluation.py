@@ -50,6 +50,7 @@ def evaluate(
     burn_in: int = 0,
     pll: str = "full",
     seed: int = 0,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Measure ``model`` on ``data`` by each of ``methods``.
 
@@ -60,6 +61,8 @@ def evaluate(
     * ``recon``: mean-field reconstruction error;
     * ``fe``: mean free energy and, with ``reference`` (training) data, the free-energy
       gap ``<F>_data - <F>_reference`` on equal-sized subsets.
+
+    ``progress`` shows a tqdm bar for each AIS run.
     """
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
@@ -77,10 +80,11 @@ def evaluate(
                 raise
             results["exact"] = {"method": "exact enumeration", "skipped": str(err)}
     if "ais" in methods:
-        estimate = ais(model, n_chains=n_chains, n_betas=n_betas, data=data, seed=seed)
+        estimate = ais(model, n_chains=n_chains, n_betas=n_betas, data=data, seed=seed, progress=progress)
         results["ais"] = _sampled(estimate, mean_free)
     if "rais" in methods:
-        estimate = reverse_ais(model, data, n_chains=n_chains, n_betas=n_betas, burn_in=burn_in, seed=seed)
+        estimate = reverse_ais(model, data, n_chains=n_chains, n_betas=n_betas, burn_in=burn_in, seed=seed,
+                               progress=progress)
         results["rais"] = _sampled(estimate, mean_free)
     if "pll" in methods:
         results["pll"] = {"method": f"pseudo-log-likelihood ({pll})",

@@ -165,6 +165,9 @@ def fit(
     monitor_size:
         Number of training (and held-out) examples, fixed at the start, on which
         the per-epoch metrics are measured.
+    progress:
+        Show tqdm bars (on stderr): one for the epochs, with the latest
+        reconstruction error, and one for the batches of the current epoch.
 
     Returns
     -------
@@ -228,7 +231,10 @@ def fit(
             if "momentum" in group:
                 group["momentum"] = epoch_momentum
         with mixed_precision(model, precision):
-            for batch in source.batches(batch_size, shuffle, shuffle_generator, rank, world_size):
+            batches = tqdm(source.batches(batch_size, shuffle, shuffle_generator, rank, world_size),
+                           total=source.n_batches(batch_size, world_size), desc=f"epoch {epoch + 1}",
+                           unit="batch", leave=False, disable=bar.disable, mininterval=0.5)
+            for batch in batches:
                 batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
                 _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity, centering)
                 if extra_loss is not None:
