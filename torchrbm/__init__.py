@@ -17,7 +17,7 @@ from .estimate import (
 )
 from .evaluation import evaluate
 from .io import load, save
-from .monitor import History, LogLikelihoodMonitor
+from .monitor import History, LogLikelihoodMonitor, ScalarLogger
 from .rbm import RBM
 from .samplers import CD, PCD, PT, Exact, NegativePhase, Sampler
 from .train import fit
@@ -41,6 +41,7 @@ __all__ = [
     "RowSource",
     "TensorRows",
     "LogLikelihoodMonitor",
+    "ScalarLogger",
     "ais",
     "beta_schedule",
     "NegativePhase",

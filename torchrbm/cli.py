@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import platform
 import sys
 import time
@@ -19,11 +20,14 @@ from .conditional import ConditionalRBM
 from .conv import ConvRBM
 from .evaluation import METHODS, evaluate
 from .io import atomic_write_bytes, atomic_write_text, load, read_header, save
+from .monitor import ScalarLogger, tensorboard_writer
 from .precision import PRECISIONS
 from .rbm import RBM
 from .samplers import get_sampler
 from .train import fit
 from .validation import check_device
+
+logger = logging.getLogger(__name__)
 
 #: Held-out data for each named data set: a named split, or a fraction held back from training.
 _HELD_OUT = {"mnist": "test", "fashion-mnist": "test", "binarized-mnist": "valid", "bas": 0.0,
@@ -183,12 +187,18 @@ def _train(args, write: bool) -> int:
         if write:
             atomic_write_text(run_dir / "metrics.jsonl", "\n".join(lines) + "\n")
 
+    logger.info("training %s on %d rows with %s for %d epochs; run directory %s", type(model).__name__,
+                train.shape[0], sampler, args.epochs, run_dir)
+    callbacks = [log_epoch]
+    if args.tensorboard and write:
+        callbacks.append(ScalarLogger(tensorboard_writer(run_dir / "tensorboard")))
+
     started = time.perf_counter()
     history = fit(model, train, sampler=sampler, epochs=args.epochs, batch_size=args.batch_size,
                   lr=args.lr, momentum=tuple(args.momentum) if len(args.momentum) == 2 else args.momentum[0],
                   weight_decay=args.weight_decay, sparsity_target=args.sparsity_target,
                   centered=args.centered, context=context, validation_data=held_out,
-                  validation_context=held_context, generator=generator, callbacks=[log_epoch],
+                  validation_context=held_context, generator=generator, callbacks=callbacks,
                   log_likelihood_every=args.ll_every, precision=args.precision,
                   progress=not args.quiet and write)
     seconds = time.perf_counter() - started
@@ -458,7 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cpu or cuda (default: cpu); under torchrun, cuda means cuda:LOCAL_RANK")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default=None, help="run directory (default: runs/DATE-TIME)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    train.add_argument("--quiet", action="store_true", help="no progress bar, messages or summary")
+    train.add_argument("--tensorboard", action="store_true",
+                       help="also log the metrics of each epoch for TensorBoard, in RUN_DIR/tensorboard "
+                            "(needs the tensorboard package)")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("evaluate", help="measure a saved model on data")
@@ -510,8 +523,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not logging.getLogger().handlers:  # messages on stderr, unless the caller set up logging
+        logging.basicConfig(format="torchrbm: %(message)s")
+    logging.getLogger("torchrbm").setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FloatingPointError) as err:
+    except (ValueError, TypeError, FileNotFoundError, FloatingPointError, ImportError) as err:
         print(f"torchrbm {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ and ``nccl`` GPUs.  See ``docs/scaling.md``.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
@@ -61,6 +62,8 @@ def init_from_environment(device: str | torch.device | None) -> torch.device | N
         dist.init_process_group("nccl")
     else:
         dist.init_process_group("gloo")
+    logging.getLogger(__name__).info("process %d of %d (%s, %s)", dist.get_rank(), dist.get_world_size(),
+                                     dist.get_backend(), device)
     return device
 
 

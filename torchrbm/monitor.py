@@ -73,3 +73,28 @@ class LogLikelihoodMonitor:
         record["log_likelihood"] = -mean_free_energy(model, self.data) - log_z
         record["log_likelihood_method"] = method
         record["log_likelihood_std"] = std
+
+
+class ScalarLogger:
+    """Callback writing every numeric value of each epoch's record as a scalar, tagged
+    ``train/<key>`` at step ``epoch``, to a TensorBoard-style ``writer`` (anything with
+    ``add_scalar(tag, value, step)`` and ``flush()``, such as
+    ``torch.utils.tensorboard.SummaryWriter``)."""
+
+    def __init__(self, writer) -> None:
+        self.writer = writer
+
+    def __call__(self, model, record: dict[str, Any]) -> None:
+        for key, value in record.items():
+            if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(f"train/{key}", value, record["epoch"])
+        self.writer.flush()
+
+
+def tensorboard_writer(log_dir) -> Any:
+    """A ``SummaryWriter`` for ``log_dir``; a clear error if the optional ``tensorboard`` package is missing."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ImportError("TensorBoard logging needs the tensorboard package: pip install tensorboard") from None
+    return SummaryWriter(log_dir=str(log_dir))
