@@ -16,10 +16,12 @@ import numpy as np
 import torch
 
 from . import __version__, datasets, distributed, plots, units
+from .checkpoint import checkpoint_history
 from .conditional import ConditionalRBM
 from .conv import ConvRBM
 from .evaluation import METHODS, evaluate
-from .io import atomic_write_bytes, atomic_write_text, load, read_header, save
+from .files import atomic_write_bytes, atomic_write_text
+from .io import load, read_header, save
 from .monitor import ScalarLogger, tensorboard_writer
 from .precision import PRECISIONS
 from .rbm import RBM
@@ -88,6 +90,23 @@ def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standard
     }
     for name, fig in figures.items():
         fig.savefig(run_dir / name, dpi=100)
+
+
+#: Options that may change when a run is resumed.
+_RESUMABLE = {"resume", "quiet", "tensorboard", "checkpoint_every", "environment", "out"}
+
+
+def _check_same_settings(run_dir: Path, config: dict[str, Any]) -> None:
+    """Refuse to resume a run directory whose recorded settings differ from these."""
+    saved_path = run_dir / "config.json"
+    if not saved_path.is_file():
+        raise FileNotFoundError(f"nothing to resume: {saved_path} not found (train without --resume first)")
+    saved = json.loads(saved_path.read_text())
+    differing = sorted(key for key in set(saved) | set(config)
+                       if key not in _RESUMABLE and saved.get(key) != json.loads(json.dumps(config.get(key))))
+    if differing:
+        details = ", ".join(f"{key} {saved.get(key)!r} there, {config.get(key)!r} now" for key in differing)
+        raise ValueError(f"cannot resume {run_dir}: it was trained with other settings ({details})")
 
 
 def _environment() -> dict[str, str]:
@@ -176,11 +195,17 @@ def _train(args, write: bool) -> int:
     config = {key: value for key, value in vars(args).items() if key != "func"}
     config.update(n_train=train.shape[0], n_held_out=0 if held_out is None else held_out.shape[0],
                   n_visible=train.shape[1], world_size=distributed.rank_and_size()[1], environment=_environment())
+    if args.resume:
+        _check_same_settings(run_dir, config)
     if write:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2))
 
+    checkpoint = run_dir / "checkpoint.safetensors"
     lines: list[str] = []
+    if args.resume and checkpoint.is_file():
+        lines = [json.dumps(record) for record in checkpoint_history(checkpoint)]
+        logger.info("resuming %s after epoch %d", run_dir, len(lines))
 
     def log_epoch(model, record):
         lines.append(json.dumps(record))
@@ -200,7 +225,8 @@ def _train(args, write: bool) -> int:
                   centered=args.centered, context=context, validation_data=held_out,
                   validation_context=held_context, generator=generator, callbacks=callbacks,
                   log_likelihood_every=args.ll_every, precision=args.precision,
-                  progress=not args.quiet and write)
+                  progress=not args.quiet and write, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
+                  resume=args.resume)
     seconds = time.perf_counter() - started
     if not write:
         return 0
@@ -469,6 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default=None, help="run directory (default: runs/DATE-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar, messages or summary")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its checkpoint (same settings required)")
+    train.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
+                       help="write RUN_DIR/checkpoint.safetensors every N epochs (default: 1)")
     train.add_argument("--tensorboard", action="store_true",
                        help="also log the metrics of each epoch for TensorBoard, in RUN_DIR/tensorboard "
                             "(needs the tensorboard package)")

@@ -97,9 +97,9 @@ class PersistentSampler(Sampler):
         """The persistent chains, or ``count`` new ones from the visible biases alone,
         ``v ~ p(v | h = 0)``, when there are none yet for this model."""
         v = self.chains
-        if v is None or v.shape != (count, model.n_visible) or v.device != model.device:
-            v = model.sample_from_visible_biases(count, generator)
-        return v
+        if v is None or v.shape != (count, model.n_visible):
+            return model.sample_from_visible_biases(count, generator)
+        return v.to(device=model.device, dtype=model.dtype)  # e.g. chains restored from a checkpoint
 
     def reset(self) -> None:
         self.chains = None
@@ -170,6 +170,16 @@ class PT(PersistentSampler):
         self._parity = 0
         self._accepted = torch.zeros(self.n_temps - 1, dtype=torch.float64)
         self._proposed = torch.zeros(self.n_temps - 1, dtype=torch.float64)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {**super().state_dict(), "parity": torch.tensor(self._parity),
+                "accepted": self._accepted.cpu(), "proposed": self._proposed}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        super().load_state_dict(state)
+        if "parity" in state:
+            self._parity = int(state["parity"])
+            self._accepted, self._proposed = state["accepted"].clone(), state["proposed"].clone()
 
     @property
     def swap_rates(self) -> Tensor:

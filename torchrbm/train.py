@@ -10,8 +10,10 @@ so that plain SGD gives the classic update ``dW = lr (<v h^T>_data - <v h^T>_mod
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,6 +22,7 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .batches import TensorRows, row_source
+from .checkpoint import load_checkpoint, save_checkpoint
 from .conditional import ConditionalRBM
 from .estimate import mean_free_energy, reconstruction_error
 from .monitor import History, LogLikelihoodMonitor
@@ -100,6 +103,9 @@ def fit(
     log_likelihood_every: int = 0,
     monitor_size: int = 1000,
     progress: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
 ) -> History:
     """Train ``model`` on ``data`` by stochastic gradient descent on the negative log-likelihood.
 
@@ -168,6 +174,14 @@ def fit(
     progress:
         Show tqdm bars (on stderr): one for the epochs, with the latest
         reconstruction error, and one for the batches of the current epoch.
+    checkpoint, checkpoint_every, resume:
+        Write the whole training state to the file ``checkpoint`` every
+        ``checkpoint_every`` epochs and after the last one
+        (:mod:`torchrbm.checkpoint`; atomic, process 0 only).  With ``resume``,
+        a run whose ``checkpoint`` file exists continues after its epoch and ends
+        with the same parameters, bit for bit, as an uninterrupted run; the
+        returned history then holds every epoch.  A checkpoint made with other
+        settings is refused.
 
     Returns
     -------
@@ -219,9 +233,21 @@ def fit(
     weight_names = set(getattr(model, "weight_names", ("W",)))
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     history = History()
+    generators = [generator] if generator is shuffle_generator else [generator, shuffle_generator]
+    checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
+    fingerprint = {"model": model.config(), "sampler": sampler.config(), "epochs": epochs, "batch_size": batch_size,
+                   "lr": lr if not callable(lr) else "schedule", "momentum": list(momentum)
+                   if isinstance(momentum, (tuple, list)) else momentum, "momentum_switch": momentum_switch,
+                   "weight_decay": weight_decay, "sparsity": [sparsity_target, sparsity_cost], "centered": centered,
+                   "optimizer": optimizer if isinstance(optimizer, str) else "custom", "precision": precision,
+                   "shuffle": shuffle, "world_size": world_size}
+    first_epoch = 0
+    if resume and checkpoint is not None and Path(checkpoint).is_file():
+        first_epoch = _resume(load_checkpoint(checkpoint, fingerprint), model, opt, sampler, generators, history,
+                              sparsity, centering)
     last_good = _snapshot(model)
     params = [param for _, param in named]
-    bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress or rank != 0)
+    bar = tqdm(range(first_epoch, epochs), desc="training", unit="epoch", disable=not progress or rank != 0)
     for epoch in bar:
         start = time.perf_counter()
         epoch_lr = lr_at(lr, epoch)
@@ -258,6 +284,11 @@ def fit(
         stop = any(callback(model, record) for callback in callbacks)
         if world_size > 1:
             stop = distributed.any_process(stop, model.device)
+        if checkpoint is not None and rank == 0 and (stop or (epoch + 1) % checkpoint_every == 0
+                                                     or epoch == epochs - 1):
+            save_checkpoint(checkpoint, epoch=epoch, model=model, optimizer=opt, sampler=sampler,
+                            generators=generators, history=history, fingerprint=fingerprint,
+                            extra=_running_averages(sparsity, centering))
         if stop:
             break
     bar.close()
@@ -304,6 +335,36 @@ def _stacked(v: Tensor, h_mean: Tensor, negative: NegativePhase) -> tuple[Tensor
     """
     visible = torch.cat([v.T, negative.v.T], 1).T
     return visible, torch.cat([h_mean, negative.h]), contrastive_weights(v, negative)
+
+
+def _running_averages(sparsity: SparsityTarget | None, centering: Centering | None) -> dict[str, Tensor]:
+    """The running averages a checkpoint must keep: the sparsity estimate and centring offsets."""
+    state = {}
+    if sparsity is not None and sparsity.q is not None:
+        state["sparsity_q"] = sparsity.q
+    if centering is not None:
+        state["visible_offset"], state["hidden_offset"] = centering.visible, centering.hidden
+    return state
+
+
+@torch.no_grad()
+def _resume(state: dict, model, opt, sampler, generators, history: History, sparsity, centering) -> int:
+    """Restore a checkpoint's training state; return the first epoch still to run."""
+    for name, value in model.state_dict().items():
+        value.copy_(state["model"][name])
+    opt.load_state_dict(state["optimizer"])
+    sampler.load_state_dict(state["sampler"])
+    for generator, saved in zip(generators, state["generators"], strict=True):
+        generator.set_state(saved)
+    extra = state["extra"]
+    if sparsity is not None and "sparsity_q" in extra:
+        sparsity.q = extra["sparsity_q"].to(model.device)
+    if centering is not None:
+        centering.visible.copy_(extra["visible_offset"])
+        centering.hidden.copy_(extra["hidden_offset"])
+    for record in state["history"]:
+        history.append(record)
+    return state["epoch"] + 1
 
 
 def _generators(model, seed: int | None, generator: torch.Generator | None, rank: int,

@@ -1,0 +1,77 @@
+"""Checkpoints: an interrupted and resumed run ends bit for bit where an uninterrupted one does."""
+
+import pytest
+import torch
+
+import torchrbm as tr
+
+SETTINGS = {"epochs": 6, "batch_size": 8, "lr": 0.05, "momentum": (0.5, 0.9), "momentum_switch": 2,
+            "weight_decay": 1e-4, "sparsity_target": 0.1, "seed": 4}
+
+
+def _run(sampler, checkpoint=None, resume=False, stop_after=None, **extra):
+    data = tr.datasets.bars_and_stripes(4)
+    rbm = tr.RBM(16, 10, data=data, generator=torch.Generator().manual_seed(0))
+    callbacks = [] if stop_after is None else [lambda model, record: record["epoch"] == stop_after]
+    history = tr.fit(rbm, data, sampler=sampler, checkpoint=checkpoint, resume=resume, callbacks=callbacks,
+                     **{**SETTINGS, **extra})
+    return rbm, history
+
+
+@pytest.mark.parametrize("make_sampler", [lambda: tr.PCD(n_chains=20), lambda: tr.PT(n_temps=3, n_chains=10),
+                                          lambda: tr.CD(k=2)])
+@pytest.mark.parametrize("centered", [False, True])
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, make_sampler, centered):
+    straight, straight_history = _run(make_sampler(), centered=centered)
+    path = tmp_path / "checkpoint.safetensors"
+    interrupted, _ = _run(make_sampler(), checkpoint=path, stop_after=2, centered=centered)
+    assert not torch.equal(interrupted.W, straight.W)
+    resumed, history = _run(make_sampler(), checkpoint=path, resume=True, centered=centered)
+    for name, param in straight.named_parameters():
+        assert torch.equal(dict(resumed.named_parameters())[name], param), name
+    assert len(history) == 6
+    assert history["recon_error"] == straight_history["recon_error"]
+    assert history["momentum"] == [0.5, 0.5, 0.9, 0.9, 0.9, 0.9]
+
+
+def test_resume_without_a_checkpoint_starts_afresh_and_writes_one(tmp_path):
+    path = tmp_path / "run" / "checkpoint.safetensors"
+    fresh, _ = _run(tr.PCD(n_chains=20), checkpoint=path, resume=True)
+    straight, _ = _run(tr.PCD(n_chains=20))
+    assert torch.equal(fresh.W, straight.W) and path.is_file()
+
+
+def test_resuming_with_other_settings_or_a_damaged_file_is_refused(tmp_path):
+    path = tmp_path / "checkpoint.safetensors"
+    _run(tr.PCD(n_chains=20), checkpoint=path, stop_after=1)
+    with pytest.raises(ValueError, match=r"other settings \(batch_size: 8 there, 16 now"):
+        _run(tr.PCD(n_chains=20), checkpoint=path, resume=True, batch_size=16)
+    with pytest.raises(ValueError, match="sampler"):
+        _run(tr.PCD(n_chains=30), checkpoint=path, resume=True)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="not a readable torchrbm checkpoint"):
+        _run(tr.PCD(n_chains=20), checkpoint=path, resume=True)
+
+
+def test_cli_resume_continues_a_run_and_refuses_other_settings(tmp_path, capsys):
+    from torchrbm.cli import main
+
+    common = ["train", "--data", "bas", "--hidden", "8", "--epochs", "4", "--ais-betas", "100", "--quiet"]
+    straight = tmp_path / "straight"
+    assert main([*common, "--out", str(straight)]) == 0
+    run = tmp_path / "run"
+    assert main([*common[:-3], "--epochs", "2", "--ais-betas", "100", "--quiet", "--out", str(run)]) == 0
+    # a run trained for 2 of 4 epochs cannot be resumed as a 4-epoch run: the schedule differs
+    assert main([*common, "--out", str(run), "--resume"]) == 2
+    assert "other settings (epochs 2 there, 4 now)" in capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "none"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    interrupted = tmp_path / "interrupted"
+    assert main([*common, "--out", str(interrupted)]) == 0
+    checkpoint = interrupted / "checkpoint.safetensors"
+    assert tr.checkpoint.checkpoint_history(checkpoint)[-1]["epoch"] == 3
+    assert main([*common, "--out", str(interrupted), "--resume", "--lr", "0.5"]) == 2
+    assert "lr 0.01 there, 0.5 now" in capsys.readouterr().err
+    assert main([*common, "--out", str(interrupted), "--resume"]) == 0  # nothing left to train
+    assert torch.equal(tr.load(interrupted / "model.safetensors").W, tr.load(straight / "model.safetensors").W)
+    assert len((interrupted / "metrics.jsonl").read_text().splitlines()) == 4

@@ -1,0 +1,119 @@
+"""Checkpoints of a training run, so that an interrupted ``fit`` resumes where it stopped.
+
+A checkpoint is one ``.safetensors`` file written atomically
+(:func:`~torchrbm.files.atomic_write_bytes`) at the end of an epoch.  Its
+tensors are everything the next epoch depends on: the model's parameters, the
+optimizer's state (momentum buffers), the sampler's persistent state (chains),
+the random generators' states and the running averages of the sparsity target
+and of centring.  Its JSON header holds the epoch, the history so far, the
+optimizer's settings, a format version and a *fingerprint* of the training
+settings; resuming with different settings is refused.  A run resumed from
+the checkpoint of epoch ``e`` ends with the same parameters, bit for bit, as
+one that was never interrupted (same device, same settings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import safetensors.torch
+from torch import Tensor
+
+from .files import atomic_write_bytes
+
+FORMAT_VERSION = 1
+_KEY = "torchrbm_checkpoint"
+
+
+def _tensors_and_rest(prefix: str, state: dict, tensors: dict[str, Tensor]) -> dict:
+    """Move the tensors of a (nested) state dict into ``tensors`` under dotted names; return the rest."""
+    rest = {}
+    for key, value in state.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, Tensor):
+            tensors[name] = value.detach().cpu().contiguous().clone()
+        elif isinstance(value, dict):
+            rest[str(key)] = _tensors_and_rest(name, value, tensors)
+        else:
+            rest[str(key)] = value
+    return rest
+
+
+def _restore(prefix: str, rest: dict, tensors: dict[str, Tensor]) -> dict:
+    """Inverse of :func:`_tensors_and_rest` (keys come back as strings; integer-like ones as ints)."""
+    state: dict = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix + ".") and "." not in name[len(prefix) + 1:]:
+            state[_key(name[len(prefix) + 1:])] = value
+    for key, value in rest.items():
+        state[_key(key)] = _restore(f"{prefix}.{key}", value, tensors) if isinstance(value, dict) else value
+    return state
+
+
+def _flat(prefix: str, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The tensors saved under ``prefix.`` from a flat state dict (whose own keys may hold dots)."""
+    return {name[len(prefix) + 1:]: value for name, value in tensors.items() if name.startswith(prefix + ".")}
+
+
+def _key(text: str):
+    return int(text) if text.isdigit() else text
+
+
+def save_checkpoint(path: str | os.PathLike, *, epoch: int, model, optimizer, sampler, generators,
+                    history, fingerprint: dict[str, Any], extra: dict[str, Tensor]) -> None:
+    """Write the state after ``epoch`` (see the module docstring) to ``path``, atomically."""
+    tensors: dict[str, Tensor] = {}
+    _tensors_and_rest("model", dict(model.state_dict()), tensors)  # flat: keys may hold dots
+    optimizer_state = optimizer.state_dict()
+    optimizer_rest = _tensors_and_rest("optimizer.state", optimizer_state["state"], tensors)
+    _tensors_and_rest("sampler", sampler.state_dict(), tensors)
+    for index, generator in enumerate(generators):
+        tensors[f"rng.{index}"] = generator.get_state()
+    _tensors_and_rest("extra", extra, tensors)
+    header = {"format": FORMAT_VERSION, "epoch": epoch, "history": history.records, "fingerprint": fingerprint,
+              "optimizer_param_groups": optimizer_state["param_groups"], "optimizer_state": optimizer_rest}
+    payload = safetensors.torch.save(tensors, metadata={_KEY: json.dumps(header)})
+    atomic_write_bytes(path, payload)
+
+
+def _read(path: Path, with_tensors: bool) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as handle:
+            header = json.loads((handle.metadata() or {})[_KEY])
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()} if with_tensors else {}  # noqa: SIM118
+    except (OSError, KeyError, ValueError, safetensors.SafetensorError) as err:
+        raise ValueError(f"{path} is not a readable torchrbm checkpoint ({err})") from None
+    return header, tensors
+
+
+def checkpoint_history(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """The per-epoch records up to a checkpoint (from its header alone)."""
+    return _read(Path(path), with_tensors=False)[0]["history"]
+
+
+def load_checkpoint(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dict[str, Any]:
+    """The state in ``path``, after checking its format and that it was made with ``fingerprint``'s settings."""
+    path = Path(path)
+    header, tensors = _read(path, with_tensors=True)
+    if header.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path} has checkpoint format {header.get('format')}; this torchrbm reads format "
+                         f"{FORMAT_VERSION}")
+    saved = header["fingerprint"]
+    differing = sorted(key for key in set(saved) | set(fingerprint) if saved.get(key) != fingerprint.get(key))
+    if differing:
+        details = "; ".join(f"{key}: {saved.get(key)!r} there, {fingerprint.get(key)!r} now" for key in differing)
+        raise ValueError(f"cannot resume from {path}: it was made with other settings ({details})")
+    return {
+        "epoch": header["epoch"],
+        "history": header["history"],
+        "model": _flat("model", tensors),
+        "optimizer": {"state": _restore("optimizer.state", header["optimizer_state"], tensors),
+                      "param_groups": header["optimizer_param_groups"]},
+        "sampler": _flat("sampler", tensors),
+        "generators": [tensors[f"rng.{i}"] for i in range(sum(name.startswith("rng.") for name in tensors))],
+        "extra": _flat("extra", tensors),
+    }
