@@ -75,3 +75,33 @@ def test_cli_resume_continues_a_run_and_refuses_other_settings(tmp_path, capsys)
     assert main([*common, "--out", str(interrupted), "--resume"]) == 0  # nothing left to train
     assert torch.equal(tr.load(interrupted / "model.safetensors").W, tr.load(straight / "model.safetensors").W)
     assert len((interrupted / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_sigterm_stops_after_the_epoch_and_the_run_resumes_bit_for_bit(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    command = [sys.executable, "-m", "torchrbm", "train", "--data", "digits", "--hidden", "32", "--epochs", "150",
+               "--ais-betas", "100", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = tmp_path / "run"
+    process = subprocess.Popen([*command, "--out", str(run)], env=env, stderr=subprocess.PIPE, text=True)
+    metrics = run / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while (not metrics.is_file() or len(metrics.read_text().splitlines()) < 3) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-2000:]
+    assert "continue with" in err
+    done = len(tr.checkpoint.checkpoint_history(run / "checkpoint.safetensors"))
+    assert 3 <= done < 150 and len(metrics.read_text().splitlines()) == done
+    resumed = subprocess.run([*command, "--out", str(run), "--resume"], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    straight = subprocess.run([*command, "--out", str(tmp_path / "straight")], env=env, capture_output=True, text=True)
+    assert straight.returncode == 0
+    assert torch.equal(tr.load(run / "model.safetensors").W, tr.load(tmp_path / "straight" / "model.safetensors").W)
+    assert len(metrics.read_text().splitlines()) == 150

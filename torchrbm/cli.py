@@ -230,6 +230,10 @@ def _train(args, write: bool) -> int:
     seconds = time.perf_counter() - started
     if not write:
         return 0
+    if history.interrupted:
+        logger.warning("interrupted after epoch %d of %d; continue with: torchrbm train ... --out %s --resume",
+                       len(history), args.epochs, run_dir)
+        return 130
     summary: dict[str, Any] = {"epochs": len(history), "train_seconds": seconds,
                                "recon_error": history[-1]["recon_error"] if len(history) else None}
     metadata = {"config": config, "summary": summary}

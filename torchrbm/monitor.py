@@ -14,11 +14,13 @@ class History:
     """Per-epoch training records.
 
     ``history[i]`` is the record (a dict) of epoch ``i``; ``history["recon_error"]``
-    is the list of one metric over all epochs.
+    is the list of one metric over all epochs.  ``interrupted`` is true when
+    training stopped early on SIGINT or SIGTERM.
     """
 
     def __init__(self, records: Iterable[dict[str, Any]] = ()) -> None:
         self.records: list[dict[str, Any]] = list(records)
+        self.interrupted = False
 
     def append(self, record: dict[str, Any]) -> None:
         self.records.append(record)

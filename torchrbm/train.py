@@ -10,7 +10,10 @@ so that plain SGD gives the classic update ``dW = lr (<v h^T>_data - <v h^T>_mod
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,6 +37,7 @@ from .updates import Centering, SparsityTarget, add_autograd_grad
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
 
 Callback = Callable[[Any, dict[str, Any]], "bool | None"]
+logger = logging.getLogger(__name__)
 
 
 def _momentum_at(momentum: float | tuple[float, float], switch: int, epoch: int) -> float:
@@ -181,7 +185,9 @@ def fit(
         a run whose ``checkpoint`` file exists continues after its epoch and ends
         with the same parameters, bit for bit, as an uninterrupted run; the
         returned history then holds every epoch.  A checkpoint made with other
-        settings is refused.
+        settings is refused.  While a checkpoint is kept, the first SIGINT
+        (Ctrl-C) or SIGTERM stops training after the current epoch, with its
+        checkpoint written and ``history.interrupted`` set.
 
     Returns
     -------
@@ -248,7 +254,8 @@ def fit(
     last_good = _snapshot(model)
     params = [param for _, param in named]
     bar = tqdm(range(first_epoch, epochs), desc="training", unit="epoch", disable=not progress or rank != 0)
-    for epoch in bar:
+    signals = StopAfterEpochOnSignal() if checkpoint is not None else StopAfterEpochOnSignal(enabled=False)
+    for epoch in signals.guard(bar):
         start = time.perf_counter()
         epoch_lr = lr_at(lr, epoch)
         epoch_momentum = _momentum_at(momentum, momentum_switch, epoch)
@@ -284,6 +291,8 @@ def fit(
         stop = any(callback(model, record) for callback in callbacks)
         if world_size > 1:
             stop = distributed.any_process(stop, model.device)
+        if signals.requested:
+            history.interrupted = stop = True
         if checkpoint is not None and rank == 0 and (stop or (epoch + 1) % checkpoint_every == 0
                                                      or epoch == epochs - 1):
             save_checkpoint(checkpoint, epoch=epoch, model=model, optimizer=opt, sampler=sampler,
@@ -335,6 +344,40 @@ def _stacked(v: Tensor, h_mean: Tensor, negative: NegativePhase) -> tuple[Tensor
     """
     visible = torch.cat([v.T, negative.v.T], 1).T
     return visible, torch.cat([h_mean, negative.h]), contrastive_weights(v, negative)
+
+
+class StopAfterEpochOnSignal:
+    """While training with a checkpoint, the first SIGINT (Ctrl-C) or SIGTERM asks it to stop after
+    the current epoch, whose checkpoint is then written; a second one interrupts at once.
+
+    Handlers are installed only in the main thread, and the previous ones come back
+    when the epochs end.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        logger.warning("signal %d: stopping after this epoch and writing its checkpoint "
+                       "(send it again to stop at once)", signum)
+
+    def guard(self, epochs):
+        """Iterate over ``epochs`` with the handlers installed."""
+        if not self.enabled:
+            yield from epochs
+            return
+        previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        try:
+            yield from epochs
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _running_averages(sparsity: SparsityTarget | None, centering: Centering | None) -> dict[str, Tensor]:
