@@ -12,7 +12,7 @@ import torchrbm as tr
 from torchrbm.cli import main
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "sample"])
+@pytest.mark.parametrize("command", ["train", "evaluate", "sample", "inpaint", "report"])
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

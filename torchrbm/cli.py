@@ -25,6 +25,7 @@ from .io import load, read_header, save
 from .monitor import ScalarLogger, tensorboard_writer
 from .precision import PRECISIONS
 from .rbm import RBM
+from .report import write_report
 from .samplers import get_sampler
 from .train import fit
 from .validation import check_device
@@ -255,6 +256,7 @@ def _train(args, write: bool) -> int:
                                 n_betas=args.ais_betas, seed=args.seed, progress=not args.quiet))
     save(model, run_dir / "model.safetensors", metadata=metadata)
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+    write_report(run_dir)
     if not args.quiet:
         print(f"trained {model} in {seconds:.1f} s; run directory: {run_dir}")
         print(f"final reconstruction error {summary['recon_error']:.5f}")
@@ -328,6 +330,11 @@ def cmd_evaluate(args) -> int:
                **evaluate(model, data, methods, reference=reference, n_chains=args.chains, n_betas=args.betas,
                           burn_in=args.burn_in, pll=args.pll, seed=args.seed, progress=not args.quiet)}
     _print_results(results, args.json)
+    return 0
+
+
+def cmd_report(args) -> int:
+    print(f"wrote {write_report(args.run_dir)}")
     return 0
 
 
@@ -551,6 +558,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="FILE.png or FILE.svg (before/after, the first 20 examples) or FILE.npy")
     inpaint.add_argument("--json", action="store_true", help="print JSON")
     inpaint.set_defaults(func=cmd_inpaint)
+
+    report = sub.add_parser("report", help="write RUN_DIR/report.html: one self-contained page of a run")
+    report.add_argument("run_dir", help="run directory written by torchrbm train")
+    report.set_defaults(func=cmd_report)
     return parser
 
 
