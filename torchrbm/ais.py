@@ -202,7 +202,7 @@ def _anneal(path: TemperedPath, v: Tensor, generator, betas: Tensor | None, *, r
         beta = following
         bar.update(1)
         if progress and count % 200 == 0:
-            bar.set_postfix(beta=f"{beta:.4f}", ess=f"{_ess(log_w):.1f}", refresh=False)
+            bar.set_postfix(beta=f"{beta:.4f}", ess=f"{_ess(torch.exp(log_w - log_w.max())):.1f}", refresh=False)
         if beta == end:
             break
         v = path.gibbs(v, beta, generator, pre)
@@ -212,9 +212,8 @@ def _anneal(path: TemperedPath, v: Tensor, generator, betas: Tensor | None, *, r
     return log_w, count
 
 
-def _ess(log_w: Tensor) -> float:
-    """Effective sample size ``(sum w)^2 / sum w^2`` of importance weights given in log space."""
-    ratios = torch.exp(log_w - log_w.max())
+def _ess(ratios: Tensor) -> float:
+    """Effective sample size ``(sum w)^2 / sum w^2`` of importance weights (any common scale)."""
     return float(ratios.sum() ** 2 / (ratios**2).sum())
 
 
@@ -231,7 +230,7 @@ def _summarise(log_w: Tensor, base_log_z: float, sign: int, n_betas: int, direct
     low = math.log(1 - 3 * relative) if relative < 1 / 3 else -math.inf
     high = math.log(1 + 3 * relative)
     interval = (log_z + low, log_z + high) if sign > 0 else (log_z - high, log_z - low)
-    ess = _ess(log_w)
+    ess = _ess(ratios)
     return AISResult(log_z, relative, interval, ess, log_w.cpu(), base_log_z, n, n_betas, direction, seconds)
 
 

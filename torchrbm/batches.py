@@ -38,6 +38,10 @@ class RowSource(abc.ABC):
     """Training rows, served as batches."""
 
     n_features: int
+    #: Set by :meth:`prepare`: the visible units that check the values, and where batches go.
+    _units = None
+    _n_visible: int | None = None
+    _device = torch.device("cpu")
 
     @abc.abstractmethod
     def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator,
@@ -48,8 +52,9 @@ class RowSource(abc.ABC):
     def sample(self, size: int, generator: torch.Generator) -> Tensor:
         """At most ``size`` rows chosen at random (the fixed subset on which training is monitored)."""
 
-    def prepare(self, model) -> None:  # noqa: B027 - optional hook
+    def prepare(self, model) -> None:
         """Check the rows against ``model``'s visible units and move what is worth moving to its device."""
+        self._units, self._n_visible, self._device = model.visible, model.n_visible, model.device
 
     def n_batches(self, batch_size: int, world_size: int = 1) -> int | None:
         """How many batches an epoch has (``None`` if unknown beforehand)."""
@@ -84,11 +89,10 @@ class TensorRows(RowSource):
     def __init__(self, rows: Tensor) -> None:
         self.rows = rows
         self.n_features = rows.shape[1]
-        self._device = rows.device
 
     def prepare(self, model) -> None:
         model.visible.check_training_data(self.rows[:, : model.n_visible], "data")
-        self._device = model.device
+        super().prepare(model)
         if model.device.type == "cuda" and self.rows.device.type == "cpu":
             free, _ = torch.cuda.mem_get_info(model.device)
             if self.rows.nbytes < free // 4:  # small enough: keep all rows on the GPU, no copy per batch
@@ -108,10 +112,15 @@ class TensorRows(RowSource):
             yield _pinned_on(self.rows[index], self._device)
 
     def sample(self, size, generator):
-        if self.rows.shape[0] <= size:
-            return self.rows
-        index = torch.randperm(self.rows.shape[0], generator=generator, device=generator.device)[:size]
-        return self.rows[index.to(self.rows.device)]
+        return random_rows(self.rows, size, generator)
+
+
+def random_rows(rows: Tensor, size: int, generator: torch.Generator) -> Tensor:
+    """At most ``size`` rows of ``rows`` drawn without replacement (all of them if there are no more)."""
+    if rows.shape[0] <= size:
+        return rows
+    index = torch.randperm(rows.shape[0], generator=generator, device=generator.device)[:size]
+    return rows[index.to(rows.device)]
 
 
 class NpyRows(RowSource):
@@ -139,34 +148,32 @@ class NpyRows(RowSource):
         if self.shape[0] == 0 or self.shape[1] == 0:
             raise ValueError(f"{self.path} is empty (shape {self.shape})")
         self.n_features = self.shape[1]
-        self._units = None
-        self._device = torch.device("cpu")
+        self.row_bytes = self.shape[1] * self.dtype.itemsize
 
     def __repr__(self) -> str:
         return f"NpyRows({str(self.path)!r}, shape={self.shape}, dtype={self.dtype})"
 
-    def prepare(self, model) -> None:
-        self._units, self._n_visible, self._device = model.visible, model.n_visible, model.device
+    def _checked(self, array: np.ndarray, name: str) -> Tensor:
+        """``array``'s rows as a tensor, checked (finite, in the range of the visible units once prepared)."""
+        rows = as_data_tensor(array.reshape(-1, self.shape[1]), name=name)
+        if self._units is not None:
+            self._units.check_values(rows[:, : self._n_visible], name)
+        return rows
 
     def read(self, start: int, stop: int) -> Tensor:
         """Rows ``start:stop`` as a checked tensor (in the file's dtype, ``bool`` as ``uint8``)."""
-        row_bytes = self.shape[1] * self.dtype.itemsize
         array = np.fromfile(self.path, dtype=self.dtype, count=(stop - start) * self.shape[1],
-                            offset=self.offset + start * row_bytes)
+                            offset=self.offset + start * self.row_bytes)
         if array.size != (stop - start) * self.shape[1]:
             raise ValueError(f"{self.path} is shorter than its header says: truncated file?")
-        rows = as_data_tensor(array.reshape(stop - start, self.shape[1]), name=f"{self.path} rows {start}:{stop}")
-        if self._units is not None:
-            self._units.check_values(rows[:, : self._n_visible], f"{self.path} rows {start}:{stop}")
-        return rows
+        return self._checked(array, f"{self.path} rows {start}:{stop}")
 
     def n_batches(self, batch_size, world_size=1):
         return -(-self.shape[0] // (batch_size * world_size))  # chunks hold whole global batches
 
     def batches(self, batch_size, shuffle, generator, rank=0, world_size=1):
         step = batch_size * world_size
-        row_bytes = self.shape[1] * self.dtype.itemsize
-        chunk_rows = max(1, self.chunk_bytes // (row_bytes * step)) * step
+        chunk_rows = max(1, self.chunk_bytes // (self.row_bytes * step)) * step
         starts = list(range(0, self.shape[0], chunk_rows))
         for chunk in _permutation(len(starts), shuffle, generator).tolist():
             start = starts[chunk]
@@ -182,17 +189,12 @@ class NpyRows(RowSource):
         if n <= size:
             return self.read(0, n)
         index = torch.randperm(n, generator=generator, device=generator.device)[:size].sort().values.tolist()
-        row_bytes = self.shape[1] * self.dtype.itemsize
         with self.path.open("rb") as file:  # row by row: no mapping of the whole file
             pieces = []
             for row in index:
-                file.seek(self.offset + row * row_bytes)
-                pieces.append(file.read(row_bytes))
-        rows = as_data_tensor(np.frombuffer(b"".join(pieces), dtype=self.dtype).reshape(len(index), -1).copy(),
-                              name=str(self.path))
-        if self._units is not None:
-            self._units.check_values(rows[:, : self._n_visible], str(self.path))
-        return rows
+                file.seek(self.offset + row * self.row_bytes)
+                pieces.append(file.read(self.row_bytes))
+        return self._checked(np.frombuffer(b"".join(pieces), dtype=self.dtype).copy(), str(self.path))
 
 
 def _npy_layout(path: Path) -> tuple[tuple[int, int], np.dtype, int]:
@@ -232,12 +234,7 @@ class IterableBatches(RowSource):
             raise TypeError("an iterator is used up after one epoch; pass an iterable that starts afresh "
                             "each time it is iterated (a list, a DataLoader, a class with __iter__)")
         self.iterable = iterable
-        self._units = None
-        self._device = torch.device("cpu")
         self.n_features = self._rows(next(iter(iterable), None), 0).shape[1]
-
-    def prepare(self, model) -> None:
-        self._units, self._n_visible, self._device = model.visible, model.n_visible, model.device
 
     def _rows(self, item, number: int) -> Tensor:
         if item is None:

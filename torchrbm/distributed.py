@@ -73,24 +73,24 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
-def _communication_device(tensor: Tensor) -> torch.device:
-    return tensor.device if dist.get_backend() == "nccl" else torch.device("cpu")
+def _communication_device(device: torch.device | str) -> torch.device:
+    """Where tensors of ``device`` travel through the backend: the GPU for NCCL, the CPU for gloo."""
+    return torch.device(device) if dist.get_backend() == "nccl" else torch.device("cpu")
 
 
 @torch.no_grad()
 def broadcast_parameters(model) -> None:
     """Copy rank 0's parameters and buffers to every process."""
     for tensor in [*model.parameters(), *model.buffers()]:
-        carrier = tensor.detach().to(_communication_device(tensor))
+        carrier = tensor.detach().to(_communication_device(tensor.device))
         dist.broadcast(carrier, src=0)
         tensor.copy_(carrier)
 
 
 def shared_seed(seed: int | None) -> int:
     """Rank 0's ``seed`` (a random one if it is ``None``), the same on every process."""
-    value = torch.tensor([seed if seed is not None else int(torch.randint(2**62, ()))], dtype=torch.int64)
-    if dist.get_backend() == "nccl":
-        value = value.cuda()
+    value = torch.tensor([seed if seed is not None else int(torch.randint(2**62, ()))], dtype=torch.int64,
+                         device=_communication_device("cuda"))
     dist.broadcast(value, src=0)
     return int(value.item())
 
@@ -101,7 +101,7 @@ def all_reduce_gradients(params: list[Tensor], n_rows: int) -> None:
     first = params[0].grad
     flat = torch.cat([p.grad.reshape(-1).to(first.dtype) for p in params]
                      + [torch.ones(1, device=first.device, dtype=first.dtype)]).mul_(n_rows)
-    carrier = flat.to(_communication_device(first))
+    carrier = flat.to(_communication_device(first.device))
     dist.all_reduce(carrier)
     carrier = carrier.to(first.device)
     carrier[:-1].div_(carrier[-1])
@@ -114,6 +114,6 @@ def all_reduce_gradients(params: list[Tensor], n_rows: int) -> None:
 
 def any_process(flag: bool, device: torch.device) -> bool:
     """Whether ``flag`` is true on any process (so that all of them stop together)."""
-    value = torch.tensor([float(flag)], device=device if dist.get_backend() == "nccl" else "cpu")
+    value = torch.tensor([float(flag)], device=_communication_device(device))
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return bool(value.item())

@@ -24,7 +24,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from . import distributed
-from .batches import TensorRows, row_source
+from .batches import TensorRows, random_rows, row_source
 from .checkpoint import load_checkpoint, save_checkpoint
 from .conditional import ConditionalRBM
 from .estimate import mean_free_energy, reconstruction_error
@@ -230,7 +230,7 @@ def fit(
             raise ValueError("validation_data for a ConditionalRBM needs its validation_context")
         validation_data = _with_context(model, validation_data, validation_context, "validation_context")
         size = min(monitor_train.shape[0], validation_data.shape[0])
-        monitor_valid = _subset(validation_data, size, shuffle_generator)
+        monitor_valid = random_rows(validation_data, size, shuffle_generator)
         monitor_train = monitor_train[:size]
 
     if log_likelihood_every:
@@ -254,7 +254,7 @@ def fit(
     last_good = _snapshot(model)
     params = [param for _, param in named]
     bar = tqdm(range(first_epoch, epochs), desc="training", unit="epoch", disable=not progress or rank != 0)
-    signals = StopAfterEpochOnSignal() if checkpoint is not None else StopAfterEpochOnSignal(enabled=False)
+    signals = StopAfterEpochOnSignal(enabled=checkpoint is not None)
     for epoch in signals.guard(bar):
         start = time.perf_counter()
         epoch_lr = lr_at(lr, epoch)
@@ -474,12 +474,3 @@ def contrastive_weights(v_data: Tensor, negative: NegativePhase) -> Tensor:
     else:
         model_weight = negative.weight.to(v_data.dtype).neg()
     return torch.cat([data_weight, model_weight])
-
-
-def _subset(data: Tensor, size: int, generator: torch.Generator) -> Tensor:
-    """A random subset of at most ``size`` rows, in the dtype it came in."""
-    if data.shape[0] <= size:
-        return data
-    index = torch.randperm(data.shape[0], generator=generator, device=generator.device)[:size]
-    return data[index.to(data.device)]
-
