@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TORCHRBM_DATA ?= $(abspath ../shared/data)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/torchrbm train --out runs/demo
 
-test: $(STAMP)
-	$(BIN)/ruff check torchrbm tests benchmarks
+# The report test drives Debian's chromium through chromedriver; installed here where apt-get may be used.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || { sudo -n true 2>/dev/null && echo sudo -n; } || echo none ); \
+	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null; then \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	      --no-install-recommends chromium chromium-driver >/dev/null \
+	      || echo "could not install chromium: the browser test of the run report will be skipped"; \
+	  else echo "chromium not installed: the browser test of the run report will be skipped"; fi; }
+
+test: $(STAMP) browser
+	$(BIN)/ruff check torchrbm tests benchmarks examples docs
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

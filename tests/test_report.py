@@ -2,6 +2,7 @@
 
 import base64
 import json
+import shutil
 from html.parser import HTMLParser
 
 import pytest
@@ -75,3 +76,43 @@ def test_report_command_and_its_errors(run, tmp_path, capsys):
     assert (run / "report.html").is_file() and "wrote" in capsys.readouterr().out
     assert main(["report", str(tmp_path)]) == 2
     assert "not a torchrbm run directory" in capsys.readouterr().err
+
+
+def _headless_chromium(profile_dir):
+    """Selenium driving Debian's chromium through its chromedriver, with the flags of a closed network."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (browser and driver):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (make test installs them where "
+                    "apt-get may be used)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--window-size=1280,4000",
+                 f"--user-data-dir={profile_dir}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(options=options, service=Service(driver))
+
+
+def test_report_renders_in_headless_chromium(run, tmp_path):
+    browser = _headless_chromium(tmp_path / "profile")
+    try:
+        browser.get((run / "report.html").as_uri())
+        images = browser.execute_script(
+            "return Array.from(document.images, image => [image.complete, image.naturalWidth, image.alt])")
+        cells = browser.execute_script(
+            "return Object.fromEntries(Array.from(document.querySelectorAll('table[id]'), table => "
+            "[table.id, Array.from(table.querySelectorAll('th, td'), cell => cell.textContent.trim())]))")
+        screenshot = tmp_path / "report.png"
+        assert browser.save_screenshot(str(screenshot))
+    finally:
+        browser.quit()
+    assert len(images) == len(list(run.glob("*.png"))) == 4
+    assert all(complete and width > 0 for complete, width, _ in images), images
+    summary = json.loads((run / "summary.json").read_text())
+    assert f"{summary['exact']['log_likelihood']:.6g}" in cells["results"]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [f"{r['recon_error']:.6g}" for r in records] == cells["metrics"][6::5]
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
