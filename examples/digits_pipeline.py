@@ -85,11 +85,11 @@ def rbm_seconds(model, x: np.ndarray) -> float | None:
     return time.perf_counter() - start
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="random states 0..N-1 (default: 5)")
     parser.add_argument("--out", default=None, help="write the results as JSON")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     x, y = nudged_digits()
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0)

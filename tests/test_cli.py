@@ -9,10 +9,19 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm.cli import main
+from torchrbm.cli import build_parser, main
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "sample", "inpaint", "report"])
+def _subcommands() -> list[str]:
+    parser = build_parser()
+    return list(next(action for action in parser._actions if action.dest == "command").choices)
+
+
+def test_every_subcommand_is_covered_by_the_help_test():
+    assert _subcommands() == ["train", "evaluate", "sample", "inpaint", "report"]
+
+
+@pytest.mark.parametrize("command", _subcommands())
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])

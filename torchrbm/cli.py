@@ -458,8 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train an RBM and write a run directory",
-                           description="Train a binary RBM; with no arguments, on scikit-learn's 8x8 "
-                           "digits (binarised) in well under a minute.")
+                           description="Train an RBM (binary or Gaussian visible units, fully connected, "
+                           "convolutional or conditional) and write a run directory; with no arguments, on "
+                           "scikit-learn's 8x8 digits (binarised) in well under a minute.")
     _add_data_arguments(train)
     train.add_argument("--hidden", type=int, default=100, help="number of hidden units (default: 100)")
     train.add_argument("--model", choices=["rbm", "conv", "crbm"], default="rbm",
