@@ -16,6 +16,7 @@ from .estimate import (
     reconstruction_error,
 )
 from .evaluation import evaluate
+from .guards import DivergenceError
 from .io import load, save
 from .monitor import History, LogLikelihoodMonitor, ScalarLogger
 from .rbm import RBM
@@ -34,6 +35,7 @@ __all__ = [
     "PT",
     "RBM",
     "DBN",
+    "DivergenceError",
     "Exact",
     "History",
     "IterableBatches",

@@ -6,27 +6,26 @@ tensors are everything the next epoch depends on: the model's parameters, the
 optimizer's state (momentum buffers), the sampler's persistent state (chains),
 the random generators' states and the running averages of the sparsity target
 and of centring.  Its JSON header holds the epoch, the history so far, the
-optimizer's settings, a format version and a *fingerprint* of the training
-settings; resuming with different settings is refused.  A run resumed from
-the checkpoint of epoch ``e`` ends with the same parameters, bit for bit, as
-one that was never interrupted (same device, same settings).
+optimizer's settings, a format version, the tensors' SHA-256 and a
+*fingerprint* of the training settings; resuming with different settings is
+refused, and so is a truncated or corrupted file.  A run resumed from the
+checkpoint of epoch ``e`` ends with the same parameters, bit for bit, as one
+that was never interrupted (same device, same settings).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-import safetensors
-import safetensors.torch
 from torch import Tensor
 
-from .files import atomic_write_bytes
+from .files import CHECKSUM_KEY, read_tensor_file, write_tensor_file
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the header carries the tensors' SHA-256
 _KEY = "torchrbm_checkpoint"
+_WHAT = "torchrbm checkpoint"
 
 
 def _tensors_and_rest(prefix: str, state: dict, tensors: dict[str, Tensor]) -> dict:
@@ -76,17 +75,17 @@ def save_checkpoint(path: str | os.PathLike, *, epoch: int, model, optimizer, sa
     _tensors_and_rest("extra", extra, tensors)
     header = {"format": FORMAT_VERSION, "epoch": epoch, "history": history.records, "fingerprint": fingerprint,
               "optimizer_param_groups": optimizer_state["param_groups"], "optimizer_state": optimizer_rest}
-    payload = safetensors.torch.save(tensors, metadata={_KEY: json.dumps(header)})
-    atomic_write_bytes(path, payload)
+    write_tensor_file(path, tensors, _KEY, header)
 
 
 def _read(path: Path, with_tensors: bool) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    try:
-        with safetensors.safe_open(str(path), framework="pt") as handle:
-            header = json.loads((handle.metadata() or {})[_KEY])
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()} if with_tensors else {}  # noqa: SIM118
-    except (OSError, KeyError, ValueError, safetensors.SafetensorError) as err:
-        raise ValueError(f"{path} is not a readable torchrbm checkpoint ({err})") from None
+    header, tensors = read_tensor_file(path, _KEY, _WHAT, with_tensors=with_tensors)
+    if header.get("format") != FORMAT_VERSION:
+        raise ValueError(f"{path} has checkpoint format {header.get('format')!r}; this torchrbm reads format "
+                         f"{FORMAT_VERSION}")
+    missing = {CHECKSUM_KEY, "epoch", "history", "fingerprint"} - set(header)
+    if missing:
+        raise ValueError(f"{path} is corrupted: its header lacks {', '.join(sorted(missing))}")
     return header, tensors
 
 
@@ -96,12 +95,10 @@ def checkpoint_history(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def load_checkpoint(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dict[str, Any]:
-    """The state in ``path``, after checking its format and that it was made with ``fingerprint``'s settings."""
+    """The state in ``path``, after checking its format, checksum and that it was made with
+    ``fingerprint``'s settings."""
     path = Path(path)
     header, tensors = _read(path, with_tensors=True)
-    if header.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path} has checkpoint format {header.get('format')}; this torchrbm reads format "
-                         f"{FORMAT_VERSION}")
     saved = header["fingerprint"]
     differing = sorted(key for key in set(saved) | set(fingerprint) if saved.get(key) != fingerprint.get(key))
     if differing:

@@ -20,7 +20,7 @@ from .checkpoint import checkpoint_history
 from .conditional import ConditionalRBM
 from .conv import ConvRBM
 from .evaluation import METHODS, evaluate
-from .files import atomic_write_bytes, atomic_write_text
+from .files import atomic_savefig, atomic_write_bytes, atomic_write_text
 from .io import load, read_header, save
 from .monitor import ScalarLogger, tensorboard_writer
 from .precision import PRECISIONS
@@ -90,7 +90,7 @@ def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standard
         "curves.png": plots.plot_curves(history),
     }
     for name, fig in figures.items():
-        fig.savefig(run_dir / name, dpi=100)
+        atomic_savefig(fig, run_dir / name, dpi=100)
 
 
 #: Options that may change when a run is resumed.
@@ -161,8 +161,8 @@ def _prediction_summary(run_dir: Path, model: ConditionalRBM, frames, context, s
     previous = context[:, : model.n_visible].to(device=model.device, dtype=model.dtype)
     predicted = model.predict(context, start=previous, steps=10, generator=generator)
     generated = model.generate(context[:10], 20, generator=generator)  # (10, 20, n_visible)
-    plots.plot_images(generated.reshape(10, -1), shape=(20, model.n_visible), columns=5,
-                      title="generated sequences (time downwards)").savefig(run_dir / "generated.png", dpi=100)
+    atomic_savefig(plots.plot_images(generated.reshape(10, -1), shape=(20, model.n_visible), columns=5,
+                                     title="generated sequences (time downwards)"), run_dir / "generated.png", dpi=100)
     return {"method": "one-step prediction from the previous frames, mean squared error per unit",
             "prediction_error": float((predicted - target).square().mean()),
             "copy_previous_frame_error": float((previous - target).square().mean())}
@@ -227,7 +227,7 @@ def _train(args, write: bool) -> int:
                   validation_context=held_context, generator=generator, callbacks=callbacks,
                   log_likelihood_every=args.ll_every, precision=args.precision,
                   progress=not args.quiet and write, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
-                  resume=args.resume)
+                  resume=args.resume, clip_grad_norm=args.clip_grad_norm, max_abs_weight=args.max_abs_weight)
     seconds = time.perf_counter() - started
     if not write:
         return 0
@@ -242,8 +242,8 @@ def _train(args, write: bool) -> int:
         metadata["standardizer"] = scaler.to_dict()
     save(model, run_dir / "model.safetensors", metadata=metadata)  # before the (long) evaluation
     if args.model == "crbm":
-        plots.plot_curves(history).savefig(run_dir / "curves.png", dpi=100)
-        plots.plot_filters(model).savefig(run_dir / "filters.png", dpi=100)
+        atomic_savefig(plots.plot_curves(history), run_dir / "curves.png", dpi=100)
+        atomic_savefig(plots.plot_filters(model), run_dir / "filters.png", dpi=100)
     else:
         _save_figures(run_dir, model, history, train, scaler)
     evaluated = held_out if held_out is not None else train
@@ -354,8 +354,7 @@ def cmd_sample(args) -> int:
             atomic_write_bytes(out, _npy_bytes(original_scale(v).cpu().numpy()))
         elif out.suffix in (".png", ".svg"):
             means = original_scale(model.prob_v(model.sample_h(v, generator)))
-            out.parent.mkdir(parents=True, exist_ok=True)
-            plots.plot_images(means, title=f"{args.n} samples after {args.steps} Gibbs steps").savefig(out)
+            atomic_savefig(plots.plot_images(means, title=f"{args.n} samples after {args.steps} Gibbs steps"), out)
         else:
             raise ValueError(f"--out must end in .png, .svg or .npy; found {out.name}")
     print(f"wrote {args.n} samples to {out}")
@@ -428,9 +427,9 @@ def cmd_inpaint(args) -> int:
     elif out.suffix in (".png", ".svg"):
         count = min(original.shape[0], _MAX_SHOWN)  # the errors above cover every example
         shown = torch.where(mask, torch.full_like(original, 0.5), original)[:count]  # grey: missing
-        out.parent.mkdir(parents=True, exist_ok=True)
-        plots.plot_images(torch.cat([original[:count], shown, completed[:count]]).clamp(0, 1), columns=count,
-                          title="rows: original, observed (grey: missing), inpainted").savefig(out)
+        atomic_savefig(plots.plot_images(torch.cat([original[:count], shown, completed[:count]]).clamp(0, 1),
+                                         columns=count, title="rows: original, observed (grey: missing), inpainted"),
+                       out)
     else:
         raise ValueError(f"--out must end in .png, .svg or .npy; found {out.name}")
     results["out"] = str(out)
@@ -496,6 +495,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=float, default=1e-4, help="L2 on weights (default: 1e-4)")
     train.add_argument("--sparsity-target", type=float, default=None,
                        help="target mean hidden activation, e.g. 0.05 (default: none)")
+    train.add_argument("--clip-grad-norm", type=float, default=None, metavar="NORM",
+                       help="rescale each update's gradient to at most this norm (default: no clipping)")
+    train.add_argument("--max-abs-weight", type=float, default=1e3, metavar="W",
+                       help="stop, keeping the last good epoch, when a weight's magnitude exceeds this (divergence "
+                            "guard; also on NaN/inf or a runaway free energy) (default: 1000)")
     train.add_argument("--holdout", type=float, default=None,
                        help="fraction of training data held out for the free-energy gap (default: the "
                        "test/valid split of MNIST-type data, 0.1 of other data, none for bas/shifter)")
@@ -574,6 +578,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("torchrbm").setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, FloatingPointError, ImportError) as err:
+    except (ValueError, TypeError, OSError, FloatingPointError, ImportError) as err:
         print(f"torchrbm {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -1,14 +1,51 @@
-"""Crash-safe file writes: a reader sees the old file or the new one, never half of one."""
+"""Crash-safe files: a reader sees the old file or the new one, never half of one.
+
+Every file torchrbm writes goes to a temporary file in the target's directory,
+is flushed to disk (``fsync``), renamed over the target and the directory entry
+flushed too.  A failed write (full disk, killed process) leaves the previous
+file as it was.  Tensor files are safetensors with a JSON header that carries
+the SHA-256 of the tensors, so that a truncated or corrupted file is refused
+when read; nothing is ever unpickled.
+"""
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import safetensors
+import safetensors.torch
+import torch
+from torch import Tensor
+
+CHECKSUM_KEY = "tensors_sha256"
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that readers see the old or the new file, never half."""
+    """Write ``payload`` to ``path`` so that readers see the old or the new file, never half.
+
+    Raises ``OSError`` naming ``path`` when the write fails (e.g. the disk is full); the
+    previous file at ``path`` is then unchanged and no temporary file is left behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -18,11 +55,73 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        reason = err.strerror or str(err)
+        if err.errno == errno.ENOSPC:
+            reason = "no space left on device"
+        raise OSError(err.errno, f"could not write {path}: {reason}; the previous file there is unchanged") from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """:func:`atomic_write_bytes` for UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_savefig(figure, path: str | os.PathLike, **options: Any) -> None:
+    """``figure.savefig(path, **options)``, written atomically (format from the suffix)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=Path(path).suffix.lstrip(".").lower() or "png", **options)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def tensors_sha256(tensors: dict[str, Tensor]) -> str:
+    """SHA-256 over the tensors' names, dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensors[name].shape)}|".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def write_tensor_file(path: str | os.PathLike, tensors: dict[str, Tensor], key: str, header: dict[str, Any]) -> None:
+    """Save ``tensors`` as safetensors with ``header`` (JSON, plus the tensors' checksum) under ``key``."""
+    header = {**header, CHECKSUM_KEY: tensors_sha256(tensors)}
+    atomic_write_bytes(path, safetensors.torch.save(tensors, metadata={key: json.dumps(header)}))
+
+
+def read_tensor_file(path: str | os.PathLike, key: str, what: str, *, with_tensors: bool = True,
+                     device: str = "cpu") -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """The JSON header under ``key`` and (with ``with_tensors``) the checksum-verified tensors.
+
+    Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming ``what`` the
+    file should hold for a file that is not safetensors (a pickle, say: it is never
+    executed), is truncated, lacks the header or fails its checksum.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        with safetensors.safe_open(str(path), framework="pt", device=device) as handle:
+            raw = (handle.metadata() or {}).get(key)
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()} if with_tensors else {}  # noqa: SIM118
+    except Exception as err:  # safetensors raises its own error types for truncated or foreign files
+        raise ValueError(f"{path} is not a readable {what}: it is truncated, corrupted or not a safetensors file "
+                         f"({err})") from None
+    if raw is None:
+        raise ValueError(f"{path} is a safetensors file but holds no {what}")
+    try:
+        header = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not a readable {what}: its header is not valid JSON ({err})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} is not a readable {what}: its header is not a JSON object")
+    expected = header.get(CHECKSUM_KEY)
+    if with_tensors and expected is not None and tensors_sha256(tensors) != expected:
+        raise ValueError(f"{path} is corrupted: its tensors do not match the SHA-256 written with them")
+    return header, tensors

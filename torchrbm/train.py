@@ -28,6 +28,7 @@ from .batches import TensorRows, random_rows, row_source
 from .checkpoint import load_checkpoint, save_checkpoint
 from .conditional import ConditionalRBM
 from .estimate import mean_free_energy, reconstruction_error
+from .guards import DivergenceGuard
 from .monitor import History, LogLikelihoodMonitor
 from .precision import matmul_dtype, mixed_precision
 from .rbm import uniform_weights
@@ -64,22 +65,6 @@ def _make_optimizer(model, optimizer, lr: float, momentum: float) -> torch.optim
     raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd', 'adam' or a callable")
 
 
-def _check_finite(model, epoch: int, last_good: dict[str, Tensor]) -> None:
-    """Raise if a parameter went non-finite, after restoring the parameters of the last good epoch."""
-    for name, param in model.named_parameters():
-        if not bool(torch.isfinite(param).all()):
-            model.load_state_dict(last_good)
-            restored = "their initial values" if epoch == 0 else f"their values after epoch {epoch - 1}"
-            raise FloatingPointError(
-                f"parameter {name!r} became NaN or infinite in epoch {epoch}; training diverged. The "
-                f"model's parameters were restored to {restored}. Try a smaller learning rate (or momentum)."
-            )
-
-
-def _snapshot(model) -> dict[str, Tensor]:
-    return {name: value.detach().clone() for name, value in model.state_dict().items()}
-
-
 def fit(
     model,
     data,
@@ -110,6 +95,8 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
     resume: bool = False,
+    clip_grad_norm: float | None = None,
+    max_abs_weight: float | None = 1e3,
 ) -> History:
     """Train ``model`` on ``data`` by stochastic gradient descent on the negative log-likelihood.
 
@@ -188,6 +175,16 @@ def fit(
         settings is refused.  While a checkpoint is kept, the first SIGINT
         (Ctrl-C) or SIGTERM stops training after the current epoch, with its
         checkpoint written and ``history.interrupted`` set.
+    clip_grad_norm:
+        Rescale each update's gradient to at most this Euclidean norm (over all
+        parameters together; ``torch.nn.utils.clip_grad_norm_``).
+    max_abs_weight:
+        Divergence guard (:class:`~torchrbm.guards.DivergenceGuard`): after
+        each epoch, non-finite parameters, a weight beyond this magnitude
+        (``None``: no limit) or a runaway free energy stop training with
+        :class:`~torchrbm.guards.DivergenceError`, naming the likely cause;
+        the model keeps the parameters of the last good epoch and no checkpoint
+        of the diverged state is written.
 
     Returns
     -------
@@ -200,6 +197,8 @@ def fit(
     batch_size = check_positive_int(batch_size, "batch_size")
     monitor_size = check_positive_int(monitor_size, "monitor_size")
     weight_decay = check_nonnegative_float(weight_decay, "weight_decay")
+    if clip_grad_norm is not None and check_nonnegative_float(clip_grad_norm, "clip_grad_norm") == 0:
+        raise ValueError("clip_grad_norm must be positive (or None for no clipping); found 0")
     matmul_dtype(precision)
     sampler = CD(k=1) if sampler is None else sampler
     if not isinstance(sampler, Sampler):
@@ -246,12 +245,13 @@ def fit(
                    if isinstance(momentum, (tuple, list)) else momentum, "momentum_switch": momentum_switch,
                    "weight_decay": weight_decay, "sparsity": [sparsity_target, sparsity_cost], "centered": centered,
                    "optimizer": optimizer if isinstance(optimizer, str) else "custom", "precision": precision,
-                   "shuffle": shuffle, "world_size": world_size}
+                   "shuffle": shuffle, "world_size": world_size, "clip_grad_norm": clip_grad_norm}
     first_epoch = 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
         first_epoch = _resume(load_checkpoint(checkpoint, fingerprint), model, opt, sampler, generators, history,
                               sparsity, centering)
-    last_good = _snapshot(model)
+    guard = DivergenceGuard(model, max_abs_weight=max_abs_weight, settings={
+        "momentum": momentum, "precision": precision, "clip_grad_norm": clip_grad_norm})
     params = [param for _, param in named]
     bar = tqdm(range(first_epoch, epochs), desc="training", unit="epoch", disable=not progress or rank != 0)
     signals = StopAfterEpochOnSignal(enabled=checkpoint is not None)
@@ -274,14 +274,17 @@ def fit(
                     add_autograd_grad(model, lambda batch=batch: extra_loss(model, batch))
                 if world_size > 1:
                     distributed.all_reduce_gradients(params, batch.shape[0])
+                if clip_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
                 opt.step()
                 model.constrain_()
-        _check_finite(model, epoch, last_good)
-        last_good = _snapshot(model)
+        train_free_energy = mean_free_energy(*_model_and_data(model, monitor_train), name="train")
+        guard.check(model, epoch, train_free_energy, epoch_lr)
         record = {
             "epoch": epoch,
             "recon_error": reconstruction_error(*_model_and_data(model, monitor_train)),
-            "free_energy_gap": None if monitor_valid is None else _free_energy_gap(model, monitor_train, monitor_valid),
+            "free_energy_gap": None if monitor_valid is None
+            else mean_free_energy(*_model_and_data(model, monitor_valid), name="held_out") - train_free_energy,
             "lr": epoch_lr,
             "momentum": epoch_momentum,
             "time": time.perf_counter() - start,
@@ -455,13 +458,6 @@ def _model_and_data(model, rows: Tensor):
     if isinstance(model, ConditionalRBM):
         return model.condition(rows[:, model.n_visible :]), rows[:, : model.n_visible]
     return model, rows
-
-
-def _free_energy_gap(model, train_rows: Tensor, held_out_rows: Tensor) -> float:
-    """``<F(v)>_held-out - <F(v)>_train``, each row under its own context if the model has one."""
-    train_model, train = _model_and_data(model, train_rows)
-    held_model, held_out = _model_and_data(model, held_out_rows)
-    return mean_free_energy(held_model, held_out, name="held_out") - mean_free_energy(train_model, train, name="train")
 
 
 def contrastive_weights(v_data: Tensor, negative: NegativePhase) -> Tensor:

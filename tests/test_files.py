@@ -1,0 +1,136 @@
+"""Crash-safe files: truncated, corrupted, foreign and future files are refused; a full disk keeps the old file."""
+
+import errno
+import json
+import os
+import pickle
+
+import pytest
+import torch
+
+import torchrbm as tr
+from torchrbm import files
+from torchrbm.checkpoint import checkpoint_history
+from torchrbm.cli import main
+
+DATA = tr.datasets.bars_and_stripes(4)
+SETTINGS = {"sampler": tr.PCD(n_chains=10), "batch_size": 8, "lr": 0.05, "seed": 0}
+
+
+def _model_file(tmp_path):
+    path = tmp_path / "model.safetensors"
+    tr.save(tr.RBM(16, 8, data=DATA, generator=torch.Generator().manual_seed(0)), path)
+    return path
+
+
+def _checkpoint_file(tmp_path, epochs=2):
+    path = tmp_path / "run.ckpt"
+    tr.fit(tr.RBM(16, 8, generator=torch.Generator().manual_seed(0)), DATA, epochs=epochs, checkpoint=path,
+           **{**SETTINGS, "sampler": tr.PCD(n_chains=10)})
+    return path
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.99])
+def test_a_truncated_model_or_checkpoint_is_refused(tmp_path, keep):
+    for path, read in ((_model_file(tmp_path), tr.load), (_checkpoint_file(tmp_path), checkpoint_history)):
+        raw = path.read_bytes()
+        path.write_bytes(raw[: int(len(raw) * keep)])
+        with pytest.raises(ValueError, match="truncated, corrupted or not a safetensors file"):
+            read(path)
+
+
+def test_a_flipped_bit_in_the_tensors_fails_the_checksum(tmp_path):
+    path = _model_file(tmp_path)
+    raw = bytearray(path.read_bytes())
+    raw[-3] ^= 0x10  # inside the last tensor's bytes
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="corrupted: its tensors do not match the SHA-256"):
+        tr.load(path)
+    resumed = _checkpoint_file(tmp_path / "b")
+    raw = bytearray(resumed.read_bytes())
+    raw[-3] ^= 0x10
+    resumed.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="corrupted: its tensors do not match the SHA-256"):
+        tr.fit(tr.RBM(16, 8, generator=torch.Generator().manual_seed(0)), DATA, epochs=2, checkpoint=resumed,
+               resume=True, **{**SETTINGS, "sampler": tr.PCD(n_chains=10)})
+
+
+def test_a_future_checkpoint_format_is_refused(tmp_path):
+    path = _checkpoint_file(tmp_path)
+    path.write_bytes(path.read_bytes().replace(b'\\"format\\": 2', b'\\"format\\": 7'))
+    with pytest.raises(ValueError, match="checkpoint format 7; this torchrbm reads format 2"):
+        checkpoint_history(path)
+
+
+class _Exploit:
+    """Unpickling this runs ``open(marker, "w")``: loading it must never happen."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_file_crafted_to_run_code_when_unpickled_is_refused_and_never_run(tmp_path, capsys):
+    marker = tmp_path / "code_ran"
+    crafted = {"pickle.safetensors": pickle.dumps(_Exploit(marker)), "torch.pt": None}
+    torch.save({"W": _Exploit(marker)}, tmp_path / "torch.pt")  # PyTorch's own (zip + pickle) format
+    (tmp_path / "pickle.safetensors").write_bytes(crafted["pickle.safetensors"])
+    for name in crafted:
+        path = tmp_path / name
+        with pytest.raises(ValueError, match="not a readable torchrbm model file"):
+            tr.load(path)
+        with pytest.raises(ValueError, match="not a readable torchrbm checkpoint"):
+            checkpoint_history(path)
+        assert main(["evaluate", str(path), "--data", "bas", "--method", "fe"]) == 2
+        assert "not a readable torchrbm model file" in capsys.readouterr().err
+        assert main(["sample", str(path), "--out", str(tmp_path / "s.npy"), "--steps", "1"]) == 2
+    assert not marker.exists()
+
+
+def _disk_full_after(monkeypatch, calls: int):
+    """Make the ``calls``-th and later writes through :func:`files.atomic_write_bytes` fail with ENOSPC."""
+    real_fsync, count = os.fsync, {"n": 0}
+
+    def fsync(fd):
+        count["n"] += 1
+        if count["n"] >= calls and os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).endswith(".tmp"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", fsync)
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint_intact(tmp_path, monkeypatch):
+    path = _checkpoint_file(tmp_path, epochs=2)
+    before = path.read_bytes()
+    _disk_full_after(monkeypatch, calls=1)
+    with pytest.raises(OSError, match="could not write .*run.ckpt: no space left on device; the previous file"):
+        tr.fit(tr.RBM(16, 8, generator=torch.Generator().manual_seed(0)), DATA, epochs=4, checkpoint=path,
+               **{**SETTINGS, "sampler": tr.PCD(n_chains=10)})
+    assert path.read_bytes() == before
+    assert [record["epoch"] for record in checkpoint_history(path)] == [0, 1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ckpt"]  # no temporary file left behind
+    monkeypatch.undo()  # space freed: the run resumes from the intact checkpoint
+    rbm = tr.RBM(16, 8, generator=torch.Generator().manual_seed(0))
+    history = tr.fit(rbm, DATA, epochs=2, checkpoint=path, resume=True, **{**SETTINGS, "sampler": tr.PCD(n_chains=10)})
+    assert len(history) == 2
+
+
+def test_a_full_disk_during_train_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    _disk_full_after(monkeypatch, calls=3)
+    run = tmp_path / "run"
+    assert main(["train", "--data", "bas", "--epochs", "3", "--hidden", "4", "--out", str(run), "--quiet"]) == 2
+    assert "no space left on device; the previous file there is unchanged" in capsys.readouterr().err
+    assert json.loads((run / "config.json").read_text())["epochs"] == 3
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_figures_are_written_atomically(tmp_path):
+    figure = tr.plots.plot_images(DATA[:4])
+    files.atomic_savefig(figure, tmp_path / "x.svg")
+    files.atomic_savefig(figure, tmp_path / "x.png", dpi=50)
+    assert (tmp_path / "x.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png", "x.svg"]
