@@ -53,7 +53,7 @@ def test_resuming_with_other_settings_or_a_damaged_file_is_refused(tmp_path):
         _run(tr.PCD(n_chains=20), checkpoint=path, resume=True)
 
 
-def test_cli_resume_continues_a_run_and_refuses_other_settings(tmp_path, capsys):
+def test_cli_resume_continues_a_run_and_refuses_other_settings(tmp_path, capsys, caplog):
     from torchrbm.cli import main
 
     common = ["train", "--data", "bas", "--hidden", "8", "--epochs", "4", "--ais-betas", "100", "--quiet"]
@@ -64,8 +64,10 @@ def test_cli_resume_continues_a_run_and_refuses_other_settings(tmp_path, capsys)
     # a run trained for 2 of 4 epochs cannot be resumed as a 4-epoch run: the schedule differs
     assert main([*common, "--out", str(run), "--resume"]) == 2
     assert "other settings (epochs 2 there, 4 now)" in capsys.readouterr().err
-    assert main([*common, "--out", str(tmp_path / "none"), "--resume"]) == 2
-    assert "nothing to resume" in capsys.readouterr().err
+    with caplog.at_level("INFO", logger="torchrbm"):
+        assert main([*common[:-1], "--out", str(tmp_path / "none"), "--resume"]) == 0  # a new run, bit for bit
+    assert "nothing to resume in" in caplog.text
+    assert torch.equal(tr.load(tmp_path / "none" / "model.safetensors").W, tr.load(straight / "model.safetensors").W)
     interrupted = tmp_path / "interrupted"
     assert main([*common, "--out", str(interrupted)]) == 0
     checkpoint = interrupted / "checkpoint.safetensors"

@@ -98,10 +98,12 @@ _RESUMABLE = {"resume", "quiet", "tensorboard", "checkpoint_every", "environment
 
 
 def _check_same_settings(run_dir: Path, config: dict[str, Any]) -> None:
-    """Refuse to resume a run directory whose recorded settings differ from these."""
+    """Refuse to resume a run directory whose recorded settings differ from these; a run directory
+    without settings (none yet, or killed before it wrote them) starts a new run."""
     saved_path = run_dir / "config.json"
     if not saved_path.is_file():
-        raise FileNotFoundError(f"nothing to resume: {saved_path} not found (train without --resume first)")
+        logger.info("nothing to resume in %s (no config.json): starting a new run", run_dir)
+        return
     saved = json.loads(saved_path.read_text())
     differing = sorted(key for key in set(saved) | set(config)
                        if key not in _RESUMABLE and saved.get(key) != json.loads(json.dumps(config.get(key))))
