@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .rng import resolve_generator
 from .tempering import TemperedPath
-from .validation import as_data_tensor, check_positive_int
+from .validation import as_data_tensor, check_positive_int, trusted_inputs
 
 SCHEDULES = ("linear", "piecewise", "adaptive")
 
@@ -176,6 +176,7 @@ def _next_beta(path: TemperedPath, v: Tensor, pre: Tensor, beta: float, end: flo
 
 
 @torch.no_grad()
+@trusted_inputs()
 def _anneal(path: TemperedPath, v: Tensor, generator, betas: Tensor | None, *, reverse: bool,
             target_cess: float, progress: bool = False) -> tuple[Tensor, int]:
     """Log importance weights along ``betas`` (or an adaptive ladder when ``betas`` is None),

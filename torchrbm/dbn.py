@@ -30,7 +30,7 @@ from .rbm import RBM
 from .rng import resolve_generator
 from .train import fit, lr_at
 from .units import Units, UnitsFunction
-from .validation import as_data_tensor, check_positive_int
+from .validation import as_data_tensor, check_positive_int, trusted_inputs
 
 LAYER_CLASSES: dict[str, type[RBM]] = {"RBM": RBM, "ConvRBM": ConvRBM}
 
@@ -142,6 +142,7 @@ class DBN(nn.Module):
 
     @staticmethod
     @torch.no_grad()
+    @trusted_inputs()
     def _up(layer: RBM, x: Tensor, chunk: int = 8192) -> Tensor:
         return torch.cat([layer.prob_h(x[start : start + chunk]) for start in range(0, x.shape[0], chunk)])
 

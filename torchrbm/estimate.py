@@ -15,7 +15,7 @@ from torch import Tensor
 from . import enumeration
 from .ais import ais, reverse_ais
 from .rng import resolve_generator
-from .validation import as_data_tensor
+from .validation import as_data_tensor, trusted_inputs
 
 _CHUNK_ROWS = 8192
 
@@ -30,6 +30,7 @@ def _chunks(model, data: Tensor, dtype: torch.dtype | None = None):
 
 
 @torch.no_grad()
+@trusted_inputs()
 def mean_free_energy(model, data, *, name: str = "data") -> float:
     """Mean free energy ``<F(v)>`` over the rows of ``data``, accumulated in float64."""
     data = _model_input(model, data, name)
@@ -37,6 +38,7 @@ def mean_free_energy(model, data, *, name: str = "data") -> float:
     return float(total) / data.shape[0]
 
 
+@trusted_inputs()
 def exact_log_partition(model, *, chunk_size: int = 2**16) -> float:
     """``log Z = logsumexp_x(-F(x))`` over all states ``x`` of the smaller layer.
 
@@ -74,6 +76,7 @@ def log_likelihood(model, data, method: str = "exact", **options) -> float:
 
 
 @torch.no_grad()
+@trusted_inputs()
 def reconstruction_error(model, data) -> float:
     """Mean squared error per unit of the mean-field reconstruction.
 
@@ -111,6 +114,7 @@ def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None
 
 
 @torch.no_grad()
+@trusted_inputs()
 def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed: int | None = None,
                                       generator: torch.Generator | None = None, binary_only: bool = True) -> Tensor:
     """The pseudo-log-likelihood of each example (float64, shape ``(n_examples,)``);

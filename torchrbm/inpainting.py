@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .validation import check_positive_int
+from .validation import check_positive_int, trusted_inputs
 
 
 def check_mask(mask, v: Tensor) -> Tensor:
@@ -34,6 +34,7 @@ def check_mask(mask, v: Tensor) -> Tensor:
 
 
 @torch.no_grad()
+@trusted_inputs()
 def clamped_gibbs(step: Callable[[Tensor], tuple[Tensor, Tensor]], v: Tensor, mask: Tensor, start: Tensor,
                   steps: int, burn_in: int | None = None) -> Tensor:
     """Run ``step(v) -> (E[v' | ...], v')`` ``steps`` times from ``start``, resetting the

@@ -20,7 +20,13 @@ from torch import Tensor, nn
 from . import kernels
 from .inpainting import check_mask, clamped_gibbs
 from .units import Units, get_units
-from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
+from .validation import (
+    as_data_tensor,
+    as_layer_tensor,
+    check_nonnegative_float,
+    check_positive_int,
+    trusted_inputs,
+)
 
 
 class RBM(nn.Module):
@@ -130,22 +136,13 @@ class RBM(nn.Module):
         """Set ``a`` so that the visible units alone reproduce the mean of ``data``."""
         self.a.copy_(self.visible_bias_for(data))
 
-    def _layer_input(self, x, size: int, name: str) -> Tensor:
-        """``x`` as a tensor on the parameters' device and dtype, checked for width."""
-        weights = self.W
-        if not (isinstance(x, Tensor) and x.dtype == weights.dtype and x.device == weights.device):
-            x = torch.as_tensor(x, device=weights.device).to(weights.dtype)
-        if x.ndim == 0 or x.shape[-1] != size:
-            raise ValueError(
-                f"{name} must have {size} values in its last dimension; found shape {tuple(x.shape)}"
-            )
-        return x
-
     def _v(self, v) -> Tensor:
-        return self._layer_input(v, self.n_visible, "v (visible states)")
+        """Visible states or means as a checked tensor on the parameters' device and dtype."""
+        return as_layer_tensor(v, size=self.n_visible, units=self.visible, name="v (visible states)", like=self.W)
 
     def _h(self, h) -> Tensor:
-        return self._layer_input(h, self.n_hidden, "h (hidden states)")
+        """Hidden states or means as a checked tensor on the parameters' device and dtype."""
+        return as_layer_tensor(h, size=self.n_hidden, units=self.hidden, name="h (hidden states)", like=self.W)
 
     def _matmul_weights(self) -> Tensor:
         """``W`` rounded to :attr:`matmul_dtype`, cast once per update of ``W``.
@@ -230,8 +227,9 @@ class RBM(nn.Module):
         """Run ``k`` block-Gibbs steps ``v -> h ~ p(h|v) -> v ~ p(v|h)`` and return ``v``."""
         k = check_positive_int(k, "k", minimum=0)
         v = self._v(v)
-        for _ in range(k):
-            v = self.sample_v(self.sample_h(v, generator), generator)
+        with trusted_inputs():
+            for _ in range(k):
+                v = self.sample_v(self.sample_h(v, generator), generator)
         return v
 
     @torch.no_grad()

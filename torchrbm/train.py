@@ -35,7 +35,7 @@ from .rbm import uniform_weights
 from .rng import resolve_generator
 from .samplers import CD, PCD, NegativePhase, Sampler
 from .updates import Centering, SparsityTarget, add_autograd_grad
-from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
+from .validation import as_data_tensor, check_nonnegative_float, check_positive_int, trusted_inputs
 
 Callback = Callable[[Any, dict[str, Any]], "bool | None"]
 logger = logging.getLogger(__name__)
@@ -308,6 +308,7 @@ def fit(
 
 
 @torch.no_grad()
+@trusted_inputs()
 def _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity, centering) -> None:
     """Set ``.grad`` of every parameter for one mini-batch (rows of data, then context if any)."""
     chain_model, v = _model_and_data(model, batch)

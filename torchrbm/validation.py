@@ -6,6 +6,8 @@ user sees the problem rather than a shape error from deep inside PyTorch.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import numbers
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,80 @@ if TYPE_CHECKING:
 
 
 
+#: Magnitudes beyond float32's range are refused: models compute in float32 (or narrower).
+MAX_ABS_VALUE = float(torch.finfo(torch.float32).max)
+
+_TRUSTED: contextvars.ContextVar[bool] = contextvars.ContextVar("torchrbm_trusted_inputs", default=False)
+
+
+@contextlib.contextmanager
+def trusted_inputs():
+    """Within this block model methods skip the value checks of their inputs (finiteness, range).
+
+    For torchrbm's own loops (training steps, Gibbs chains, AIS), whose inputs were
+    checked once on the way in; shapes are still checked.
+    """
+    token = _TRUSTED.set(True)
+    try:
+        yield
+    finally:
+        _TRUSTED.reset(token)
+
+
+def _numeric_tensor(data, name: str) -> Tensor:
+    """``data`` (tensor, array, nested list or scipy sparse matrix) as a real-valued tensor."""
+    if isinstance(data, (str, bytes)) or data is None:
+        raise TypeError(f"{name} must be an array of numbers, not a {type(data).__name__}")
+    if isinstance(data, Tensor) and data.layout != torch.strided:
+        data = data.to_dense()
+    elif not isinstance(data, Tensor) and callable(getattr(data, "toarray", None)):  # scipy.sparse
+        data = data.toarray()
+    if not isinstance(data, Tensor):
+        try:
+            array = np.asarray(data)
+        except (ValueError, TypeError) as err:  # ragged nested lists
+            raise ValueError(f"{name} could not be read as a rectangular array: {err}") from None
+        if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+            raise TypeError(f"{name} must hold numbers; found dtype {array.dtype}")
+        if np.issubdtype(array.dtype, np.complexfloating):
+            raise TypeError(f"{name} must be real-valued; found dtype {array.dtype}")
+        if array.dtype in (np.uint16, np.uint32, np.uint64):  # no torch equivalent before 2.3
+            array = array.astype(np.int64 if array.dtype != np.uint64 else np.float64)
+        data = torch.from_numpy(np.ascontiguousarray(array))
+    if data.device.type == "meta":
+        raise ValueError(f"{name} is on the meta device and holds no values")
+    if data.dtype.is_complex:
+        raise TypeError(f"{name} must be real-valued; found dtype {data.dtype}")
+    if data.dtype == torch.bool:
+        data = data.to(torch.uint8)
+    return data
+
+
+def _check_finite(data: Tensor, name: str) -> None:
+    """Refuse NaN, infinite and float32-overflowing values, naming the first one's position."""
+    if not data.is_floating_point() or not data.numel():
+        return
+    data = data.detach()
+    # One cheap pass proves every value finite and in range; only if it fails is the position looked for.
+    largest = data.abs().max() if data.dtype == torch.float64 else data.sum()
+    if bool(torch.isfinite(largest)) and (data.dtype != torch.float64 or float(largest) <= MAX_ABS_VALUE):
+        return
+    finite = torch.isfinite(data)
+    if not bool(finite.all()):
+        raise ValueError(f"{name} contains {int((~finite).sum())} NaN or infinite value(s), the first at "
+                         f"{_position(~finite)}")
+    if data.dtype == torch.float64:
+        huge = data.abs() > MAX_ABS_VALUE
+        if bool(huge.any()):
+            raise ValueError(f"{name} holds {int(huge.sum())} value(s) beyond float32's range (|x| > "
+                             f"{MAX_ABS_VALUE:.3g}), the first at {_position(huge)}")
+
+
+def _position(flags: Tensor) -> str:
+    first = flags.nonzero()[0].tolist()
+    return f"row {first[0]}, column {first[1]}" if len(first) == 2 else f"position {tuple(first)}"
+
+
 def as_data_tensor(
     data,
     *,
@@ -25,29 +101,14 @@ def as_data_tensor(
     n_features: int | None = None,
     units: Units | None = None,
 ) -> Tensor:
-    """Turn ``data`` (array, tensor or nested list) into a checked 2-D tensor.
+    """Turn ``data`` (array, tensor, nested list or scipy sparse matrix) into a checked 2-D tensor.
 
     The tensor keeps its dtype (so binary ``uint8`` data stays compact) and its
-    device.  Raises ``TypeError`` for non-numeric input and ``ValueError`` for a
-    wrong shape, an empty array, non-finite values, a wrong number of columns or
-    values outside the range of ``units``.
+    device.  Raises ``TypeError`` for non-numeric or complex input and ``ValueError`` for a
+    wrong shape, an empty array, NaN, infinite or float32-overflowing values, a wrong
+    number of columns or values outside the range of ``units``.
     """
-    if isinstance(data, (str, bytes)):
-        raise TypeError(f"{name} must be an array of numbers, not a {type(data).__name__}")
-    if not isinstance(data, Tensor):
-        try:
-            array = np.asarray(data)
-        except ValueError as err:  # ragged nested lists
-            raise ValueError(f"{name} could not be read as a rectangular array: {err}") from None
-        if array.dtype == object or not (
-            np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
-        ):
-            raise TypeError(f"{name} must hold numbers; found dtype {array.dtype}")
-        data = torch.from_numpy(np.ascontiguousarray(array))
-    if data.dtype.is_complex:
-        raise TypeError(f"{name} must be real-valued; found dtype {data.dtype}")
-    if data.dtype == torch.bool:
-        data = data.to(torch.uint8)
+    data = _numeric_tensor(data, name)
     if data.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D with shape (n_examples, n_features); found shape {tuple(data.shape)}"
@@ -58,20 +119,29 @@ def as_data_tensor(
         raise ValueError(
             f"{name} has {data.shape[1]} columns but the model has {n_features} visible units"
         )
-    # A finite sum proves every value finite (NaN and inf propagate) in one cheap pass;
-    # only if it is not (or overflowed) is the full element-wise check run.
-    if data.is_floating_point() and not bool(torch.isfinite(data.sum())):
-        finite = torch.isfinite(data)
-        if not bool(finite.all()):
-            bad = (~finite).nonzero()[0].tolist()
-            count = int((~finite).sum())
-            raise ValueError(
-                f"{name} contains {count} NaN or infinite value(s), the first at row {bad[0]}, "
-                f"column {bad[1]}"
-            )
+    _check_finite(data, name)
     if units is not None:
         units.check_values(data, name)
     return data
+
+
+def as_layer_tensor(x, *, size: int, units: Units, name: str, like: Tensor) -> Tensor:
+    """States (or means) of one layer for a model method: any leading shape, ``size`` values
+    in the last dimension, on ``like``'s device and dtype.
+
+    Checked like :func:`as_data_tensor` (type, finiteness, the units' range) unless
+    inside :func:`trusted_inputs`; an empty batch is allowed.
+    """
+    if _TRUSTED.get() and isinstance(x, Tensor) and x.dtype == like.dtype and x.device == like.device:
+        if x.ndim == 0 or x.shape[-1] != size:
+            raise ValueError(f"{name} must have {size} values in its last dimension; found shape {tuple(x.shape)}")
+        return x
+    x = _numeric_tensor(x, name)
+    if x.ndim == 0 or x.shape[-1] != size:
+        raise ValueError(f"{name} must have {size} values in its last dimension; found shape {tuple(x.shape)}")
+    _check_finite(x, name)
+    units.check_values(x, name)
+    return x.to(device=like.device, dtype=like.dtype)
 
 
 def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
