@@ -27,6 +27,7 @@ from .estimate import pseudo_log_likelihood_per_example
 from .rbm import RBM as _TorchRBM
 from .samplers import get_sampler
 from .train import fit as _fit
+from .validation import numeric_tensor
 
 _SCORE_METHODS = ("pll", "pll-stochastic", "ais")
 _ROWS_PER_CHUNK = 4096
@@ -190,7 +191,10 @@ class RBM(TransformerMixin, BaseEstimator):
 
     # --------------------------------------------------------------- helpers
     def _validate(self, X, *, reset: bool, keep_dtype: bool = False):
-        """Checked float32 tensor of ``X`` (dense or sparse) on the model's device."""
+        """Checked float32 tensor of ``X`` (dense, sparse, or a torch tensor) on the model's device."""
+        if isinstance(X, torch.Tensor):  # NumPy has no bfloat16: such tensors arrive as float32
+            X = numeric_tensor(X, "X").detach().cpu()
+            X = (X.float() if X.dtype in (torch.bfloat16, torch.float16) else X).numpy()
         X = validate_data(self, X, accept_sparse=("csr", "csc", "coo"), dtype=(np.float64, np.float32),
                           reset=reset)
         dtype = X.dtype

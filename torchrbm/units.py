@@ -563,6 +563,17 @@ class Gaussian(Units):
         with torch.no_grad():
             self.log_var.clamp_(*self.log_var_bounds)
 
+    #: Inputs beyond this magnitude would overflow the squares in a float32 energy.
+    MAX_ABS = 1e15
+
+    def check_values(self, x: Tensor, name: str) -> None:
+        if x.numel():
+            largest = float(x.detach().abs().max())
+            if largest > self.MAX_ABS:
+                raise ValueError(f"{name} holds values up to {largest:.3g} in magnitude; Gaussian units square "
+                                 f"their inputs, so |x| must stay below {self.MAX_ABS:g} (standardise the data: "
+                                 "torchrbm.datasets.standardize)")
+
     def check_training_data(self, x: Tensor, name: str) -> None:
         if x.shape[0] < 2:
             return

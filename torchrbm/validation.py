@@ -40,7 +40,7 @@ def trusted_inputs():
         _TRUSTED.reset(token)
 
 
-def _numeric_tensor(data, name: str) -> Tensor:
+def numeric_tensor(data, name: str) -> Tensor:
     """``data`` (tensor, array, nested list or scipy sparse matrix) as a real-valued tensor."""
     if isinstance(data, (str, bytes)) or data is None:
         raise TypeError(f"{name} must be an array of numbers, not a {type(data).__name__}")
@@ -108,7 +108,7 @@ def as_data_tensor(
     wrong shape, an empty array, NaN, infinite or float32-overflowing values, a wrong
     number of columns or values outside the range of ``units``.
     """
-    data = _numeric_tensor(data, name)
+    data = numeric_tensor(data, name)
     if data.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D with shape (n_examples, n_features); found shape {tuple(data.shape)}"
@@ -136,7 +136,7 @@ def as_layer_tensor(x, *, size: int, units: Units, name: str, like: Tensor) -> T
         if x.ndim == 0 or x.shape[-1] != size:
             raise ValueError(f"{name} must have {size} values in its last dimension; found shape {tuple(x.shape)}")
         return x
-    x = _numeric_tensor(x, name)
+    x = numeric_tensor(x, name)
     if x.ndim == 0 or x.shape[-1] != size:
         raise ValueError(f"{name} must have {size} values in its last dimension; found shape {tuple(x.shape)}")
     _check_finite(x, name)
