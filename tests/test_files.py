@@ -134,3 +134,49 @@ def test_figures_are_written_atomically(tmp_path):
     assert (tmp_path / "x.svg").read_text().lstrip().startswith("<?xml")
     assert (tmp_path / "x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png", "x.svg"]
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A tmpfs of a given size (in 4 KiB pages) mounted for the test; needs root (CI runs as root)."""
+    import subprocess
+
+    mounted = []
+
+    def mount(pages: int):
+        point = tmp_path / "small_fs"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={pages * 4096}", "tmpfs", str(point)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the mocked full-disk tests above "
+                        "cover the same code")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_a_really_full_disk_keeps_the_previous_checkpoint(tmp_path, small_filesystem):
+    """On a file system with room for one checkpoint but not two, the atomic write of the second one
+    fails with ENOSPC (the old file stays until the new one is complete) and the first survives."""
+    data = tr.datasets.digits()
+    size = _digits_checkpoint(tmp_path / "probe.ckpt", data, epochs=1).stat().st_size
+    pages = -(-size // 4096)
+    disk = small_filesystem(pages + pages // 2)
+    path = disk / "run.ckpt"
+    _digits_checkpoint(path, data, epochs=1)
+    before = path.read_bytes()
+    with pytest.raises(OSError, match="no space left on device; the previous file there is unchanged") as error:
+        _digits_checkpoint(path, data, epochs=2)
+    assert error.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before and checkpoint_history(path)[-1]["epoch"] == 0
+    assert sorted(p.name for p in disk.iterdir()) == ["run.ckpt"]
+
+
+def _digits_checkpoint(path, data, epochs):
+    tr.fit(tr.RBM(64, 64, generator=torch.Generator().manual_seed(0)), data, epochs=epochs, checkpoint=path,
+           **{**SETTINGS, "sampler": tr.PCD(n_chains=50)})
+    return path

@@ -118,6 +118,8 @@ def check(name, function, x, values, is_valid: bool, expected_shape=None, refere
 
 
 MODEL = rbm()
+CONV = tr.ConvRBM((2, 2), 2, 2, generator=torch.Generator().manual_seed(0))
+CLASSIFIER = tr.ClassificationRBM(N_VISIBLE, 2, 4, generator=torch.Generator().manual_seed(0))
 GAUSSIAN = tr.RBM(N_VISIBLE, N_HIDDEN, visible=tr.units.Gaussian(sigma=0.5), generator=torch.Generator().manual_seed(0))
 FITTED = SklearnRBM(n_components=2, n_iter=1, random_state=0).fit(np.array([[0, 1, 0], [1, 1, 0], [0, 0, 1.0]]))
 LAYER_METHODS = {
@@ -129,6 +131,7 @@ LAYER_METHODS = {
     "RBM.free_energy_hidden": (lambda x: MODEL.free_energy_hidden(x), N_HIDDEN, lambda h: h.shape[:-1]),
     "Gaussian RBM.free_energy": (lambda x: GAUSSIAN.free_energy(x), N_VISIBLE, lambda v: v.shape[:-1]),
     "Gaussian RBM.prob_h": (lambda x: GAUSSIAN.prob_h(x), N_VISIBLE, lambda v: (*v.shape[:-1], N_HIDDEN)),
+    "ConvRBM.free_energy": (lambda x: CONV.free_energy(x), 4, lambda v: v.shape[:-1]),
 }
 
 
@@ -181,6 +184,9 @@ DATA_FUNCTIONS = {
                                                   .fit(x).components_), {"clip": True, "any_width": True}),
     "sklearn RBM.transform": (lambda x: torch.as_tensor(FITTED.transform(x)), {"clip": True}),
     "sklearn RBM.score_samples": (lambda x: torch.as_tensor(FITTED.score_samples(x)), {"clip": True}),
+    "ais(data=...)": (lambda x: tr.ais(MODEL, n_chains=4, n_betas=10, data=x, seed=0).log_z, {"none_ok": True}),
+    "reverse_ais": (lambda x: tr.reverse_ais(MODEL, x, n_chains=4, n_betas=10, seed=0).log_z, {}),
+    "ClassificationRBM.predict_proba": (lambda x: CLASSIFIER.predict_proba(x), {}),
 }
 
 
@@ -195,3 +201,15 @@ def test_data_entry_points(name, data):
     is_valid = (x is None and none_ok) or valid(values, width=N_VISIBLE, data=True, **rules)
     check(name, function, x, values, is_valid)
 
+
+
+@SETTINGS
+@given(data=st.data(), method=st.sampled_from(["threshold", "stochastic"]))
+def test_binarize(data, method):
+    """Any shape of finite values (in [0, 1] for stochastic binarisation) becomes 0/1 of that shape."""
+    x, values = data.draw(inputs(N_VISIBLE))
+    is_valid = values is not None and bool(np.all(np.isfinite(values)) and np.all(np.abs(values) <= FLOAT32_MAX))
+    if method == "stochastic" and is_valid:
+        is_valid = bool(np.all((values >= 0) & (values <= 1)))
+    check(f"binarize {method}", lambda x: tr.datasets.binarize(x, method), x, values, is_valid,
+          expected_shape=lambda v: v.shape)

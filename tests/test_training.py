@@ -1,5 +1,7 @@
 """Samplers and fit(): updates checked against independent computations."""
 
+import copy
+
 import pytest
 import torch
 from conftest import all_binary, random_rbm
@@ -156,16 +158,27 @@ def test_callbacks_can_stop_training():
     assert seen == [0, 1, 2] and len(history) == 3
 
 
-def test_same_seed_same_model():
+@pytest.mark.parametrize("options", [
+    {"sampler": tr.PCD(n_chains=10)},
+    {"sampler": tr.CD(k=2), "sparsity_target": 0.1},
+    {"sampler": tr.PT(n_temps=3, n_chains=5), "centered": True},
+    {"sampler": tr.PCD(n_chains=10), "precision": "bf16-mixed", "clip_grad_norm": 0.5},
+], ids=["pcd", "cd2-sparsity", "pt-centered", "pcd-bf16-clipped"])
+def test_same_seed_same_model(options):
+    """Same seed, same device, same thread count: identical parameters, bit for bit."""
     data = tr.datasets.bars_and_stripes(4)
     models = []
     for _ in range(2):
         rbm = tr.RBM(16, 8, generator=torch.Generator().manual_seed(0))
-        tr.fit(rbm, data, sampler=tr.PCD(n_chains=10), epochs=5, batch_size=8, lr=0.05, momentum=(0.5, 0.9),
-               seed=3)
+        run = {**options, "sampler": copy.deepcopy(options["sampler"])}
+        tr.fit(rbm, data, epochs=5, batch_size=8, lr=0.05, momentum=(0.5, 0.9), seed=3, **run)
         models.append(rbm)
     for p, q in zip(models[0].parameters(), models[1].parameters(), strict=True):
         assert torch.equal(p, q)
+    other = tr.RBM(16, 8, generator=torch.Generator().manual_seed(0))
+    tr.fit(other, data, epochs=5, batch_size=8, lr=0.05, momentum=(0.5, 0.9), seed=4,
+           **{**options, "sampler": copy.deepcopy(options["sampler"])})
+    assert not torch.equal(other.W, models[0].W)  # the seed matters
 
 
 def test_pcd_raises_the_exact_likelihood_on_bars_and_stripes():

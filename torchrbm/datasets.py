@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .validation import as_data_tensor, check_positive_int
+from .validation import as_data_tensor, check_finite, check_positive_int, numeric_tensor
 
 #: SHA-256 of every file torchrbm may download, by path under the data directory.
 SHA256 = {
@@ -190,15 +190,24 @@ def binarize(
     x: Tensor, method: str | None = "threshold", *, threshold: float = 0.5, seed: int = 0
 ) -> Tensor:
     """Binarise values in ``[0, 1]``: ``"threshold"`` (``x > threshold``), ``"stochastic"``
-    (``x_i ~ Bernoulli(x_i)`` with a seeded generator) or ``None`` (unchanged)."""
+    (``x_i ~ Bernoulli(x_i)`` with a seeded generator) or ``None`` (unchanged).
+
+    ``x`` is any array, tensor or nested list of finite numbers (in ``[0, 1]`` for
+    ``"stochastic"``); the result is a ``uint8`` tensor of its shape.
+    """
+    if method not in (None, "none", "threshold", "stochastic"):
+        raise ValueError(f"unknown binarisation {method!r}; use 'threshold', 'stochastic' or None")
+    x = numeric_tensor(x, "x")
+    check_finite(x, "x")
     if method is None or method == "none":
         return x
     if method == "threshold":
         return (x > threshold).to(torch.uint8)
-    if method == "stochastic":
-        generator = torch.Generator().manual_seed(seed)
-        return (torch.rand(x.shape, generator=generator) < x).to(torch.uint8)
-    raise ValueError(f"unknown binarisation {method!r}; use 'threshold', 'stochastic' or None")
+    if x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
+        raise ValueError(f"stochastic binarisation reads x as probabilities; found values from {float(x.min()):g} "
+                         f"to {float(x.max()):g}, outside [0, 1]")
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(x.shape, generator=generator) < x).to(torch.uint8)
 
 
 # ------------------------------------------------------------------ standardisation

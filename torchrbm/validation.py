@@ -59,7 +59,7 @@ def numeric_tensor(data, name: str) -> Tensor:
             raise TypeError(f"{name} must be real-valued; found dtype {array.dtype}")
         if array.dtype in (np.uint16, np.uint32, np.uint64):  # no torch equivalent before 2.3
             array = array.astype(np.int64 if array.dtype != np.uint64 else np.float64)
-        data = torch.from_numpy(np.ascontiguousarray(array))
+        data = torch.from_numpy(np.require(array, requirements="C"))  # ascontiguousarray makes 0-d 1-d
     if data.device.type == "meta":
         raise ValueError(f"{name} is on the meta device and holds no values")
     if data.dtype.is_complex:
@@ -69,7 +69,7 @@ def numeric_tensor(data, name: str) -> Tensor:
     return data
 
 
-def _check_finite(data: Tensor, name: str) -> None:
+def check_finite(data: Tensor, name: str) -> None:
     """Refuse NaN, infinite and float32-overflowing values, naming the first one's position."""
     if not data.is_floating_point() or not data.numel():
         return
@@ -119,7 +119,7 @@ def as_data_tensor(
         raise ValueError(
             f"{name} has {data.shape[1]} columns but the model has {n_features} visible units"
         )
-    _check_finite(data, name)
+    check_finite(data, name)
     if units is not None:
         units.check_values(data, name)
     return data
@@ -139,7 +139,7 @@ def as_layer_tensor(x, *, size: int, units: Units, name: str, like: Tensor) -> T
     x = numeric_tensor(x, name)
     if x.ndim == 0 or x.shape[-1] != size:
         raise ValueError(f"{name} must have {size} values in its last dimension; found shape {tuple(x.shape)}")
-    _check_finite(x, name)
+    check_finite(x, name)
     units.check_values(x, name)
     return x.to(device=like.device, dtype=like.dtype)
 
