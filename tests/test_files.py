@@ -180,3 +180,15 @@ def _digits_checkpoint(path, data, epochs):
     tr.fit(tr.RBM(64, 64, generator=torch.Generator().manual_seed(0)), data, epochs=epochs, checkpoint=path,
            **{**SETTINGS, "sampler": tr.PCD(n_chains=50)})
     return path
+
+
+def test_a_format_1_model_without_checksum_still_loads(tmp_path):
+    import safetensors.torch
+
+    model = tr.RBM(3, 2, generator=torch.Generator().manual_seed(0))
+    header = {"format_version": 1, "config": model.config(), "metadata": {}}
+    tensors = {name: value.detach().contiguous() for name, value in model.state_dict().items()}
+    (tmp_path / "old.safetensors").write_bytes(
+        safetensors.torch.save(tensors, metadata={"torchrbm": json.dumps(header)}))
+    loaded = tr.load(tmp_path / "old.safetensors")
+    assert torch.equal(loaded.W, model.W)

@@ -84,3 +84,13 @@ def test_unsupported_file_type(tmp_path):
 def test_unknown_split(tmp_path):
     with pytest.raises(ValueError, match="unknown split 'dev'"):
         datasets.mnist("dev", data_dir=tmp_path)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a GPU")
+def test_asking_for_a_missing_gpu_is_a_clear_error():
+    from torchrbm.sklearn import RBM as SklearnRBM
+
+    for make in (lambda: tr.RBM(3, 2, device="cuda"), lambda: tr.DBN([3, 2], device="cuda:1"),
+                 lambda: SklearnRBM(device="cuda").fit(np.ones((2, 2)))):
+        with pytest.raises(ValueError, match="asked for, but this PyTorch sees no CUDA GPU"):
+            make()

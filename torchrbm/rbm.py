@@ -23,6 +23,7 @@ from .units import Units, get_units
 from .validation import (
     as_data_tensor,
     as_layer_tensor,
+    check_device,
     check_nonnegative_float,
     check_positive_int,
     trusted_inputs,
@@ -69,7 +70,7 @@ class RBM(nn.Module):
         n_visible = check_positive_int(n_visible, "n_visible")
         n_hidden = check_positive_int(n_hidden, "n_hidden")
         weight_std = check_nonnegative_float(weight_std, "weight_std")
-        factory = {"device": device, "dtype": dtype}
+        factory = {"device": None if device is None else check_device(device), "dtype": dtype}
         self.visible = get_units(visible, n_visible).to(**factory)
         self.hidden = get_units(hidden, n_hidden).to(**factory)
         if any(p.requires_grad for p in self.hidden.parameters()):

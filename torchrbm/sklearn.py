@@ -27,7 +27,7 @@ from .estimate import pseudo_log_likelihood_per_example
 from .rbm import RBM as _TorchRBM
 from .samplers import get_sampler
 from .train import fit as _fit
-from .validation import numeric_tensor
+from .validation import check_device, numeric_tensor
 
 _SCORE_METHODS = ("pll", "pll-stochastic", "ais")
 _ROWS_PER_CHUNK = 4096
@@ -116,6 +116,7 @@ class RBM(TransformerMixin, BaseEstimator):
         return self._train(X, 1)
 
     def _initialise(self, X) -> torch.Tensor:
+        check_device(self.device)
         X = self._validate(X, reset=True)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.generator_ = torch.Generator(device=self.device).manual_seed(seed)
