@@ -78,3 +78,37 @@ def test_cli_train_under_torchrun_with_two_processes(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["exact"]["log_likelihood"] < 0
     assert tr.load(run / "model.safetensors").n_hidden == 8
+
+
+def _full_disk_worker(rank: int, world_size: int, port: int, out: str) -> None:
+    """Process 0 cannot write its checkpoint (ENOSPC); every process must stop with an error."""
+    import errno
+
+    from torchrbm import files
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
+    if rank == 0:
+        def full(fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        files.os.fsync = full
+    try:
+        model, data = _problem()
+        tr.fit(model, data, sampler=tr.PCD(n_chains=4), batch_size=4, checkpoint=os.path.join(out, "run.ckpt"),
+               **SETTINGS)
+        outcome = "finished"
+    except (OSError, RuntimeError) as err:
+        outcome = f"{type(err).__name__}: {err}"
+    finally:
+        dist.destroy_process_group()
+    with open(os.path.join(out, f"outcome{rank}.txt"), "w") as handle:
+        handle.write(outcome)
+
+
+def test_a_failed_checkpoint_write_on_process_0_stops_every_process(tmp_path):
+    mp.spawn(_full_disk_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    outcomes = [(tmp_path / f"outcome{rank}.txt").read_text() for rank in (0, 1)]
+    assert "no space left on device" in outcomes[0]
+    assert outcomes[1].startswith("RuntimeError: another process of this torch.distributed run failed in writing "
+                                  "the checkpoint of epoch 0")

@@ -44,13 +44,13 @@ def test_a_flipped_bit_in_the_tensors_fails_the_checksum(tmp_path):
     raw = bytearray(path.read_bytes())
     raw[-3] ^= 0x10  # inside the last tensor's bytes
     path.write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match="corrupted: its tensors do not match the SHA-256"):
+    with pytest.raises(ValueError, match="corrupted: its contents do not match the SHA-256"):
         tr.load(path)
     resumed = _checkpoint_file(tmp_path / "b")
     raw = bytearray(resumed.read_bytes())
     raw[-3] ^= 0x10
     resumed.write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match="corrupted: its tensors do not match the SHA-256"):
+    with pytest.raises(ValueError, match="corrupted: its contents do not match the SHA-256"):
         tr.fit(tr.RBM(16, 8, generator=torch.Generator().manual_seed(0)), DATA, epochs=2, checkpoint=resumed,
                resume=True, **{**SETTINGS, "sampler": tr.PCD(n_chains=10)})
 
@@ -58,7 +58,7 @@ def test_a_flipped_bit_in_the_tensors_fails_the_checksum(tmp_path):
 def test_a_future_checkpoint_format_is_refused(tmp_path):
     path = _checkpoint_file(tmp_path)
     path.write_bytes(path.read_bytes().replace(b'\\"format\\": 2', b'\\"format\\": 7'))
-    with pytest.raises(ValueError, match="checkpoint format 7; this torchrbm reads format 2"):
+    with pytest.raises(ValueError, match="checkpoint format 7; this torchrbm reads formats 1 to 2 .written by a newer"):
         checkpoint_history(path)
 
 
@@ -192,3 +192,59 @@ def test_a_format_1_model_without_checksum_still_loads(tmp_path):
         safetensors.torch.save(tensors, metadata={"torchrbm": json.dumps(header)}))
     loaded = tr.load(tmp_path / "old.safetensors")
     assert torch.equal(loaded.W, model.W)
+
+
+def _edit_header(path, key, edit):
+    """Rewrite the JSON document under ``key`` in a safetensors file's metadata with ``edit(document)``."""
+    import struct
+
+    raw = path.read_bytes()
+    length = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + length])
+    document = json.loads(header["__metadata__"][key])
+    edit(document)
+    header["__metadata__"][key] = json.dumps(document)
+    encoded = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + raw[8 + length :])
+
+
+def test_a_changed_header_fails_the_checksum(tmp_path):
+    path = _checkpoint_file(tmp_path, epochs=2)
+    _edit_header(path, "torchrbm_checkpoint", lambda doc: doc.update(epoch=0))  # would redo epoch 1
+    with pytest.raises(ValueError, match="corrupted: its contents do not match the SHA-256"):
+        tr.fit(tr.RBM(16, 8, generator=torch.Generator().manual_seed(0)), DATA, epochs=2, checkpoint=path,
+               resume=True, **{**SETTINGS, "sampler": tr.PCD(n_chains=10)})
+    model = _model_file(tmp_path)
+    _edit_header(model, "torchrbm", lambda doc: doc.update(tensors_sha256=None))
+    with pytest.raises(ValueError, match="corrupted: its header lacks the SHA-256"):
+        tr.load(model)
+
+
+def test_a_garbled_format_1_checkpoint_is_refused(tmp_path):
+    from torchrbm.checkpoint import checkpoint_history
+
+    path = _checkpoint_file(tmp_path, epochs=2)
+
+    def garble(doc):
+        doc.update(format=1, history=5)
+        del doc["tensors_sha256"]
+
+    _edit_header(path, "torchrbm_checkpoint", garble)
+    with pytest.raises(ValueError, match="corrupted: its header lacks or garbles history"):
+        checkpoint_history(path)
+
+
+def test_a_format_1_checkpoint_still_resumes(tmp_path):
+    path = tmp_path / "run.ckpt"
+    tr.fit(tr.RBM(16, 8, generator=torch.Generator().manual_seed(0)), DATA, epochs=3, checkpoint=path,
+           callbacks=[lambda model, record: record["epoch"] == 1], **{**SETTINGS, "sampler": tr.PCD(n_chains=10)})
+
+    def old(doc):
+        doc["format"] = 1
+        del doc["tensors_sha256"]
+        del doc["fingerprint"]["clip_grad_norm"]  # not recorded before format 2
+
+    _edit_header(path, "torchrbm_checkpoint", old)
+    rbm = tr.RBM(16, 8, generator=torch.Generator().manual_seed(0))
+    assert len(tr.fit(rbm, DATA, epochs=3, checkpoint=path, resume=True,
+                      **{**SETTINGS, "sampler": tr.PCD(n_chains=10)})) == 3

@@ -78,3 +78,21 @@ def test_cli_inpaint_beats_filling_with_pixel_means(tmp_path, capsys):
     assert completed < 0.8 * mean_fill
     assert main(["inpaint", str(run / "model.safetensors"), "--out", str(tmp_path / "x.txt")]) == 2
     assert "must end in" in capsys.readouterr().err
+
+
+def test_missing_units_may_hold_nan_but_observed_ones_may_not():
+    data = tr.datasets.bars_and_stripes(3).float()
+    rbm = tr.RBM(9, 6, data=data, generator=torch.Generator().manual_seed(0))
+    dbn = tr.DBN(layers=[rbm, tr.RBM(6, 4, generator=torch.Generator().manual_seed(1))])
+    mask = torch.zeros(9, dtype=torch.bool)
+    mask[6:] = True
+    holes = data.clone()
+    holes[:, 6:] = float("nan")
+    for model in (rbm, dbn):
+        filled = model.inpaint(holes, mask, steps=20, generator=torch.Generator().manual_seed(0))
+        expected = model.inpaint(data, mask, steps=20, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(filled, expected) and bool(torch.isfinite(filled).all())
+        holes_observed = holes.clone()
+        holes_observed[0, 0] = float("nan")
+        with pytest.raises(ValueError, match="NaN or infinite value.*row 0, column 0"):
+            model.inpaint(holes_observed, mask, steps=20)

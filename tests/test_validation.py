@@ -87,10 +87,12 @@ def test_unknown_split(tmp_path):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a GPU")
-def test_asking_for_a_missing_gpu_is_a_clear_error():
+def test_asking_for_a_missing_gpu_is_a_clear_error(tmp_path):
     from torchrbm.sklearn import RBM as SklearnRBM
 
+    tr.save(tr.RBM(3, 2), tmp_path / "m.safetensors")
     for make in (lambda: tr.RBM(3, 2, device="cuda"), lambda: tr.DBN([3, 2], device="cuda:1"),
-                 lambda: SklearnRBM(device="cuda").fit(np.ones((2, 2)))):
+                 lambda: SklearnRBM(device="cuda").fit(np.ones((2, 2))),
+                 lambda: tr.load(tmp_path / "m.safetensors", device="cuda")):
         with pytest.raises(ValueError, match="asked for, but this PyTorch sees no CUDA GPU"):
             make()

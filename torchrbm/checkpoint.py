@@ -21,9 +21,9 @@ from typing import Any
 
 from torch import Tensor
 
-from .files import CHECKSUM_KEY, read_tensor_file, write_tensor_file
+from .files import read_tensor_file, write_tensor_file
 
-FORMAT_VERSION = 2  # 2: the header carries the tensors' SHA-256
+FORMAT_VERSION = 2  # 2: the header carries the SHA-256 of header and tensors (1: none)
 _KEY = "torchrbm_checkpoint"
 _WHAT = "torchrbm checkpoint"
 
@@ -78,14 +78,18 @@ def save_checkpoint(path: str | os.PathLike, *, epoch: int, model, optimizer, sa
     write_tensor_file(path, tensors, _KEY, header)
 
 
+#: The header's fields and the JSON types they must have.
+_HEADER_TYPES = {"epoch": int, "history": list, "fingerprint": dict, "optimizer_param_groups": list,
+                 "optimizer_state": dict}
+
+
 def _read(path: Path, with_tensors: bool) -> tuple[dict[str, Any], dict[str, Tensor]]:
-    header, tensors = read_tensor_file(path, _KEY, _WHAT, with_tensors=with_tensors)
-    if header.get("format") != FORMAT_VERSION:
-        raise ValueError(f"{path} has checkpoint format {header.get('format')!r}; this torchrbm reads format "
-                         f"{FORMAT_VERSION}")
-    missing = {CHECKSUM_KEY, "epoch", "history", "fingerprint"} - set(header)
-    if missing:
-        raise ValueError(f"{path} is corrupted: its header lacks {', '.join(sorted(missing))}")
+    header, tensors = read_tensor_file(path, _KEY, _WHAT, version_key="format", max_version=FORMAT_VERSION,
+                                       with_tensors=with_tensors)
+    wrong = [key for key, kind in _HEADER_TYPES.items()
+             if not isinstance(header.get(key), kind) or isinstance(header.get(key), bool)]
+    if wrong or not all(isinstance(record, dict) for record in header["history"]):
+        raise ValueError(f"{path} is corrupted: its header lacks or garbles {', '.join(wrong) or 'history'}")
     return header, tensors
 
 

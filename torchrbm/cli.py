@@ -102,7 +102,7 @@ def _check_same_settings(run_dir: Path, config: dict[str, Any]) -> None:
     without settings (none yet, or killed before it wrote them) starts a new run."""
     saved_path = run_dir / "config.json"
     if not saved_path.is_file():
-        logger.info("nothing to resume in %s (no config.json): starting a new run", run_dir)
+        logger.warning("nothing to resume in %s (no config.json): starting a new run", run_dir)
         return
     saved = json.loads(saved_path.read_text())
     differing = sorted(key for key in set(saved) | set(config)

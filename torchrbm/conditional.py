@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from . import kernels
 from .rbm import RBM, uniform_weights
 from .units import Units
-from .validation import as_data_tensor, check_positive_int
+from .validation import as_data_tensor, check_positive_int, inputs_trusted, trusted_inputs
 
 
 class ConditionalRBM(RBM):
@@ -70,7 +70,9 @@ class ConditionalRBM(RBM):
         return f"{super().extra_repr()}, n_context={self.n_context}"
 
     def _context(self, context) -> Tensor:
-        context = as_data_tensor(context, name="context", n_features=self.n_context)
+        trusted = inputs_trusted() and isinstance(context, Tensor) and context.ndim == 2
+        if not (trusted and context.shape[1] == self.n_context):
+            context = as_data_tensor(context, name="context", n_features=self.n_context)
         return context.to(device=self.device, dtype=self.dtype)
 
     def condition(self, context) -> RBM:
@@ -136,9 +138,10 @@ class ConditionalRBM(RBM):
             raise ValueError("generate() needs a context made of whole previous frames "
                              f"(n_context {self.n_context} is not a multiple of n_visible {self.n_visible})")
         frames = []
-        for _ in range(n_frames):
-            view = self.condition(context)
-            v = view.gibbs(context[:, : self.n_visible], steps, generator)
-            frames.append(v)
-            context = torch.cat([v, context[:, : self.n_context - self.n_visible]], 1)
+        with trusted_inputs():  # the context was checked; the frames are the model's own samples
+            for _ in range(n_frames):
+                view = self.condition(context)
+                v = view.gibbs(context[:, : self.n_visible], steps, generator)
+                frames.append(v)
+                context = torch.cat([v, context[:, : self.n_context - self.n_visible]], 1)
         return torch.stack(frames, 1)

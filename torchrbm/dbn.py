@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from .classification import check_labels
 from .conv import ConvRBM
-from .inpainting import check_mask, clamped_gibbs
+from .inpainting import clamped_gibbs, observed_input
 from .monitor import History
 from .rbm import RBM
 from .rng import resolve_generator
@@ -184,10 +184,7 @@ class DBN(nn.Module):
         its RBM's inpainting.
         """
         bottom = self.layers[0]
-        v = bottom._v(v)
-        if v.ndim != 2:
-            raise ValueError(f"v must be 2-D (examples, {self.n_visible}); found shape {tuple(v.shape)}")
-        mask = check_mask(mask, v)
+        v, mask = observed_input(bottom, v, mask)
         generator = resolve_generator(self.device, seed, generator)
 
         def step(x: Tensor) -> tuple[Tensor, Tensor]:

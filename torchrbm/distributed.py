@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 
 import torch
 import torch.distributed as dist
@@ -112,8 +113,9 @@ def all_reduce_gradients(params: list[Tensor], n_rows: int) -> None:
         start += size
 
 
-def any_process(flag: bool, device: torch.device) -> bool:
-    """Whether ``flag`` is true on any process (so that all of them stop together)."""
-    value = torch.tensor([float(flag)], device=_communication_device(device))
+def any_process(flags: Sequence[bool], device: torch.device) -> list[bool]:
+    """For each flag, whether it is true on any process: one all-reduce, after which every process
+    takes the same branch (stop, fail) and none is left waiting for another."""
+    value = torch.tensor([float(flag) for flag in flags], device=_communication_device(device))
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+    return [bool(flag) for flag in value.tolist()]

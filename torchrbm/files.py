@@ -3,14 +3,16 @@
 Every file torchrbm writes goes to a temporary file in the target's directory,
 is flushed to disk (``fsync``), renamed over the target and the directory entry
 flushed too.  A failed write (full disk, killed process) leaves the previous
-file as it was.  Tensor files are safetensors with a JSON header that carries
-the SHA-256 of the tensors, so that a truncated or corrupted file is refused
-when read; nothing is ever unpickled.
+file as it was; the temporary file of a killed writer is removed by the next
+write of the same file.  Tensor files are safetensors with a JSON header that carries
+the SHA-256 of the header and the tensors, so that a truncated or corrupted
+file is refused when read; nothing is ever unpickled.
 """
 
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import io
 import json
@@ -25,6 +27,15 @@ import torch
 from torch import Tensor
 
 CHECKSUM_KEY = "tensors_sha256"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -48,8 +59,11 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by a killed writer
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; a plain open() would give 0666 less the umask
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -79,35 +93,40 @@ def atomic_savefig(figure, path: str | os.PathLike, **options: Any) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def tensors_sha256(tensors: dict[str, Tensor]) -> str:
-    """SHA-256 over the tensors' names, dtypes, shapes and bytes, in name order."""
+def payload_sha256(header: dict[str, Any], tensors: dict[str, Tensor]) -> str:
+    """SHA-256 over the header (canonical JSON, without the checksum itself) and the tensors'
+    names, dtypes, shapes and bytes, in name order."""
     digest = hashlib.sha256()
+    content = {key: value for key, value in header.items() if key != CHECKSUM_KEY}
+    digest.update(json.dumps(content, sort_keys=True, separators=(",", ":")).encode())
     for name in sorted(tensors):
         tensor = tensors[name].detach().cpu().contiguous().reshape(-1)
-        digest.update(f"{name}|{tensor.dtype}|{tuple(tensors[name].shape)}|".encode())
+        digest.update(f"|{name}|{tensor.dtype}|{tuple(tensors[name].shape)}|".encode())
         digest.update(tensor.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
 def write_tensor_file(path: str | os.PathLike, tensors: dict[str, Tensor], key: str, header: dict[str, Any]) -> None:
-    """Save ``tensors`` as safetensors with ``header`` (JSON, plus the tensors' checksum) under ``key``."""
-    header = {**header, CHECKSUM_KEY: tensors_sha256(tensors)}
+    """Save ``tensors`` as safetensors with ``header`` (JSON, plus the checksum of both) under ``key``."""
+    header = {**header, CHECKSUM_KEY: payload_sha256(header, tensors)}
     atomic_write_bytes(path, safetensors.torch.save(tensors, metadata={key: json.dumps(header)}))
 
 
-def read_tensor_file(path: str | os.PathLike, key: str, what: str, *, with_tensors: bool = True,
-                     device: str = "cpu") -> tuple[dict[str, Any], dict[str, Tensor]]:
-    """The JSON header under ``key`` and (with ``with_tensors``) the checksum-verified tensors.
+def read_tensor_file(path: str | os.PathLike, key: str, what: str, *, version_key: str, max_version: int,
+                     with_tensors: bool = True) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """The JSON header under ``key`` and (with ``with_tensors``) the tensors, on the CPU.
 
+    The header's format version (``header[version_key]``, 1 to ``max_version``) is checked
+    first; from version 2 on, header and tensors must match the SHA-256 written with them.
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming ``what`` the
     file should hold for a file that is not safetensors (a pickle, say: it is never
-    executed), is truncated, lacks the header or fails its checksum.
+    executed), is truncated, lacks the header, has an unknown version or fails its checksum.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     try:
-        with safetensors.safe_open(str(path), framework="pt", device=device) as handle:
+        with safetensors.safe_open(str(path), framework="pt") as handle:
             raw = (handle.metadata() or {}).get(key)
             tensors = {name: handle.get_tensor(name) for name in handle.keys()} if with_tensors else {}  # noqa: SIM118
     except Exception as err:  # safetensors raises its own error types for truncated or foreign files
@@ -121,7 +140,15 @@ def read_tensor_file(path: str | os.PathLike, key: str, what: str, *, with_tenso
         raise ValueError(f"{path} is not a readable {what}: its header is not valid JSON ({err})") from None
     if not isinstance(header, dict):
         raise ValueError(f"{path} is not a readable {what}: its header is not a JSON object")
-    expected = header.get(CHECKSUM_KEY)
-    if with_tensors and expected is not None and tensors_sha256(tensors) != expected:
-        raise ValueError(f"{path} is corrupted: its tensors do not match the SHA-256 written with them")
+    version = header.get(version_key)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= max_version:
+        newer = " (written by a newer torchrbm: upgrade to read it)" if isinstance(version, int) else ""
+        raise ValueError(f"{path} has {what} format {version!r}; this torchrbm reads formats 1 to "
+                         f"{max_version}{newer}")
+    if version >= 2:
+        expected = header.get(CHECKSUM_KEY)
+        if not (isinstance(expected, str) and len(expected) == 64):
+            raise ValueError(f"{path} is corrupted: its header lacks the SHA-256 of its contents")
+        if with_tensors and payload_sha256(header, tensors) != expected:
+            raise ValueError(f"{path} is corrupted: its contents do not match the SHA-256 written with them")
     return header, tensors

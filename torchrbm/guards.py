@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import torch
@@ -30,7 +31,8 @@ class DivergenceGuard:
     """
 
     def __init__(self, model, *, max_abs_weight: float | None, settings: dict[str, Any]) -> None:
-        if max_abs_weight is not None and not (isinstance(max_abs_weight, (int, float)) and max_abs_weight > 0):
+        valid = isinstance(max_abs_weight, numbers.Real) and not isinstance(max_abs_weight, bool)
+        if max_abs_weight is not None and not (valid and max_abs_weight > 0):
             raise ValueError(f"max_abs_weight must be a positive number or None; found {max_abs_weight!r}")
         self.max_abs_weight = max_abs_weight
         self.settings = settings
@@ -83,7 +85,8 @@ class DivergenceGuard:
             return
         model.load_state_dict(self._last_good)
         restored = "their initial values" if epoch == 0 else f"their values after epoch {epoch - 1}"
+        kept = "; no checkpoint of this epoch was written" if self.settings.get("checkpoint") else ""
         raise DivergenceError(
-            f"training diverged in epoch {epoch}: {problem}. The model's parameters were restored to {restored} "
-            f"(a checkpoint file keeps the last good epoch). Likely causes: {self._likely_causes(model, lr)}."
+            f"training diverged in epoch {epoch}: {problem}. The model's parameters were restored to {restored}"
+            f"{kept}. Likely causes: {self._likely_causes(model, lr)}."
         )

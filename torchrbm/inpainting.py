@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .validation import check_positive_int, trusted_inputs
+from .validation import check_positive_int, numeric_tensor, trusted_inputs
 
 
 def check_mask(mask, v: Tensor) -> Tensor:
@@ -31,6 +31,17 @@ def check_mask(mask, v: Tensor) -> Tensor:
         raise ValueError(f"mask must have shape {tuple(v.shape[-1:])} or {tuple(v.shape)} to match the data; "
                          f"found {tuple(mask.shape)}")
     return mask.expand(v.shape)
+
+
+def observed_input(model, v, mask) -> tuple[Tensor, Tensor]:
+    """``v`` (2-D) checked as ``model``'s visible states where it is observed, and ``mask`` as a
+    boolean tensor of its shape; the missing units may hold anything (NaN, say) and are set to 0."""
+    raw = numeric_tensor(v, "v (visible states)")
+    if raw.ndim != 2:
+        raise ValueError(f"v must be 2-D (examples, {model.n_visible}); found shape {tuple(raw.shape)}")
+    mask = check_mask(mask, raw)
+    v = model._v(raw.masked_fill(mask, 0))
+    return v, mask.to(v.device)
 
 
 @torch.no_grad()

@@ -14,15 +14,17 @@ import os
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from .classification import ClassificationRBM
 from .conditional import ConditionalRBM
 from .conv import ConvRBM
 from .dbn import DBN
-from .files import CHECKSUM_KEY, read_tensor_file, write_tensor_file
+from .files import read_tensor_file, write_tensor_file
 from .rbm import RBM
+from .validation import check_device
 
-FORMAT_VERSION = 2  # 2: the header carries the tensors' SHA-256 (version 1 files are read without it)
+FORMAT_VERSION = 2  # 2: the header carries the SHA-256 of header and tensors (version 1 files are read without)
 _METADATA_KEY = "torchrbm"
 _WHAT = "torchrbm model file"
 MODEL_CLASSES: dict[str, type] = {"RBM": RBM, "ConditionalRBM": ConditionalRBM, "ConvRBM": ConvRBM,
@@ -38,24 +40,19 @@ def save(model, path: str | os.PathLike, metadata: dict[str, Any] | None = None)
     write_tensor_file(path, tensors, _METADATA_KEY, header)
 
 
-def _checked_header(path, header: dict[str, Any]) -> dict[str, Any]:
-    version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has model format version {version!r}; this torchrbm reads versions up to "
-            f"{FORMAT_VERSION}. Upgrade torchrbm to load it."
-        )
-    if version >= 2 and CHECKSUM_KEY not in header:
-        raise ValueError(f"{path} is corrupted: its header lacks the tensors' checksum")
-    if not isinstance(header.get("config"), dict):
+def _read(path, with_tensors: bool) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    """Header and tensors of a model file, checked: format, checksum (from format 2), configuration."""
+    header, tensors = read_tensor_file(path, _METADATA_KEY, _WHAT, version_key="format_version",
+                                       max_version=FORMAT_VERSION, with_tensors=with_tensors)
+    config = header.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("class"), str):
         raise ValueError(f"{path} is corrupted: its header holds no model configuration")
-    return header
+    return header, tensors
 
 
 def read_header(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON header of a model file (format version, config, metadata)."""
-    header, _ = read_tensor_file(path, _METADATA_KEY, _WHAT, with_tensors=False)
-    return _checked_header(path, header)
+    return _read(path, with_tensors=False)[0]
 
 
 def load(path: str | os.PathLike, *, device: torch.device | str | None = None):
@@ -65,17 +62,18 @@ def load(path: str | os.PathLike, *, device: torch.device | str | None = None):
     torchrbm models (pickles included: nothing is unpickled) raise ``ValueError``.
     The training metadata stays in the file: ``read_header(path)["metadata"]``.
     """
-    header, tensors = read_tensor_file(path, _METADATA_KEY, _WHAT, device=str(device or "cpu"))
-    config = _checked_header(path, header)["config"]
-    cls = MODEL_CLASSES.get(config.get("class"))
+    device = None if device is None else check_device(device)
+    header, tensors = _read(path, with_tensors=True)
+    config = header["config"]
+    cls = MODEL_CLASSES.get(config["class"])
     if cls is None:
-        raise ValueError(f"{path} holds an unknown model class {config.get('class')!r}")
+        raise ValueError(f"{path} holds an unknown model class {config['class']!r}")
     if not tensors:
         raise ValueError(f"{path} is corrupted: it holds no tensors")
     dtype = next(iter(tensors.values())).dtype
     try:
         model = cls.from_config(config, device=device, dtype=dtype)
         model.load_state_dict(tensors)
-    except (KeyError, TypeError, RuntimeError) as err:
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path} is corrupted: its tensors do not fit its configuration ({err})") from None
     return model

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from . import kernels
-from .inpainting import check_mask, clamped_gibbs
+from .inpainting import clamped_gibbs, observed_input
 from .units import Units, get_units
 from .validation import (
     as_data_tensor,
@@ -242,12 +242,9 @@ class RBM(nn.Module):
         the missing units start from ``p(v | h = 0)`` and come back as
         ``E[v_m | v_o]``, averaged over the ``steps - burn_in`` last steps
         (``burn_in`` defaults to ``steps // 2``).  ``mask`` has shape ``(n_visible,)``
-        or that of ``v``.
+        or that of ``v``; the missing entries of ``v`` may hold anything (NaN, say).
         """
-        v = self._v(v)
-        if v.ndim != 2:
-            raise ValueError(f"v must be 2-D (examples, {self.n_visible}); found shape {tuple(v.shape)}")
-        mask = check_mask(mask, v)
+        v, mask = observed_input(self, v, mask)
         start = self.sample_from_visible_biases(v.shape[0], generator)
         return clamped_gibbs(lambda x: self.visible_step(self.sample_h(x, generator), generator),
                              v, mask, start, steps, burn_in)

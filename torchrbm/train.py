@@ -248,10 +248,14 @@ def fit(
                    "shuffle": shuffle, "world_size": world_size, "clip_grad_norm": clip_grad_norm}
     first_epoch = 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
-        first_epoch = _resume(load_checkpoint(checkpoint, fingerprint), model, opt, sampler, generators, history,
-                              sparsity, centering)
+        state = load_checkpoint(checkpoint, fingerprint)
+        try:
+            first_epoch = _resume(state, model, opt, sampler, generators, history, sparsity, centering)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"{checkpoint} is corrupted: its state does not fit this training run ({err})") from None
     guard = DivergenceGuard(model, max_abs_weight=max_abs_weight, settings={
-        "momentum": momentum, "precision": precision, "clip_grad_norm": clip_grad_norm})
+        "momentum": momentum, "precision": precision, "clip_grad_norm": clip_grad_norm,
+        "checkpoint": checkpoint is not None})
     params = [param for _, param in named]
     bar = tqdm(range(first_epoch, epochs), desc="training", unit="epoch", disable=not progress or rank != 0)
     signals = StopAfterEpochOnSignal(enabled=checkpoint is not None)
@@ -278,33 +282,56 @@ def fit(
                     torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
                 opt.step()
                 model.constrain_()
-        train_free_energy = mean_free_energy(*_model_and_data(model, monitor_train), name="train")
-        guard.check(model, epoch, train_free_energy, epoch_lr)
-        record = {
-            "epoch": epoch,
-            "recon_error": reconstruction_error(*_model_and_data(model, monitor_train)),
-            "free_energy_gap": None if monitor_valid is None
-            else mean_free_energy(*_model_and_data(model, monitor_valid), name="held_out") - train_free_energy,
-            "lr": epoch_lr,
-            "momentum": epoch_momentum,
-            "time": time.perf_counter() - start,
-        }
-        history.append(record)
-        bar.set_postfix(recon=f"{record['recon_error']:.4f}")
-        stop = any(callback(model, record) for callback in callbacks)
+        failure: Exception | None = None
+        stop = False
+        try:  # a failure is agreed on below, so that no process is left waiting for one that failed
+            train_free_energy = mean_free_energy(*_model_and_data(model, monitor_train), name="train")
+            guard.check(model, epoch, train_free_energy, epoch_lr)
+            record = {
+                "epoch": epoch,
+                "recon_error": reconstruction_error(*_model_and_data(model, monitor_train)),
+                "free_energy_gap": None if monitor_valid is None
+                else mean_free_energy(*_model_and_data(model, monitor_valid), name="held_out") - train_free_energy,
+                "lr": epoch_lr,
+                "momentum": epoch_momentum,
+                "time": time.perf_counter() - start,
+            }
+            history.append(record)
+            bar.set_postfix(recon=f"{record['recon_error']:.4f}")
+            stop = any(callback(model, record) for callback in callbacks)
+        except Exception as err:
+            failure = err
+        interrupted, failed = signals.requested, failure is not None
         if world_size > 1:
-            stop = distributed.any_process(stop, model.device)
-        if signals.requested:
-            history.interrupted = stop = True
-        if checkpoint is not None and rank == 0 and (stop or (epoch + 1) % checkpoint_every == 0
-                                                     or epoch == epochs - 1):
-            save_checkpoint(checkpoint, epoch=epoch, model=model, optimizer=opt, sampler=sampler,
-                            generators=generators, history=history, fingerprint=fingerprint,
-                            extra=_running_averages(sparsity, centering))
+            stop, interrupted, failed = distributed.any_process([stop, interrupted, failed], model.device)
+        _raise_if_failed(failure, failed, f"epoch {epoch}")
+        history.interrupted = interrupted
+        stop = stop or interrupted
+        if checkpoint is not None and (stop or (epoch + 1) % checkpoint_every == 0 or epoch == epochs - 1):
+            failure = None
+            if rank == 0:
+                try:
+                    save_checkpoint(checkpoint, epoch=epoch, model=model, optimizer=opt, sampler=sampler,
+                                    generators=generators, history=history, fingerprint=fingerprint,
+                                    extra=_running_averages(sparsity, centering))
+                except OSError as err:
+                    failure = err
+            failed = failure is not None
+            if world_size > 1:
+                (failed,) = distributed.any_process([failed], model.device)
+            _raise_if_failed(failure, failed, f"writing the checkpoint of epoch {epoch}")
         if stop:
             break
     bar.close()
     return history
+
+
+def _raise_if_failed(failure: Exception | None, failed_anywhere: bool, where: str) -> None:
+    """Raise this process's ``failure``, or, if another process failed, an error saying so."""
+    if failure is not None:
+        raise failure
+    if failed_anywhere:
+        raise RuntimeError(f"another process of this torch.distributed run failed in {where}; see its error")
 
 
 @torch.no_grad()

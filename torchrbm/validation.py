@@ -40,6 +40,11 @@ def trusted_inputs():
         _TRUSTED.reset(token)
 
 
+def inputs_trusted() -> bool:
+    """Whether this code runs inside :func:`trusted_inputs`."""
+    return _TRUSTED.get()
+
+
 def numeric_tensor(data, name: str) -> Tensor:
     """``data`` (tensor, array, nested list or scipy sparse matrix) as a real-valued tensor."""
     if isinstance(data, (str, bytes)) or data is None:
