@@ -71,7 +71,7 @@ def test_cli_train_under_torchrun_with_two_processes(tmp_path):
                f"--master_port={_free_port()}", "-m", "torchrbm", "train", "--data", "bas", "--hidden", "8",
                "--epochs", "3", "--batch-size", "4", "--ais-betas", "100", "--out", str(run), "--quiet"]
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.returncode == 0, (finished.stdout[-5000:], finished.stderr[-20000:])  # every process's output
     config = json.loads((run / "config.json").read_text())
     assert config["world_size"] == 2
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
