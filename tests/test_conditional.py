@@ -95,6 +95,8 @@ def test_conditional_training_refuses_what_it_cannot_do():
         tr.fit(tr.ConditionalRBM(12, 4, 24), frames, context=context)
     with pytest.raises(ValueError, match="context has 80 rows"):
         tr.fit(crbm, frames[:10], context=context[:80])
+    with pytest.raises(ValueError, match="must lie in \\[0, 1\\] for Bernoulli units"):
+        crbm.generate(torch.full((2, 12), 5.0), 2)  # a history of frames the visible units cannot take
 
 
 def test_conditional_model_round_trips(tmp_path):

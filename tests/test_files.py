@@ -248,3 +248,28 @@ def test_a_format_1_checkpoint_still_resumes(tmp_path):
     rbm = tr.RBM(16, 8, generator=torch.Generator().manual_seed(0))
     assert len(tr.fit(rbm, DATA, epochs=3, checkpoint=path, resume=True,
                       **{**SETTINGS, "sampler": tr.PCD(n_chains=10)})) == 3
+
+
+def test_metadata_with_non_string_keys_round_trips(tmp_path):
+    path = tmp_path / "m.safetensors"
+    tr.save(tr.RBM(3, 2), path, metadata={9: "a", 10: "b", "pair": (1, 2)})
+    assert tr.io.read_header(path)["metadata"] == {"9": "a", "10": "b", "pair": [1, 2]}
+    assert tr.load(path).W.shape == (3, 2)
+
+
+def test_only_dead_writers_temporary_files_are_removed(tmp_path):
+    target = tmp_path / "m.safetensors"
+    dead = tmp_path / ".m.safetensors.999999999.x1.tmp"  # no such process
+    alive = tmp_path / f".m.safetensors.{os.getppid()}.x2.tmp"  # a live process's write in progress
+    other = tmp_path / ".m.x3.tmp"  # another file's
+    for path in (dead, alive, other):
+        path.write_text("partial")
+    files.atomic_write_text(target, "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name, target.name])
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -96,3 +96,11 @@ def test_missing_units_may_hold_nan_but_observed_ones_may_not():
         holes_observed[0, 0] = float("nan")
         with pytest.raises(ValueError, match="NaN or infinite value.*row 0, column 0"):
             model.inpaint(holes_observed, mask, steps=20)
+
+
+def test_spin_units_inpaint_with_the_missing_entries_replaced_by_valid_states():
+    rbm = tr.RBM(6, 4, visible="spin", generator=torch.Generator().manual_seed(0))
+    v = torch.ones(3, 6)
+    mask = torch.tensor([False, False, False, True, True, True])
+    filled = rbm.inpaint(v, mask, steps=10, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(filled[:, :3], v[:, :3]) and bool((filled[:, 3:].abs() <= 1).all())

@@ -137,6 +137,7 @@ class ConditionalRBM(RBM):
         if self.n_context % self.n_visible:
             raise ValueError("generate() needs a context made of whole previous frames "
                              f"(n_context {self.n_context} is not a multiple of n_visible {self.n_visible})")
+        self._v(context.reshape(-1, self.n_visible))  # the history's frames: in the visible units' range
         frames = []
         with trusted_inputs():  # the context was checked; the frames are the model's own samples
             for _ in range(n_frames):

@@ -184,8 +184,8 @@ class DBN(nn.Module):
         its RBM's inpainting.
         """
         bottom = self.layers[0]
-        v, mask = observed_input(bottom, v, mask)
         generator = resolve_generator(self.device, seed, generator)
+        v, mask, start = observed_input(bottom, v, mask, generator)
 
         def step(x: Tensor) -> tuple[Tensor, Tensor]:
             for layer in self.layers:
@@ -194,7 +194,7 @@ class DBN(nn.Module):
                 x = layer.sample_v(x, generator)
             return bottom.visible_step(x, generator)
 
-        return clamped_gibbs(step, v, mask, bottom.sample_from_visible_biases(v.shape[0], generator), steps, burn_in)
+        return clamped_gibbs(step, v, mask, start, steps, burn_in)
 
     # ------------------------------------------------------------ as a network
     def to_torch(self) -> nn.Sequential:

@@ -3,10 +3,11 @@
 Every file torchrbm writes goes to a temporary file in the target's directory,
 is flushed to disk (``fsync``), renamed over the target and the directory entry
 flushed too.  A failed write (full disk, killed process) leaves the previous
-file as it was; the temporary file of a killed writer is removed by the next
-write of the same file.  Tensor files are safetensors with a JSON header that carries
-the SHA-256 of the header and the tensors, so that a truncated or corrupted
-file is refused when read; nothing is ever unpickled.
+file as it was; the temporary file of a killed writer (its name holds the
+writer's process id) is removed by the next write of the same file.  Tensor
+files are safetensors with a JSON header that carries the SHA-256 of the header
+and the tensors, so that a truncated or corrupted file is refused when read;
+nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -29,13 +30,34 @@ from torch import Tensor
 CHECKSUM_KEY = "tensors_sha256"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _new_file_mode(path: Path) -> int:
+    """The mode the file would get from a plain ``open(path, "w")``: the existing file's, else
+    0666 less the umask (read from /proc where it can be, without changing it)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        pass
+    try:
+        with open("/proc/self/status") as status:
+            umask = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        umask = os.umask(0)
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
-_FILE_MODE = 0o666 & ~_umask()
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove the temporary files of writers of ``path`` that were killed (their process is gone)."""
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = stale.name[len(path.name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            stale.unlink(missing_ok=True)
+        except OSError:  # the process exists (another user's): leave its file alone
+            pass
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -59,11 +81,11 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by a killed writer
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_stale_temporaries(path)
+    mode = _new_file_mode(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
-        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; a plain open() would give 0666 less the umask
+        os.fchmod(fd, mode)  # mkstemp makes 0600
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -108,7 +130,8 @@ def payload_sha256(header: dict[str, Any], tensors: dict[str, Tensor]) -> str:
 
 def write_tensor_file(path: str | os.PathLike, tensors: dict[str, Tensor], key: str, header: dict[str, Any]) -> None:
     """Save ``tensors`` as safetensors with ``header`` (JSON, plus the checksum of both) under ``key``."""
-    header = {**header, CHECKSUM_KEY: payload_sha256(header, tensors)}
+    header = json.loads(json.dumps(header))  # as it will be read back: string keys, lists for tuples
+    header[CHECKSUM_KEY] = payload_sha256(header, tensors)
     atomic_write_bytes(path, safetensors.torch.save(tensors, metadata={key: json.dumps(header)}))
 
 

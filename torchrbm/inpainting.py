@@ -33,15 +33,18 @@ def check_mask(mask, v: Tensor) -> Tensor:
     return mask.expand(v.shape)
 
 
-def observed_input(model, v, mask) -> tuple[Tensor, Tensor]:
-    """``v`` (2-D) checked as ``model``'s visible states where it is observed, and ``mask`` as a
-    boolean tensor of its shape; the missing units may hold anything (NaN, say) and are set to 0."""
+def observed_input(model, v, mask, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+    """``(v, mask, start)`` for inpainting with ``model``: ``v`` (2-D) checked as its visible states
+    where it is observed (the missing entries may hold anything, NaN say), ``mask`` as a boolean
+    tensor of ``v``'s shape, and the chains' start ``v ~ p(v | h = 0)``, which also stands in
+    ``v``'s missing entries (a valid state for every unit type)."""
     raw = numeric_tensor(v, "v (visible states)")
-    if raw.ndim != 2:
+    if raw.ndim != 2 or raw.shape[1] != model.n_visible:
         raise ValueError(f"v must be 2-D (examples, {model.n_visible}); found shape {tuple(raw.shape)}")
+    raw = raw.to(model.device)
     mask = check_mask(mask, raw)
-    v = model._v(raw.masked_fill(mask, 0))
-    return v, mask.to(v.device)
+    start = model.sample_from_visible_biases(raw.shape[0], generator)
+    return model._v(torch.where(mask, start, raw)), mask, start
 
 
 @torch.no_grad()

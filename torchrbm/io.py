@@ -74,6 +74,6 @@ def load(path: str | os.PathLike, *, device: torch.device | str | None = None):
     try:
         model = cls.from_config(config, device=device, dtype=dtype)
         model.load_state_dict(tensors)
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+    except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path} is corrupted: its tensors do not fit its configuration ({err})") from None
     return model

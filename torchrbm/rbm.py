@@ -244,8 +244,7 @@ class RBM(nn.Module):
         (``burn_in`` defaults to ``steps // 2``).  ``mask`` has shape ``(n_visible,)``
         or that of ``v``; the missing entries of ``v`` may hold anything (NaN, say).
         """
-        v, mask = observed_input(self, v, mask)
-        start = self.sample_from_visible_biases(v.shape[0], generator)
+        v, mask, start = observed_input(self, v, mask, generator)
         return clamped_gibbs(lambda x: self.visible_step(self.sample_h(x, generator), generator),
                              v, mask, start, steps, burn_in)
 

@@ -251,7 +251,7 @@ def fit(
         state = load_checkpoint(checkpoint, fingerprint)
         try:
             first_epoch = _resume(state, model, opt, sampler, generators, history, sparsity, centering)
-        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
             raise ValueError(f"{checkpoint} is corrupted: its state does not fit this training run ({err})") from None
     guard = DivergenceGuard(model, max_abs_weight=max_abs_weight, settings={
         "momentum": momentum, "precision": precision, "clip_grad_norm": clip_grad_norm,
@@ -305,7 +305,7 @@ def fit(
         if world_size > 1:
             stop, interrupted, failed = distributed.any_process([stop, interrupted, failed], model.device)
         _raise_if_failed(failure, failed, f"epoch {epoch}")
-        history.interrupted = interrupted
+        history.interrupted = interrupted = interrupted and epoch < epochs - 1  # else the run is complete
         stop = stop or interrupted
         if checkpoint is not None and (stop or (epoch + 1) % checkpoint_every == 0 or epoch == epochs - 1):
             failure = None
@@ -314,7 +314,7 @@ def fit(
                     save_checkpoint(checkpoint, epoch=epoch, model=model, optimizer=opt, sampler=sampler,
                                     generators=generators, history=history, fingerprint=fingerprint,
                                     extra=_running_averages(sparsity, centering))
-                except OSError as err:
+                except Exception as err:  # agreed on below: the other processes must not wait for this one
                     failure = err
             failed = failure is not None
             if world_size > 1:
