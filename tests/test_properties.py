@@ -72,7 +72,7 @@ def inputs(draw, width: int, min_dims: int = 0, max_dims: int = 3, clean_dims: i
 
 def valid(values, *, width: int, data: bool, binary: bool = False, clip: bool = False,
           allow_empty: bool = False, any_width: bool = False, real: bool = False,
-          ignored_column: int | None = None) -> bool:
+          ignored_column: int | None = None, any_range: bool = False, varying: bool = False) -> bool:
     """The documented contract: numeric and real, the right width (and 2-D, non-empty unless
     ``allow_empty``, for data), finite and within float32's range, and in [0, 1] (exactly 0/1 if
     ``binary``) unless ``clip``."""
@@ -85,6 +85,10 @@ def valid(values, *, width: int, data: bool, binary: bool = False, clip: bool = 
         return False
     if not np.all(np.isfinite(values)) or (np.any(np.abs(values) > FLOAT32_MAX) and not clip):
         return False
+    if varying and not np.any(values.max(0) != values.min(0)):  # some column that is not constant
+        return False
+    if any_range:
+        return True
     if real:  # Gaussian units: any value whose square a float32 energy holds
         return bool(np.all(np.abs(values) <= 1e15))
     if binary:
@@ -156,6 +160,12 @@ def test_layer_methods(name, data):
 
 
 
+def _pretrained_weights(x):
+    dbn = tr.DBN([N_VISIBLE, 2, 2], generator=torch.Generator().manual_seed(0))
+    dbn.pretrain(x, epochs=1, batch_size=2, lr=0.1, seed=0)
+    return torch.cat([layer.W.detach().flatten() for layer in dbn.layers])
+
+
 def _fit(x):
     model = rbm()
     tr.fit(model, x, epochs=1, batch_size=2, lr=0.1, sampler=tr.PCD(n_chains=4), seed=0)
@@ -182,6 +192,10 @@ DATA_FUNCTIONS = {
     "ais(data=...)": (lambda x: tr.ais(MODEL, n_chains=4, n_betas=10, data=x, seed=0).log_z, {"none_ok": True}),
     "reverse_ais": (lambda x: tr.reverse_ais(MODEL, x, n_chains=4, n_betas=10, seed=0).log_z, {}),
     "ClassificationRBM.predict_proba": (lambda x: CLASSIFIER.predict_proba(x), {}),
+    "free_energy_gap": (lambda x: tr.free_energy_gap(MODEL, x, x), {}),
+    "DBN.pretrain": (lambda x: _pretrained_weights(x), {}),
+    "datasets.standardize": (lambda x: tr.datasets.standardize(x, drop_constant=True)[0],
+                             {"any_width": True, "any_range": True, "varying": True}),
 }
 
 
