@@ -69,8 +69,16 @@ def init_from_environment(device: str | torch.device | None) -> torch.device | N
 
 
 def shutdown() -> None:
-    """Leave the process group, if this process joined one."""
-    if dist.is_available() and dist.is_initialized():
+    """Leave the process group, if this process joined one, once every process has come this far
+    (process 0 writes the run directory after training; the others wait for it rather than tear
+    their connections down under it)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        dist.barrier()
+    except RuntimeError as err:  # a process died: leave anyway
+        logging.getLogger(__name__).warning("leaving the process group without the others: %s", err)
+    finally:
         dist.destroy_process_group()
 
 
