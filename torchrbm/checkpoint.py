@@ -6,8 +6,8 @@ tensors are everything the next epoch depends on: the model's parameters, the
 optimizer's state (momentum buffers), the sampler's persistent state (chains),
 the random generators' states and the running averages of the sparsity target
 and of centring.  Its JSON header holds the epoch, the history so far, the
-optimizer's settings, a format version, the tensors' SHA-256 and a
-*fingerprint* of the training settings; resuming with different settings is
+optimizer's settings, a format version, the SHA-256 of header and tensors and
+a *fingerprint* of the training settings; resuming with different settings is
 refused, and so is a truncated or corrupted file.  A run resumed from the
 checkpoint of epoch ``e`` ends with the same parameters, bit for bit, as one
 that was never interrupted (same device, same settings).

@@ -123,7 +123,10 @@ def all_reduce_gradients(params: list[Tensor], n_rows: int) -> None:
 
 def any_process(flags: Sequence[bool], device: torch.device) -> list[bool]:
     """For each flag, whether it is true on any process: one all-reduce, after which every process
-    takes the same branch (stop, fail) and none is left waiting for another."""
+    takes the same branch (stop, fail) and none is left waiting for another.  Outside a process
+    group the flags come back as they are."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return list(flags)
     value = torch.tensor([float(flag) for flag in flags], device=_communication_device(device))
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return [bool(flag) for flag in value.tolist()]

@@ -30,13 +30,14 @@ class DivergenceGuard:
     diverged state could be written.
     """
 
-    def __init__(self, model, *, max_abs_weight: float | None, settings: dict[str, Any]) -> None:
+    def __init__(self, model, weight_names: set[str], *, max_abs_weight: float | None,
+                 settings: dict[str, Any]) -> None:
         valid = isinstance(max_abs_weight, numbers.Real) and not isinstance(max_abs_weight, bool)
         if max_abs_weight is not None and not (valid and max_abs_weight > 0):
             raise ValueError(f"max_abs_weight must be a positive number or None; found {max_abs_weight!r}")
         self.max_abs_weight = max_abs_weight
         self.settings = settings
-        self.weight_names = set(getattr(model, "weight_names", ("W",)))
+        self.weight_names = weight_names
         self._last_good = self._snapshot(model)
 
     @staticmethod

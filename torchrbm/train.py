@@ -253,7 +253,7 @@ def fit(
             first_epoch = _resume(state, model, opt, sampler, generators, history, sparsity, centering)
         except (AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
             raise ValueError(f"{checkpoint} is corrupted: its state does not fit this training run ({err})") from None
-    guard = DivergenceGuard(model, max_abs_weight=max_abs_weight, settings={
+    guard = DivergenceGuard(model, weight_names, max_abs_weight=max_abs_weight, settings={
         "momentum": momentum, "precision": precision, "clip_grad_norm": clip_grad_norm,
         "checkpoint": checkpoint is not None})
     params = [param for _, param in named]
@@ -301,9 +301,8 @@ def fit(
             stop = any(callback(model, record) for callback in callbacks)
         except Exception as err:
             failure = err
-        interrupted, failed = signals.requested, failure is not None
-        if world_size > 1:
-            stop, interrupted, failed = distributed.any_process([stop, interrupted, failed], model.device)
+        stop, interrupted, failed = distributed.any_process([stop, signals.requested, failure is not None],
+                                                            model.device)
         _raise_if_failed(failure, failed, f"epoch {epoch}")
         history.interrupted = interrupted = interrupted and epoch < epochs - 1  # else the run is complete
         stop = stop or interrupted
@@ -316,9 +315,7 @@ def fit(
                                     extra=_running_averages(sparsity, centering))
                 except Exception as err:  # agreed on below: the other processes must not wait for this one
                     failure = err
-            failed = failure is not None
-            if world_size > 1:
-                (failed,) = distributed.any_process([failed], model.device)
+            (failed,) = distributed.any_process([failure is not None], model.device)
             _raise_if_failed(failure, failed, f"writing the checkpoint of epoch {epoch}")
         if stop:
             break

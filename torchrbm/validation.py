@@ -137,13 +137,13 @@ def as_layer_tensor(x, *, size: int, units: Units, name: str, like: Tensor) -> T
     Checked like :func:`as_data_tensor` (type, finiteness, the units' range) unless
     inside :func:`trusted_inputs`; an empty batch is allowed.
     """
-    if _TRUSTED.get() and isinstance(x, Tensor) and x.dtype == like.dtype and x.device == like.device:
-        if x.ndim == 0 or x.shape[-1] != size:
-            raise ValueError(f"{name} must have {size} values in its last dimension; found shape {tuple(x.shape)}")
-        return x
-    x = numeric_tensor(x, name)
+    trusted = _TRUSTED.get() and isinstance(x, Tensor) and x.dtype == like.dtype and x.device == like.device
+    if not trusted:
+        x = numeric_tensor(x, name)
     if x.ndim == 0 or x.shape[-1] != size:
         raise ValueError(f"{name} must have {size} values in its last dimension; found shape {tuple(x.shape)}")
+    if trusted:
+        return x
     check_finite(x, name)
     units.check_values(x, name)
     return x.to(device=like.device, dtype=like.dtype)
