@@ -43,6 +43,13 @@ def _worker(rank: int, world_size: int, port: int, out: str) -> None:
         torch.save(sampler.chains, os.path.join(out, f"chains{rank}.pt"))
     finally:
         dist.destroy_process_group()
+    with open(os.path.join(out, f"threads{rank}.txt"), "w") as handle:
+        handle.write("\n".join(_thread_names()))
+
+
+def _thread_names() -> list[str]:
+    """The names of this process's threads, C++ ones included (Linux)."""
+    return [open(f"/proc/self/task/{task}/comm").read().strip() for task in os.listdir("/proc/self/task")]
 
 
 def test_two_processes_keep_identical_parameters_equal_to_one_process(tmp_path):
@@ -54,6 +61,11 @@ def test_two_processes_keep_identical_parameters_equal_to_one_process(tmp_path):
         assert torch.equal(getattr(pcd[0], name), getattr(pcd[1], name)), name
     chains = [torch.load(tmp_path / f"chains{rank}.pt", weights_only=True) for rank in (0, 1)]
     assert not torch.equal(chains[0], chains[1])  # each process runs chains of its own
+    # destroy_process_group ended the group's gloo threads (a group kept alive past it can abort
+    # the process at exit, while a gloo thread still releases a collective's tensors)
+    for rank in (0, 1):
+        threads = (tmp_path / f"threads{rank}.txt").read_text().split()
+        assert "python" in threads and not [name for name in threads if "gloo" in name], threads
 
     # With the exact negative phase there is no sampling noise: one process on the global
     # batch follows the same path, up to the order of float32 sums in the all-reduce.

@@ -24,6 +24,15 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+# Imported now, before any process group exists: this module binds the default group as its
+# functions' default arguments when it is first imported, and it is first imported with
+# torch._dynamo, which torch.optim loads on the first optimizer.  Imported after
+# init_process_group, it would keep the group alive past destroy_process_group, with its gloo
+# threads, and a thread still releasing a collective's tensors while Python exits aborts the
+# process ("terminate called without an active exception").
+if dist.is_available():
+    import torch.distributed.nn.functional  # noqa: F401
+
 
 def is_active() -> bool:
     """Whether this process is one of several in an initialised process group."""
