@@ -124,3 +124,16 @@ def test_a_failed_checkpoint_write_on_process_0_stops_every_process(tmp_path):
     assert "no space left on device" in outcomes[0]
     assert outcomes[1].startswith("RuntimeError: another process of this torch.distributed run failed in writing "
                                   "the checkpoint of epoch 0")
+
+
+def test_importing_torchrbm_after_init_process_group_warns():
+    script = ("import warnings, torch.distributed as dist\n"
+              f"dist.init_process_group('gloo', init_method='tcp://127.0.0.1:{_free_port()}', rank=0, world_size=1)\n"
+              "with warnings.catch_warnings(record=True) as caught:\n"
+              "    warnings.simplefilter('always')\n"
+              "    import torchrbm\n"
+              "dist.destroy_process_group()\n"
+              "print([str(w.message) for w in caught if w.category is RuntimeWarning])\n")
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    assert "torchrbm was imported after torch.distributed.init_process_group" in finished.stdout

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -31,6 +33,10 @@ from torch import Tensor
 # threads, and a thread still releasing a collective's tensors while Python exits aborts the
 # process ("terminate called without an active exception").
 if dist.is_available():
+    if dist.is_initialized() and "torch.distributed.nn.functional" not in sys.modules:
+        warnings.warn("torchrbm was imported after torch.distributed.init_process_group: the process group will "
+                      "outlive destroy_process_group, and the process may abort as it exits; import torchrbm "
+                      "first (see docs/scaling.md)", RuntimeWarning, stacklevel=2)
     import torch.distributed.nn.functional  # noqa: F401
 
 
