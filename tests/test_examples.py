@@ -33,8 +33,8 @@ def test_every_example_has_small_settings():
 def test_digits_pipeline(tmp_path):
     done = run_example("digits_pipeline.py", tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())["results"]
-    assert set(results) == {"sklearn", "torchrbm", "torchrbm_batch100", "raw_pixels"}
-    for name in ("sklearn", "torchrbm", "torchrbm_batch100"):  # RBM features beat raw pixels (about 0.78)
+    assert set(results) == {"sklearn", "torchrbm", "torchrbm_tuned", "raw_pixels"}
+    for name in ("sklearn", "torchrbm", "torchrbm_tuned"):  # RBM features beat raw pixels (about 0.78)
         assert results[name]["accuracy"][0] > 0.9, (name, results[name])
     assert results["raw_pixels"]["accuracy"][0] < 0.85
     assert "accuracy" in done.stdout
