@@ -108,3 +108,13 @@ def test_values_outside_the_unit_interval_warn_and_are_clipped(digits):
         scaled = RBM(n_components=4, n_iter=1, random_state=0).fit(x * 16)
     clipped = RBM(n_components=4, n_iter=1, random_state=0).fit(np.clip(x * 16, 0, 1))
     np.testing.assert_array_equal(scaled.components_, clipped.components_)
+
+
+def test_visible_biases_start_from_the_data_or_from_zero(digits):
+    x, _ = digits
+    tiny = {"n_components": 8, "n_iter": 1, "learning_rate": 1e-9, "random_state": 0}
+    mean = x.mean(0).clip(1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(RBM(**tiny).fit(x).intercept_visible_, np.log(mean / (1 - mean)), atol=1e-5)
+    np.testing.assert_allclose(RBM(**tiny, visible_bias_init="zero").fit(x).intercept_visible_, 0, atol=1e-6)
+    with pytest.raises(ValueError, match="visible_bias_init must be one of data, zero; found 'mean'"):
+        RBM(visible_bias_init="mean").fit(x)

@@ -30,6 +30,7 @@ from .train import fit as _fit
 from .validation import check_device, numeric_tensor
 
 _SCORE_METHODS = ("pll", "pll-stochastic", "ais")
+_VISIBLE_BIAS_INITS = ("data", "zero")
 _ROWS_PER_CHUNK = 4096
 
 
@@ -65,6 +66,10 @@ class RBM(TransformerMixin, BaseEstimator):
         log-likelihood ``-F(v) - log Z`` with ``log Z`` from annealed importance sampling.
     device:
         Where the model lives and trains (``"cpu"``, ``"cuda"``).
+    visible_bias_init:
+        ``"data"``: each visible bias starts at ``log(p_i / (1 - p_i))`` of the
+        training data's mean ``p_i`` (Hinton's practical guide); ``"zero"``: at 0, as
+        in scikit-learn's ``BernoulliRBM``.
 
     Notes
     -----
@@ -90,6 +95,7 @@ class RBM(TransformerMixin, BaseEstimator):
         weight_decay: float = 0.0,
         score_method: str = "pll",
         device: str = "cpu",
+        visible_bias_init: str = "data",
     ) -> None:
         self.n_components = n_components
         self.learning_rate = learning_rate
@@ -103,6 +109,7 @@ class RBM(TransformerMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.score_method = score_method
         self.device = device
+        self.visible_bias_init = visible_bias_init
 
     # -------------------------------------------------------------- fitting
     def fit(self, X, y=None) -> RBM:
@@ -117,11 +124,14 @@ class RBM(TransformerMixin, BaseEstimator):
 
     def _initialise(self, X) -> torch.Tensor:
         check_device(self.device)
+        if self.visible_bias_init not in _VISIBLE_BIAS_INITS:
+            raise ValueError(f"visible_bias_init must be one of {', '.join(_VISIBLE_BIAS_INITS)}; "
+                             f"found {self.visible_bias_init!r}")
         X = self._validate(X, reset=True)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.generator_ = torch.Generator(device=self.device).manual_seed(seed)
-        self.rbm_ = _TorchRBM(X.shape[1], self.n_components, data=X, generator=self.generator_,
-                              device=self.device)
+        self.rbm_ = _TorchRBM(X.shape[1], self.n_components, data=X if self.visible_bias_init == "data" else None,
+                              generator=self.generator_, device=self.device)
         self.sampler_ = get_sampler(self.sampler, k=self.k, n_chains=min(self.batch_size, X.shape[0]))
         return X
 
