@@ -137,3 +137,37 @@ def test_importing_torchrbm_after_init_process_group_warns():
     finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert "torchrbm was imported after torch.distributed.init_process_group" in finished.stdout
+
+
+def _failing_step_worker(rank: int, world_size: int, port: int, out: str) -> None:
+    """Process 1's third training step raises; every process must stop with an error, none wait."""
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
+    calls = []
+
+    def extra_loss(model, rows):
+        calls.append(1)
+        if rank == 1 and len(calls) == 3:
+            raise ArithmeticError("step 3 failed on process 1")
+        return model.W.sum() * 0.0
+
+    try:
+        model, data = _problem()
+        tr.fit(model, data, sampler=tr.PCD(n_chains=4), batch_size=1, extra_loss=extra_loss, **SETTINGS)
+        outcome = "finished"
+    except (ArithmeticError, RuntimeError) as err:
+        outcome = f"{type(err).__name__}: {err}; steps {len(calls)}; finite {bool(torch.isfinite(model.W).all())}"
+    finally:
+        dist.destroy_process_group()
+    with open(os.path.join(out, f"outcome{rank}.txt"), "w") as handle:
+        handle.write(outcome)
+
+
+def test_a_failed_training_step_on_one_process_stops_every_process_at_the_end_of_its_epoch(tmp_path):
+    mp.spawn(_failing_step_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    outcomes = [(tmp_path / f"outcome{rank}.txt").read_text() for rank in (0, 1)]
+    # process 1 stopped stepping after its third step; process 0 finished the epoch (8 batches of one
+    # row per process), then both stopped there, with finite parameters
+    assert outcomes[1] == "ArithmeticError: step 3 failed on process 1; steps 3; finite True"
+    assert outcomes[0] == ("RuntimeError: another process of this torch.distributed run failed in epoch 0; "
+                           "see its error; steps 8; finite True")

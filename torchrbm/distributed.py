@@ -120,8 +120,15 @@ def shared_seed(seed: int | None) -> int:
 
 
 @torch.no_grad()
-def all_reduce_gradients(params: list[Tensor], n_rows: int) -> None:
-    """Replace each ``param.grad`` by the row-weighted mean of all processes' gradients, in one all-reduce."""
+def all_reduce_gradients(params: list[Tensor], n_rows: int, *, contribute: bool = True) -> None:
+    """Replace each ``param.grad`` by the row-weighted mean of all processes' gradients, in one all-reduce.
+
+    A process that does not ``contribute`` (its step failed) adds zeros and no rows; its
+    gradients come back as the others' mean."""
+    if not contribute:
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        n_rows = 0
     first = params[0].grad
     flat = torch.cat([p.grad.reshape(-1).to(first.dtype) for p in params]
                      + [torch.ones(1, device=first.device, dtype=first.dtype)]).mul_(n_rows)

@@ -271,20 +271,33 @@ def fit(
             batches = tqdm(source.batches(batch_size, shuffle, shuffle_generator, rank, world_size),
                            total=source.n_batches(batch_size, world_size), desc=f"epoch {epoch + 1}",
                            unit="batch", leave=False, disable=bar.disable, mininterval=0.5)
+            # With several processes, a gradient that failed on one of them is agreed on at the end of the
+            # epoch (below); until then that process takes part in the all-reduces, adding nothing.  The
+            # update after the all-reduce sees the same parameters and gradients on every process.
+            failure: Exception | None = None
             for batch in batches:
-                batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
-                _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity, centering)
-                if extra_loss is not None:
-                    add_autograd_grad(model, lambda batch=batch: extra_loss(model, batch))
+                if failure is None:
+                    try:
+                        batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
+                        _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity,
+                              centering)
+                        if extra_loss is not None:
+                            add_autograd_grad(model, lambda batch=batch: extra_loss(model, batch))
+                    except Exception as err:
+                        if world_size == 1:
+                            raise
+                        failure = err
                 if world_size > 1:
-                    distributed.all_reduce_gradients(params, batch.shape[0])
-                if clip_grad_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
-                opt.step()
-                model.constrain_()
-        failure: Exception | None = None
+                    distributed.all_reduce_gradients(params, batch.shape[0], contribute=failure is None)
+                if failure is None:
+                    if clip_grad_norm is not None:
+                        torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
+                    opt.step()
+                    model.constrain_()
         stop = False
         try:  # a failure is agreed on below, so that no process is left waiting for one that failed
+            if failure is not None:
+                raise failure
             train_free_energy = mean_free_energy(*_model_and_data(model, monitor_train), name="train")
             guard.check(model, epoch, train_free_energy, epoch_lr)
             record = {
