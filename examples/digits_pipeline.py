@@ -11,10 +11,10 @@ against logistic regression on the raw pixels (``C=100``).  Scored in one run:
   biases starting at zero as ``BernoulliRBM``'s do;
 * ``torchrbm_tuned``: ``torchrbm.sklearn.RBM`` with settings that suit a vectorised
   implementation better than steps on 10 examples: 100-example batches, CD-1,
-  ``learning_rate=0.3``, momentum 0.5, 15 passes.  They were chosen by
+  ``learning_rate=0.3``, momentum 0.5, 15 passes: second best, after 20 passes
+  of the same setting (no faster than scikit-learn's fit), in
   ``benchmarks/digits_settings.py`` (3-fold cross-validation on the training
-  split only, scikit-learn's pipeline scored on the same folds) as the most
-  accurate of the settings searched that train faster than scikit-learn's run;
+  split only, scikit-learn's pipeline scored on the same folds);
 * ``raw_pixels``: logistic regression alone.
 
 Every pipeline is fitted once on a small subset first (warm-up: one-time

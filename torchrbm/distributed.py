@@ -16,9 +16,9 @@ and ``nccl`` GPUs.  See ``docs/scaling.md``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
-import sys
 import warnings
 from collections.abc import Sequence
 
@@ -33,11 +33,14 @@ from torch import Tensor
 # threads, and a thread still releasing a collective's tensors while Python exits aborts the
 # process ("terminate called without an active exception").
 if dist.is_available():
-    if dist.is_initialized() and "torch.distributed.nn.functional" not in sys.modules:
-        warnings.warn("torchrbm was imported after torch.distributed.init_process_group: the process group will "
-                      "outlive destroy_process_group, and the process may abort as it exits; import torchrbm "
-                      "first (see docs/scaling.md)", RuntimeWarning, stacklevel=2)
-    import torch.distributed.nn.functional  # noqa: F401
+    import torch.distributed.nn.functional as _bound_functions
+
+    _group = inspect.signature(_bound_functions.all_reduce).parameters.get("group")
+    if _group is not None and _group.default is not None:
+        warnings.warn("torch.distributed.nn.functional was first imported (here, or by torch.optim) after "
+                      "init_process_group: the process group will outlive destroy_process_group, and the process "
+                      "may abort as it exits; import torchrbm before init_process_group (see docs/scaling.md)",
+                      RuntimeWarning, stacklevel=2)
 
 
 def is_active() -> bool:
@@ -135,7 +138,7 @@ def all_reduce_gradients(params: list[Tensor], n_rows: int, *, contribute: bool 
     carrier = flat.to(_communication_device(first.device))
     dist.all_reduce(carrier)
     carrier = carrier.to(first.device)
-    carrier[:-1].div_(carrier[-1])
+    carrier[:-1].div_(carrier[-1].clamp_(min=1))  # no rows anywhere (every process failed): zeros
     start = 0
     for p in params:
         size = p.grad.numel()

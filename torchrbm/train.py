@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -272,8 +273,8 @@ def fit(
                            total=source.n_batches(batch_size, world_size), desc=f"epoch {epoch + 1}",
                            unit="batch", leave=False, disable=bar.disable, mininterval=0.5)
             # With several processes, a gradient that failed on one of them is agreed on at the end of the
-            # epoch (below); until then that process takes part in the all-reduces, adding nothing.  The
-            # update after the all-reduce sees the same parameters and gradients on every process.
+            # epoch (below); until then that process takes part in the all-reduces, adding nothing, and
+            # applies the others' mean gradient like they do, so parameters stay identical everywhere.
             failure: Exception | None = None
             for batch in batches:
                 if failure is None:
@@ -287,13 +288,13 @@ def fit(
                         if world_size == 1:
                             raise
                         failure = err
+                        traceback.clear_frames(err.__traceback__)  # free the failed step's tensors
                 if world_size > 1:
                     distributed.all_reduce_gradients(params, batch.shape[0], contribute=failure is None)
-                if failure is None:
-                    if clip_grad_norm is not None:
-                        torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
-                    opt.step()
-                    model.constrain_()
+                if clip_grad_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
+                opt.step()
+                model.constrain_()
         stop = False
         try:  # a failure is agreed on below, so that no process is left waiting for one that failed
             if failure is not None:
