@@ -108,17 +108,23 @@ def _full_disk_worker(rank: int, world_size: int, port: int, out: str) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
         files.os.fsync = full
+    model, data = _problem()
+    _train_and_record(rank, out, lambda: tr.fit(model, data, sampler=tr.PCD(n_chains=4), batch_size=4,
+                                                checkpoint=os.path.join(out, "run.ckpt"), **SETTINGS),
+                      lambda err: f"{type(err).__name__}: {err}")
+
+
+def _train_and_record(rank: int, out: str, train, describe) -> None:
+    """Run ``train()``, leave the process group, and write how it ended (``describe(error)``) to
+    ``outcome{rank}.txt``."""
     try:
-        model, data = _problem()
-        tr.fit(model, data, sampler=tr.PCD(n_chains=4), batch_size=4, checkpoint=os.path.join(out, "run.ckpt"),
-               **SETTINGS)
+        train()
         outcome = "finished"
-    except (OSError, RuntimeError) as err:
-        outcome = f"{type(err).__name__}: {err}"
+    except (ArithmeticError, OSError, RuntimeError) as err:
+        outcome = describe(err)
     finally:
         dist.destroy_process_group()
-    with open(os.path.join(out, f"outcome{rank}.txt"), "w") as handle:
-        handle.write(outcome)
+    Path(out, f"outcome{rank}.txt").write_text(outcome)
 
 
 def test_a_failed_checkpoint_write_on_process_0_stops_every_process(tmp_path):
@@ -157,17 +163,13 @@ def _failing_step_worker(rank: int, world_size: int, port: int, out: str) -> Non
             raise ArithmeticError("step 3 failed on process 1")
         return model.W.sum() * 0.0
 
-    try:
-        model, data = _problem()
-        tr.fit(model, data, sampler=tr.PCD(n_chains=4), batch_size=1, extra_loss=extra_loss, **SETTINGS)
-        outcome = "finished"
-    except (ArithmeticError, RuntimeError) as err:
-        outcome = f"{type(err).__name__}: {err}; steps {len(calls)}; finite {bool(torch.isfinite(model.W).all())}"
+    def describe(err: Exception) -> str:
         tr.save(model, os.path.join(out, f"model{rank}.safetensors"))
-    finally:
-        dist.destroy_process_group()
-    with open(os.path.join(out, f"outcome{rank}.txt"), "w") as handle:
-        handle.write(outcome)
+        return f"{type(err).__name__}: {err}; steps {len(calls)}; finite {bool(torch.isfinite(model.W).all())}"
+
+    model, data = _problem()
+    _train_and_record(rank, out, lambda: tr.fit(model, data, sampler=tr.PCD(n_chains=4), batch_size=1,
+                                                extra_loss=extra_loss, **SETTINGS), describe)
 
 
 def test_a_failed_training_step_on_one_process_stops_every_process_at_the_end_of_its_epoch(tmp_path):
