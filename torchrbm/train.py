@@ -296,25 +296,24 @@ def fit(
                 opt.step()
                 model.constrain_()
         stop = False
-        try:  # a failure is agreed on below, so that no process is left waiting for one that failed
-            if failure is not None:
-                raise failure
-            train_free_energy = mean_free_energy(*_model_and_data(model, monitor_train), name="train")
-            guard.check(model, epoch, train_free_energy, epoch_lr)
-            record = {
-                "epoch": epoch,
-                "recon_error": reconstruction_error(*_model_and_data(model, monitor_train)),
-                "free_energy_gap": None if monitor_valid is None
-                else mean_free_energy(*_model_and_data(model, monitor_valid), name="held_out") - train_free_energy,
-                "lr": epoch_lr,
-                "momentum": epoch_momentum,
-                "time": time.perf_counter() - start,
-            }
-            history.append(record)
-            bar.set_postfix(recon=f"{record['recon_error']:.4f}")
-            stop = any(callback(model, record) for callback in callbacks)
-        except Exception as err:
-            failure = err
+        if failure is None:  # a failure is agreed on below, so that no process is left waiting for one that failed
+            try:
+                train_free_energy = mean_free_energy(*_model_and_data(model, monitor_train), name="train")
+                guard.check(model, epoch, train_free_energy, epoch_lr)
+                record = {
+                    "epoch": epoch,
+                    "recon_error": reconstruction_error(*_model_and_data(model, monitor_train)),
+                    "free_energy_gap": None if monitor_valid is None
+                    else mean_free_energy(*_model_and_data(model, monitor_valid), name="held_out") - train_free_energy,
+                    "lr": epoch_lr,
+                    "momentum": epoch_momentum,
+                    "time": time.perf_counter() - start,
+                }
+                history.append(record)
+                bar.set_postfix(recon=f"{record['recon_error']:.4f}")
+                stop = any(callback(model, record) for callback in callbacks)
+            except Exception as err:
+                failure = err
         stop, interrupted, failed = distributed.any_process([stop, signals.requested, failure is not None],
                                                             model.device)
         _raise_if_failed(failure, failed, f"epoch {epoch}")
