@@ -1,5 +1,9 @@
 """The scikit-learn estimator: scikit-learn's own checks, sparse input, pipelines and scores."""
 
+import importlib.util
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -14,6 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import torchrbm as tr
 from torchrbm.sklearn import RBM
+from torchrbm.sklearn import BernoulliRBM as DropIn
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +27,8 @@ def digits():
     return (x > 7).astype(np.float64), y
 
 
-@parametrize_with_checks([RBM(n_components=8, n_iter=2, random_state=0)])
+@parametrize_with_checks([RBM(n_components=8, n_iter=2, random_state=0),
+                          DropIn(n_components=8, n_iter=2, random_state=0, sampler="cd")])
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -118,3 +124,78 @@ def test_visible_biases_start_from_the_data_or_from_zero(digits):
     np.testing.assert_allclose(RBM(**tiny, visible_bias_init="zero").fit(x).intercept_visible_, 0, atol=1e-6)
     with pytest.raises(ValueError, match="visible_bias_init must be one of data, zero; found 'mean'"):
         RBM(visible_bias_init="mean").fit(x)
+
+
+def test_scikit_learns_own_bernoullirbm_tests_pass_on_the_drop_in(tmp_path):
+    """scikit-learn's test module for BernoulliRBM, run with only its import changed.
+
+    Deselected: ``test_fit_gibbs``, which pins the weights that scikit-learn's own
+    random stream gives for seed 42 (its comment: "very seed-dependent"); the
+    distribution of those weights over seeds is compared in the next test.
+    """
+    spec = importlib.util.find_spec("sklearn.neural_network.tests.test_rbm")
+    assert spec is not None, "this scikit-learn was installed without its tests"
+    source = open(spec.origin).read()
+    original = "from sklearn.neural_network import BernoulliRBM"
+    assert original in source
+    (tmp_path / "test_rbm.py").write_text(source.replace(original, "from torchrbm.sklearn import BernoulliRBM"))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
+                          "--deselect", "test_rbm.py::test_fit_gibbs", "test_rbm.py"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout
+
+
+def test_weights_on_scikit_learns_one_pixel_example_are_distributed_as_its_own():
+    """``X = [[0], [1]]``, 2 hidden units, batch 2, 42 passes (scikit-learn's test_fit_gibbs)
+    over 60 seeds: both libraries' weights centre on 0 with the same spread (about 0.06)."""
+    x = np.array([[0.0], [1.0]])
+    settings = {"n_components": 2, "batch_size": 2, "n_iter": 42}
+    ours = np.array([DropIn(**settings, random_state=s).fit(x).components_.ravel() for s in range(60)])
+    theirs = np.array([BernoulliRBM(**settings, random_state=s).fit(x).components_.ravel() for s in range(60)])
+    assert abs(ours.mean()) < 0.03 and abs(theirs.mean()) < 0.03  # standard error of each mean: about 0.006
+    assert ours.std() == pytest.approx(theirs.std(), rel=0.3)
+
+
+def test_drop_in_has_scikit_learns_name_defaults_and_feature_names(digits):
+    x, _ = digits
+    assert DropIn().get_params() == {**RBM().get_params(), "visible_bias_init": "zero"}
+    theirs = BernoulliRBM().get_params()
+    assert theirs == {name: value for name, value in DropIn().get_params().items() if name in theirs}
+    fitted = DropIn(n_components=3, n_iter=1, learning_rate=1e-9, random_state=0).fit(x)
+    assert list(fitted.get_feature_names_out()) == ["bernoullirbm0", "bernoullirbm1", "bernoullirbm2"]
+    assert list(RBM(n_components=2, n_iter=1).fit(x).get_feature_names_out()) == ["rbm0", "rbm1"]
+    np.testing.assert_allclose(fitted.intercept_visible_, 0, atol=1e-6)
+
+
+def test_h_samples_are_hidden_states_of_the_persistent_chains(digits):
+    x, _ = digits
+    est = RBM(n_components=6, batch_size=20, n_iter=2, random_state=0).fit(x)
+    first, again = est.h_samples_, est.h_samples_
+    assert first.shape == (20, 6) and set(np.unique(first)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(first, again)  # reading draws from a copy of the generator
+    state = est.generator_.get_state()
+    mean = est.rbm_.prob_h(est.sampler_.chains).detach().numpy()
+    assert abs(first.mean() - mean.mean()) < 0.2  # 120 draws: standard error at most 0.046
+    assert torch.equal(est.generator_.get_state(), state)
+    assert not hasattr(RBM(n_components=6, n_iter=1, sampler="cd", random_state=0).fit(x), "h_samples_")
+
+
+def test_verbose_prints_scikit_learns_line_each_pass_and_changes_nothing(digits, capsys):
+    x, _ = digits
+    quiet = DropIn(n_components=8, n_iter=3, random_state=0).fit(x[:200])
+    loud = DropIn(n_components=8, n_iter=3, random_state=0, verbose=1).fit(x[:200])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("[BernoulliRBM] Iteration 1, pseudo-likelihood = -")
+    assert ", time = " in lines[0] and "reconstruction error = " in lines[0]
+    np.testing.assert_array_equal(quiet.components_, loud.components_)
+
+
+def test_private_helpers_of_bernoullirbm_match_transform(digits):
+    x, _ = digits
+    est = DropIn(n_components=4, n_iter=1, random_state=0).fit(x)
+    np.testing.assert_array_equal(est._mean_hiddens(x[:5]), est.transform(x[:5]))
+    np.testing.assert_array_equal(est._mean_hiddens(x[0]), est.transform(x[:1])[0])
+    draws = np.mean([est._sample_hiddens(x[0], np.random.RandomState(i)) for i in range(400)], 0)
+    np.testing.assert_allclose(draws, est.transform(x[:1])[0], atol=0.1)  # 4 standard errors at p = 0.5

@@ -1,11 +1,15 @@
-"""A scikit-learn estimator: ``torchrbm.sklearn.RBM``, a drop-in for ``BernoulliRBM``.
+"""scikit-learn estimators: ``torchrbm.sklearn.RBM`` and ``BernoulliRBM``, drop-ins for ``BernoulliRBM``.
 
-It keeps scikit-learn's parameter names (``n_components``, ``learning_rate``,
-``batch_size``, ``n_iter``, ``verbose``, ``random_state``) and fitted attributes
-(``components_``, ``intercept_hidden_``, ``intercept_visible_``) and adds the
-sampler, ``k``, momentum, weight decay and the device.  It works in ``Pipeline``
-and ``GridSearchCV`` and accepts dense arrays and scipy sparse matrices; a sparse
-matrix trains exactly the model its dense form trains.
+They keep scikit-learn's parameter names (``n_components``, ``learning_rate``,
+``batch_size``, ``n_iter``, ``verbose``, ``random_state``), fitted attributes
+(``components_``, ``intercept_hidden_``, ``intercept_visible_``, ``h_samples_``),
+output feature names and verbose lines, and add the sampler, ``k``, momentum,
+weight decay and the device.  They work in ``Pipeline`` and ``GridSearchCV`` and
+accept dense arrays and scipy sparse matrices; a sparse matrix trains exactly
+the model its dense form trains.  :class:`BernoulliRBM` differs from
+:class:`RBM` only in its name (which prefixes its feature names and verbose
+lines) and in starting the visible biases at zero, as scikit-learn's does, so
+that code written for scikit-learn's class runs unchanged after its import.
 
 The fitted torch model is ``rbm_`` (a :class:`torchrbm.RBM`), so every torchrbm
 estimator and plot applies to it.
@@ -18,14 +22,14 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .ais import ais
 from .estimate import pseudo_log_likelihood_per_example
 from .rbm import RBM as _TorchRBM
-from .samplers import get_sampler
+from .samplers import PersistentSampler, get_sampler
 from .train import fit as _fit
 from .validation import check_device, numeric_tensor
 
@@ -34,7 +38,7 @@ _VISIBLE_BIAS_INITS = ("data", "zero")
 _ROWS_PER_CHUNK = 4096
 
 
-class RBM(TransformerMixin, BaseEstimator):
+class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Bernoulli restricted Boltzmann machine with scikit-learn's interface.
 
     Parameters
@@ -48,7 +52,10 @@ class RBM(TransformerMixin, BaseEstimator):
     n_iter:
         Passes over the training data.
     verbose:
-        If true, print the reconstruction error after each pass.
+        If true, print after each pass scikit-learn's pseudo-likelihood estimate
+        on ``X`` (one random bit per example, from a generator of its own, so
+        that printing changes nothing in the fit), the pass's training time and
+        the reconstruction error.
     random_state:
         Seed (``int``), ``numpy.random.RandomState`` or ``None``; an ``int`` makes
         ``fit`` reproducible.
@@ -136,14 +143,24 @@ class RBM(TransformerMixin, BaseEstimator):
         return X
 
     def _train(self, X: torch.Tensor, n_iter: int) -> RBM:
-        history = _fit(self.rbm_, X, sampler=self.sampler_, epochs=n_iter, batch_size=self.batch_size,
-                       lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay,
-                       generator=self.generator_, monitor_size=min(1000, X.shape[0]))
-        if self.verbose:
-            for record in history:
-                print(f"[{type(self).__name__}] Iteration {record['epoch'] + 1}, "
-                      f"reconstruction error = {record['recon_error']:.4f}, time = {record['time']:.2f}s")
+        _fit(self.rbm_, X, sampler=self.sampler_, epochs=n_iter, batch_size=self.batch_size,
+             lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay,
+             generator=self.generator_, monitor_size=min(1000, X.shape[0]),
+             callbacks=[self._verbose_line(X)] if self.verbose else ())
         return self
+
+    def _verbose_line(self, X: torch.Tensor):
+        """A callback printing scikit-learn's verbose line after each pass, with the reconstruction error."""
+        generator = torch.Generator(device=self.device).manual_seed(0)
+
+        def report(model, record) -> None:
+            pll = self._rows(lambda rows: pseudo_log_likelihood_per_example(
+                model, rows, "stochastic", generator=generator, binary_only=False), X).mean()
+            print(f"[{type(self).__name__}] Iteration {record['epoch'] + 1}, "
+                  f"pseudo-likelihood = {pll:.2f}, time = {record['time']:.2f}s, "
+                  f"reconstruction error = {record['recon_error']:.4f}", flush=True)
+
+        return report
 
     # ----------------------------------------------------------- inference
     def transform(self, X) -> np.ndarray:
@@ -191,6 +208,37 @@ class RBM(TransformerMixin, BaseEstimator):
         return self.rbm_.a.detach().cpu().numpy()
 
     @property
+    def h_samples_(self) -> np.ndarray:
+        """Hidden states ``h ~ p(h | v)`` of the persistent chains (``(n_chains, n_components)``;
+        for ``"pt"`` the chains at temperature 1), as ``BernoulliRBM`` keeps them.
+
+        Drawn from a copy of the estimator's generator: reading it changes nothing
+        and gives the same states until the next fit.  Only persistent samplers
+        have chains; with ``sampler="cd"`` the attribute does not exist.
+        """
+        check_is_fitted(self)
+        chains = self.sampler_.chains if isinstance(self.sampler_, PersistentSampler) else None
+        if chains is None:
+            raise AttributeError(f"h_samples_ belongs to persistent samplers ('pcd', 'pt') after a fit; "
+                                 f"this estimator's sampler is {self.sampler_!r}")
+        generator = torch.Generator(device=self.generator_.device)
+        generator.set_state(self.generator_.get_state())
+        with torch.no_grad():
+            return self.rbm_.sample_h(chains[: self.sampler_.n_chains], generator).cpu().numpy()
+
+    # BernoulliRBM's private helpers, kept so that code written against it runs unchanged.
+    def _mean_hiddens(self, v) -> np.ndarray:
+        """:meth:`transform`, also of a single example given as a 1-D array."""
+        one_example = not sp.issparse(v) and np.ndim(v) == 1
+        hidden = self.transform(np.reshape(v, (1, -1)) if one_example else v)
+        return hidden[0] if one_example else hidden
+
+    def _sample_hiddens(self, v, rng: np.random.RandomState) -> np.ndarray:
+        """``h ~ p(h | v)`` as booleans, with the uniforms drawn from ``rng``."""
+        mean = self._mean_hiddens(v)
+        return rng.uniform(size=mean.shape) < mean
+
+    @property
     def _n_features_out(self) -> int:
         return self.n_components
 
@@ -223,3 +271,34 @@ class RBM(TransformerMixin, BaseEstimator):
         with torch.no_grad():
             parts = [function(X[start : start + _ROWS_PER_CHUNK]) for start in range(0, X.shape[0], _ROWS_PER_CHUNK)]
         return torch.cat(parts).cpu().numpy()
+
+
+class BernoulliRBM(RBM):
+    """:class:`RBM` under scikit-learn's name, with its visible biases starting at zero.
+
+    The name prefixes the output feature names (``bernoullirbm0``, ...) and the
+    verbose lines, as scikit-learn's ``BernoulliRBM`` does; every parameter is
+    :class:`RBM`'s, and only the default of ``visible_bias_init`` differs.
+    """
+
+    def __init__(
+        self,
+        n_components: int = 256,
+        *,
+        learning_rate: float = 0.1,
+        batch_size: int = 10,
+        n_iter: int = 10,
+        verbose: int = 0,
+        random_state=None,
+        sampler: str = "pcd",
+        k: int = 1,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        score_method: str = "pll",
+        device: str = "cpu",
+        visible_bias_init: str = "zero",
+    ) -> None:
+        super().__init__(n_components, learning_rate=learning_rate, batch_size=batch_size, n_iter=n_iter,
+                         verbose=verbose, random_state=random_state, sampler=sampler, k=k, momentum=momentum,
+                         weight_decay=weight_decay, score_method=score_method, device=device,
+                         visible_bias_init=visible_bias_init)
