@@ -1,0 +1,59 @@
+"""Where an epoch's time goes, epoch after epoch: products, uniform random numbers, the rest.
+
+Repeats one CD-1 epoch on MNIST (784 x 500, batch 100, float32, as
+``throughput.py``'s headline) in one process, with timers around torchrbm's
+matrix products (:mod:`torchrbm.kernels`) and ``torch.rand``, and prints each
+epoch's split with its page faults and involuntary context switches.  On a
+machine whose speed changes while it runs, it shows which part slows down.
+
+    python benchmarks/speed_states.py [--epochs 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import torch
+
+import torchrbm as tr
+from torchrbm import kernels
+
+
+def timed(totals: dict[str, float], name: str, function):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        result = function(*args, **kwargs)
+        totals[name] += time.perf_counter() - start
+        return result
+
+    return wrapper
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=40)
+    args = parser.parse_args()
+    totals = {"products": 0.0, "uniforms": 0.0}
+    kernels.addmm = timed(totals, "products", kernels.addmm)
+    kernels.mm = timed(totals, "products", kernels.mm)
+    torch.rand = timed(totals, "uniforms", torch.rand)
+    x = tr.datasets.load("mnist", binarize_method=None)
+    print("epoch  total s  products s  uniforms s  rest s  page faults  involuntary switches")
+    for epoch in range(args.epochs):
+        rbm = tr.RBM(x.shape[1], 500, generator=torch.Generator().manual_seed(0))
+        totals.update(products=0.0, uniforms=0.0)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        start = time.perf_counter()
+        tr.fit(rbm, x, sampler=tr.CD(1), epochs=1, batch_size=100, lr=0.1, seed=0)
+        total = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        rest = total - totals["products"] - totals["uniforms"]
+        print(f"{epoch:5d}  {total:7.3f}  {totals['products']:10.3f}  {totals['uniforms']:10.3f}  {rest:6.3f}  "
+              f"{after.ru_minflt - before.ru_minflt:11d}  {after.ru_nivcsw - before.ru_nivcsw:20d}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
