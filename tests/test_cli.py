@@ -111,6 +111,19 @@ def test_module_entry_point():
     assert out.stdout.startswith("torchrbm ")
 
 
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
+    """``torchrbm evaluate ... | head`` may close the pipe before the command writes: it then stops
+    with 141 (128 + SIGPIPE, as a shell reports it) and no error message."""
+    tr.save(tr.RBM(16, 4, generator=torch.Generator().manual_seed(0)), tmp_path / "model.safetensors")
+    process = subprocess.Popen([sys.executable, "-m", "torchrbm", "evaluate", str(tmp_path / "model.safetensors"),
+                                "--data", "bas", "--method", "exact", "--json", "--quiet"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # long before the command writes (it first imports torch)
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141, stderr
+    assert stderr == ""
+
+
 def test_train_with_bf16_mixed_precision(tmp_path):
     run = tmp_path / "run"
     assert main(["train", "--epochs", "2", "--hidden", "16", "--precision", "bf16-mixed", "--out", str(run),

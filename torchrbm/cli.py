@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import logging
+import os
 import platform
 import sys
 import time
@@ -573,6 +574,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # the reader of the output went away (`... | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush cannot fail
+        return 141  # 128 + SIGPIPE, what a shell reports for a command ended by a broken pipe
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not logging.getLogger().handlers:  # messages on stderr, unless the caller set up logging
@@ -580,6 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("torchrbm").setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        raise
     except (ValueError, TypeError, OSError, FloatingPointError, ImportError) as err:
         print(f"torchrbm {args.command}: error: {err}", file=sys.stderr)
         return 2
