@@ -17,6 +17,7 @@ estimator and plot applies to it.
 
 from __future__ import annotations
 
+import types
 import warnings
 
 import numpy as np
@@ -273,6 +274,24 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return torch.cat(parts).cpu().numpy()
 
 
+def _with_defaults(function, **defaults):
+    """A copy of ``function`` (same code) with other defaults for some keyword-only parameters.
+
+    scikit-learn reads an estimator's parameters and their defaults from the
+    signature of its ``__init__``, so a subclass that only changes a default needs
+    an ``__init__`` of its own; this one shares the parent's code.
+    """
+    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__, function.__defaults__,
+                              function.__closure__)
+    unknown = set(defaults) - set(function.__kwdefaults__)
+    if unknown:
+        raise TypeError(f"{function.__qualname__} has no keyword-only parameters {sorted(unknown)}")
+    copy.__kwdefaults__ = {**function.__kwdefaults__, **defaults}
+    copy.__doc__ = function.__doc__
+    copy.__annotations__ = function.__annotations__
+    return copy
+
+
 class BernoulliRBM(RBM):
     """:class:`RBM` under scikit-learn's name, with its visible biases starting at zero.
 
@@ -281,24 +300,4 @@ class BernoulliRBM(RBM):
     :class:`RBM`'s, and only the default of ``visible_bias_init`` differs.
     """
 
-    def __init__(
-        self,
-        n_components: int = 256,
-        *,
-        learning_rate: float = 0.1,
-        batch_size: int = 10,
-        n_iter: int = 10,
-        verbose: int = 0,
-        random_state=None,
-        sampler: str = "pcd",
-        k: int = 1,
-        momentum: float = 0.0,
-        weight_decay: float = 0.0,
-        score_method: str = "pll",
-        device: str = "cpu",
-        visible_bias_init: str = "zero",
-    ) -> None:
-        super().__init__(n_components, learning_rate=learning_rate, batch_size=batch_size, n_iter=n_iter,
-                         verbose=verbose, random_state=random_state, sampler=sampler, k=k, momentum=momentum,
-                         weight_decay=weight_decay, score_method=score_method, device=device,
-                         visible_bias_init=visible_bias_init)
+    __init__ = _with_defaults(RBM.__init__, visible_bias_init="zero")
