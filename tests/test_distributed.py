@@ -183,3 +183,43 @@ def test_a_failed_training_step_on_one_process_stops_every_process_at_the_end_of
     models = [tr.load(tmp_path / f"model{rank}.safetensors") for rank in (0, 1)]
     for name in ("W", "a", "b"):  # the failed process applied the others' updates too
         assert torch.equal(getattr(models[0], name), getattr(models[1], name)), name
+
+
+class _RowsUnreadableOnProcess1(tr.batches.TensorRows):
+    """Rows whose third batch cannot be read on process 1 (a disk or network error there only)."""
+
+    def __init__(self, rows, rank: int) -> None:
+        super().__init__(rows)
+        self.rank = rank
+
+    def batches(self, *args, **kwargs):
+        for number, batch in enumerate(super().batches(*args, **kwargs)):
+            if self.rank == 1 and number == 2:
+                raise OSError("batch 2 could not be read on process 1")
+            yield batch
+
+
+def _failing_batches_worker(rank: int, world_size: int, port: int, out: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size,
+                            timeout=timedelta(seconds=60))
+    model, data = _problem()
+
+    def describe(err: Exception) -> str:
+        tr.save(model, os.path.join(out, f"model{rank}.safetensors"))
+        return f"{type(err).__name__}: {err}"
+
+    _train_and_record(rank, out, lambda: tr.fit(model, _RowsUnreadableOnProcess1(data, rank), sampler=tr.PCD(4),
+                                                batch_size=1, **SETTINGS), describe)
+
+
+def test_batches_that_fail_on_one_process_stop_every_process_at_the_end_of_the_epoch(tmp_path):
+    """Process 1's source raises at its third batch: it stops computing, goes on taking part in the
+    epoch's remaining all-reduces, and every process then stops with an error, none left waiting."""
+    mp.spawn(_failing_batches_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    outcomes = [(tmp_path / f"outcome{rank}.txt").read_text() for rank in (0, 1)]
+    assert outcomes[1] == "OSError: batch 2 could not be read on process 1"
+    assert outcomes[0] == "RuntimeError: another process of this torch.distributed run failed in epoch 0; see its error"
+    models = [tr.load(tmp_path / f"model{rank}.safetensors") for rank in (0, 1)]
+    for name in ("W", "a", "b"):
+        assert torch.equal(getattr(models[0], name), getattr(models[1], name)), name

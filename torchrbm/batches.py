@@ -57,7 +57,8 @@ class RowSource(abc.ABC):
         self._units, self._n_visible, self._device = model.visible, model.n_visible, model.device
 
     def n_batches(self, batch_size: int, world_size: int = 1) -> int | None:
-        """How many batches an epoch has (``None`` if unknown beforehand)."""
+        """How many batches :meth:`batches` yields in an epoch (``None`` if unknown beforehand); the
+        same on every process."""
         return None
 
 
@@ -68,6 +69,13 @@ def _share(index: Tensor, rank: int, world_size: int) -> Tensor | None:
     if index.shape[0] < world_size:
         return None
     return index.tensor_split(world_size)[rank]
+
+
+def _n_global_batches(n: int, batch_size: int, world_size: int) -> int:
+    """Batches per process in an epoch over ``n`` rows: the global batches of ``batch_size * world_size``
+    rows, the last one only if it has a row for every process (see :func:`_share`)."""
+    step = batch_size * world_size
+    return n // step + (n % step >= world_size)
 
 
 def _permutation(n: int, shuffle: bool, generator: torch.Generator) -> Tensor:
@@ -99,7 +107,7 @@ class TensorRows(RowSource):
                 self.rows = self.rows.to(model.device)
 
     def n_batches(self, batch_size, world_size=1):
-        return -(-self.rows.shape[0] // (batch_size * world_size))
+        return _n_global_batches(self.rows.shape[0], batch_size, world_size)
 
     def batches(self, batch_size, shuffle, generator, rank=0, world_size=1):
         n = self.rows.shape[0]
@@ -169,7 +177,7 @@ class NpyRows(RowSource):
         return self._checked(array, f"{self.path} rows {start}:{stop}")
 
     def n_batches(self, batch_size, world_size=1):
-        return -(-self.shape[0] // (batch_size * world_size))  # chunks hold whole global batches
+        return _n_global_batches(self.shape[0], batch_size, world_size)  # chunks hold whole global batches
 
     def batches(self, batch_size, shuffle, generator, rank=0, world_size=1):
         step = batch_size * world_size
@@ -249,7 +257,8 @@ class IterableBatches(RowSource):
         return rows
 
     def n_batches(self, batch_size, world_size=1):
-        return len(self.iterable) if hasattr(self.iterable, "__len__") else None
+        # with several processes a batch of fewer rows than processes is skipped: the count is not known
+        return len(self.iterable) if world_size == 1 and hasattr(self.iterable, "__len__") else None
 
     def _all(self) -> Iterator[Tensor]:
         for number, item in enumerate(self.iterable):

@@ -10,13 +10,14 @@ so that plain SGD gives the classic update ``dW = lr (<v h^T>_data - <v h^T>_mod
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -269,14 +270,19 @@ def fit(
             if "momentum" in group:
                 group["momentum"] = epoch_momentum
         with mixed_precision(model, precision):
-            batches = tqdm(source.batches(batch_size, shuffle, shuffle_generator, rank, world_size),
-                           total=source.n_batches(batch_size, world_size), desc=f"epoch {epoch + 1}",
-                           unit="batch", leave=False, disable=bar.disable, mininterval=0.5)
-            # With several processes, a gradient that failed on one of them is agreed on at the end of the
-            # epoch (below); until then that process takes part in the all-reduces, adding nothing, and
+            planned = source.n_batches(batch_size, world_size)
+            unread: list[Exception] = []
+            batches = tqdm(_batches_or_gaps(source.batches(batch_size, shuffle, shuffle_generator, rank, world_size),
+                                            planned if world_size > 1 else None, unread),
+                           total=planned, desc=f"epoch {epoch + 1}", unit="batch", leave=False, disable=bar.disable,
+                           mininterval=0.5)
+            # With several processes, a gradient (or a batch) that failed on one of them is agreed on at the end
+            # of the epoch (below); until then that process takes part in the all-reduces, adding nothing, and
             # applies the others' mean gradient like they do, so parameters stay identical everywhere.
             failure: Exception | None = None
             for batch in batches:
+                if batch is None and failure is None:
+                    failure = unread[0]
                 if failure is None:
                     try:
                         batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
@@ -290,7 +296,8 @@ def fit(
                         failure = err
                         traceback.clear_frames(err.__traceback__)  # free the failed step's tensors
                 if world_size > 1:
-                    distributed.all_reduce_gradients(params, batch.shape[0], contribute=failure is None)
+                    distributed.all_reduce_gradients(params, 0 if batch is None else batch.shape[0],
+                                                     contribute=failure is None)
                 if clip_grad_norm is not None:
                     torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
                 opt.step()
@@ -334,6 +341,24 @@ def fit(
             break
     bar.close()
     return history
+
+
+def _batches_or_gaps(batches: Iterator[Tensor], planned: int | None,
+                     failures: list[Exception]) -> Iterator[Tensor | None]:
+    """``batches``; if they raise (a file that cannot be read, a bad batch) and ``planned`` says how
+    many there are, the error goes to ``failures`` and ``None`` stands in for each batch still to come,
+    so that this process goes on taking part in the epoch's all-reduces."""
+    done = 0
+    try:
+        for batch in batches:
+            yield batch
+            done += 1
+    except Exception as err:
+        if planned is None:
+            raise
+        traceback.clear_frames(err.__traceback__)
+        failures.append(err)
+        yield from itertools.repeat(None, planned - done)
 
 
 def _raise_if_failed(failure: Exception | None, failed_anywhere: bool, where: str) -> None:
