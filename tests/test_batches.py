@@ -57,6 +57,21 @@ def test_shares_of_two_processes_split_each_global_batch(tmp_path, kind):
     assert len(served) == 53 and served == _as_set([torch.from_numpy(rows)])  # 53 = 6 x 8 + 5: none lost
 
 
+@pytest.mark.parametrize("n", [1, 5, 7, 24, 25, 26, 29, 53])
+def test_every_process_gets_the_announced_number_of_batches(tmp_path, n):
+    """``n_batches`` is what every process gets: under torch.distributed a process whose batches fail
+    stands in for the ones still due, so the count must be exact (the last global batch only if it
+    has a row for every process)."""
+    rows = np.arange(n * 6, dtype=np.uint8).reshape(n, 6) % 251
+    np.save(tmp_path / "rows.npy", rows)
+    for source in (tr.TensorRows(torch.from_numpy(rows)), tr.NpyRows(tmp_path / "rows.npy", chunk_bytes=60)):
+        for batch_size in (1, 2, 4):
+            for world_size in (1, 2, 3):
+                for rank in range(world_size):
+                    served = len(_epoch(source, batch_size, rank, world_size))
+                    assert served == source.n_batches(batch_size, world_size), (type(source), batch_size, rank)
+
+
 def test_training_from_a_npy_file_equals_training_in_memory(tmp_path):
     data = tr.datasets.bars_and_stripes(4)
     np.save(tmp_path / "bas.npy", data.numpy())

@@ -1,6 +1,7 @@
 """The torchrbm command: train, evaluate, sample."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -111,13 +112,16 @@ def test_module_entry_point():
     assert out.stdout.startswith("torchrbm ")
 
 
-def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
-    """``torchrbm evaluate ... | head`` may close the pipe before the command writes: it then stops
-    with 141 (128 + SIGPIPE, as a shell reports it) and no error message."""
+@pytest.mark.parametrize("command", [["evaluate", "MODEL", "--data", "bas", "--method", "exact", "--json", "--quiet"],
+                                     ["train", "--help"]], ids=["evaluate", "help"])
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path, command):
+    """``torchrbm ... | head`` may close the pipe before the command writes: it then stops
+    with 141 (128 + SIGPIPE, as a shell reports it) and no error message, buffered output or not."""
     tr.save(tr.RBM(16, 4, generator=torch.Generator().manual_seed(0)), tmp_path / "model.safetensors")
-    process = subprocess.Popen([sys.executable, "-m", "torchrbm", "evaluate", str(tmp_path / "model.safetensors"),
-                                "--data", "bas", "--method", "exact", "--json", "--quiet"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command = [str(tmp_path / "model.safetensors") if word == "MODEL" else word for word in command]
+    env = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+    process = subprocess.Popen([sys.executable, "-m", "torchrbm", *command], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env)
     process.stdout.close()  # long before the command writes (it first imports torch)
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 141, stderr

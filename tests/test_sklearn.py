@@ -165,16 +165,18 @@ def test_drop_in_has_scikit_learns_name_defaults_and_feature_names(digits):
     fitted = DropIn(n_components=3, n_iter=1, learning_rate=1e-9, random_state=0).fit(x)
     assert list(fitted.get_feature_names_out()) == ["bernoullirbm0", "bernoullirbm1", "bernoullirbm2"]
     assert list(RBM(n_components=2, n_iter=1).fit(x).get_feature_names_out()) == ["rbm0", "rbm1"]
+    with pytest.raises(NotFittedError):
+        DropIn(n_components=3).get_feature_names_out()
     np.testing.assert_allclose(fitted.intercept_visible_, 0, atol=1e-6)
 
 
 def test_h_samples_are_hidden_states_of_the_persistent_chains(digits):
     x, _ = digits
     est = RBM(n_components=6, batch_size=20, n_iter=2, random_state=0).fit(x)
+    state = est.generator_.get_state()
     first, again = est.h_samples_, est.h_samples_
     assert first.shape == (20, 6) and set(np.unique(first)) <= {0.0, 1.0}
     np.testing.assert_array_equal(first, again)  # reading draws from a copy of the generator
-    state = est.generator_.get_state()
     mean = est.rbm_.prob_h(est.sampler_.chains).detach().numpy()
     assert abs(first.mean() - mean.mean()) < 0.2  # 120 draws: standard error at most 0.046
     assert torch.equal(est.generator_.get_state(), state)
@@ -190,6 +192,8 @@ def test_verbose_prints_scikit_learns_line_each_pass_and_changes_nothing(digits,
     assert lines[0].startswith("[BernoulliRBM] Iteration 1, pseudo-likelihood = -")
     assert ", time = " in lines[0] and "reconstruction error = " in lines[0]
     np.testing.assert_array_equal(quiet.components_, loud.components_)
+    loud.partial_fit(x[:50])  # silent, as scikit-learn's partial_fit is
+    assert capsys.readouterr().out == ""
 
 
 def test_private_helpers_of_bernoullirbm_match_transform(digits):

@@ -575,7 +575,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _run(argv)
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # here, not at exit: a pipe's buffered output meets a broken pipe inside the try
     except BrokenPipeError:  # the reader of the output went away (`... | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush cannot fail
         return 141  # 128 + SIGPIPE, what a shell reports for a command ended by a broken pipe

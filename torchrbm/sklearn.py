@@ -53,7 +53,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     n_iter:
         Passes over the training data.
     verbose:
-        If true, print after each pass scikit-learn's pseudo-likelihood estimate
+        If true, ``fit`` prints after each pass scikit-learn's pseudo-likelihood estimate
         on ``X`` (one random bit per example, from a generator of its own, so
         that printing changes nothing in the fit), the pass's training time and
         the reconstruction error.
@@ -122,13 +122,13 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     # -------------------------------------------------------------- fitting
     def fit(self, X, y=None) -> RBM:
         """Fit the model to ``X`` (``n_iter`` passes), starting afresh."""
-        return self._train(self._initialise(X), self.n_iter)
+        return self._train(self._initialise(X), self.n_iter, report=bool(self.verbose))
 
     def partial_fit(self, X, y=None) -> RBM:
         """One pass over ``X`` in mini-batches, continuing from the current model
         (and its persistent chains); the first call initialises the model."""
         X = self._validate(X, reset=False) if hasattr(self, "rbm_") else self._initialise(X)
-        return self._train(X, 1)
+        return self._train(X, 1, report=False)  # silent, as BernoulliRBM's partial_fit is
 
     def _initialise(self, X) -> torch.Tensor:
         check_device(self.device)
@@ -143,11 +143,11 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.sampler_ = get_sampler(self.sampler, k=self.k, n_chains=min(self.batch_size, X.shape[0]))
         return X
 
-    def _train(self, X: torch.Tensor, n_iter: int) -> RBM:
+    def _train(self, X: torch.Tensor, n_iter: int, *, report: bool) -> RBM:
         _fit(self.rbm_, X, sampler=self.sampler_, epochs=n_iter, batch_size=self.batch_size,
              lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay,
              generator=self.generator_, monitor_size=min(1000, X.shape[0]),
-             callbacks=[self._verbose_line(X)] if self.verbose else ())
+             callbacks=[self._verbose_line(X)] if report else ())
         return self
 
     def _verbose_line(self, X: torch.Tensor):
@@ -214,14 +214,17 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         for ``"pt"`` the chains at temperature 1), as ``BernoulliRBM`` keeps them.
 
         Drawn from a copy of the estimator's generator: reading it changes nothing
-        and gives the same states until the next fit.  Only persistent samplers
-        have chains; with ``sampler="cd"`` the attribute does not exist.
+        and gives the same states until that generator is used again (``fit``,
+        ``partial_fit``, ``gibbs``, the stochastic scores).  Only persistent
+        samplers have chains; with ``sampler="cd"`` the attribute does not exist.
         """
         check_is_fitted(self)
-        chains = self.sampler_.chains if isinstance(self.sampler_, PersistentSampler) else None
+        if not isinstance(self.sampler_, PersistentSampler):
+            raise AttributeError(f"h_samples_ belongs to persistent samplers ('pcd', 'pt'); this estimator's "
+                                 f"sampler is {self.sampler_!r}")
+        chains = self.sampler_.chains
         if chains is None:
-            raise AttributeError(f"h_samples_ belongs to persistent samplers ('pcd', 'pt') after a fit; "
-                                 f"this estimator's sampler is {self.sampler_!r}")
+            raise AttributeError("h_samples_: the persistent chains start at the first update, and there was none")
         generator = torch.Generator(device=self.generator_.device)
         generator.set_state(self.generator_.get_state())
         with torch.no_grad():
@@ -241,6 +244,7 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     @property
     def _n_features_out(self) -> int:
+        check_is_fitted(self)  # so that get_feature_names_out refuses an unfitted estimator
         return self.n_components
 
     def __sklearn_tags__(self):
@@ -274,8 +278,9 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return torch.cat(parts).cpu().numpy()
 
 
-def _with_defaults(function, **defaults):
-    """A copy of ``function`` (same code) with other defaults for some keyword-only parameters.
+def _with_defaults(function, qualname: str, **defaults):
+    """A copy of ``function`` (same code), named ``qualname``, with other defaults for some keyword-only
+    parameters.
 
     scikit-learn reads an estimator's parameters and their defaults from the
     signature of its ``__init__``, so a subclass that only changes a default needs
@@ -287,8 +292,8 @@ def _with_defaults(function, **defaults):
     if unknown:
         raise TypeError(f"{function.__qualname__} has no keyword-only parameters {sorted(unknown)}")
     copy.__kwdefaults__ = {**function.__kwdefaults__, **defaults}
-    copy.__doc__ = function.__doc__
-    copy.__annotations__ = function.__annotations__
+    copy.__qualname__, copy.__doc__ = qualname, function.__doc__
+    copy.__annotations__ = dict(function.__annotations__)
     return copy
 
 
@@ -300,4 +305,4 @@ class BernoulliRBM(RBM):
     :class:`RBM`'s, and only the default of ``visible_bias_init`` differs.
     """
 
-    __init__ = _with_defaults(RBM.__init__, visible_bias_init="zero")
+    __init__ = _with_defaults(RBM.__init__, "BernoulliRBM.__init__", visible_bias_init="zero")

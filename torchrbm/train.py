@@ -302,6 +302,8 @@ def fit(
                     torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
                 opt.step()
                 model.constrain_()
+            if failure is None and unread:  # the batches failed after the last one was due
+                failure = unread[0]
         stop = False
         if failure is None:  # a failure is agreed on below, so that no process is left waiting for one that failed
             try:
@@ -345,14 +347,18 @@ def fit(
 
 def _batches_or_gaps(batches: Iterator[Tensor], planned: int | None,
                      failures: list[Exception]) -> Iterator[Tensor | None]:
-    """``batches``; if they raise (a file that cannot be read, a bad batch) and ``planned`` says how
-    many there are, the error goes to ``failures`` and ``None`` stands in for each batch still to come,
-    so that this process goes on taking part in the epoch's all-reduces."""
+    """``batches``; if they raise (a file that cannot be read, a bad batch) or do not number ``planned``,
+    and ``planned`` is given, the error goes to ``failures`` and ``None`` stands in for each batch still
+    due, so that this process takes part in exactly ``planned`` all-reduces."""
     done = 0
     try:
         for batch in batches:
+            if done == planned:
+                raise RuntimeError(f"the data source yielded more batches than the {planned} it announced")
             yield batch
             done += 1
+        if planned is not None and done < planned:
+            raise RuntimeError(f"the data source yielded {done} batches but announced {planned}")
     except Exception as err:
         if planned is None:
             raise
