@@ -29,13 +29,11 @@ import statistics
 from pathlib import Path
 
 import torch
-from throughput import paired_ratio, time_runs
+from throughput import LR, N_HIDDEN, paired_ratio, time_runs
 
 import torchrbm as tr
 
-N_HIDDEN = 500
 BATCH = 100
-LR = 0.1
 
 
 def torchrbm_epoch(x: torch.Tensor, k: int, trained: list):

@@ -1,7 +1,7 @@
 """Where an epoch's time goes, epoch after epoch: products, uniform random numbers, the rest.
 
-Repeats one CD-1 epoch on MNIST (784 x 500, batch 100, float32, as
-``throughput.py``'s headline) in one process, with timers around torchrbm's
+Repeats ``throughput.py``'s headline run (one CD-1 epoch on MNIST, 784 x 500,
+batch 100, float32) in one process, with timers around torchrbm's
 matrix products (:mod:`torchrbm.kernels`) and ``torch.rand``, and prints each
 epoch's split with its page faults and involuntary context switches.  On a
 machine whose speed changes while it runs, it shows which part slows down.
@@ -16,6 +16,7 @@ import resource
 import time
 
 import torch
+from throughput import torchrbm_epoch
 
 import torchrbm as tr
 from torchrbm import kernels
@@ -41,12 +42,12 @@ def main() -> int:
     torch.rand = timed(totals, "uniforms", torch.rand)
     x = tr.datasets.load("mnist", binarize_method=None)
     print("epoch  total s  products s  uniforms s  rest s  page faults  involuntary switches")
+    headline = torchrbm_epoch(x, "cd", 1, 100, "32-true")
     for epoch in range(args.epochs):
-        rbm = tr.RBM(x.shape[1], 500, generator=torch.Generator().manual_seed(0))
         totals.update(products=0.0, uniforms=0.0)
         before = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
-        tr.fit(rbm, x, sampler=tr.CD(1), epochs=1, batch_size=100, lr=0.1, seed=0)
+        headline()
         total = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_SELF)
         rest = total - totals["products"] - totals["uniforms"]

@@ -272,10 +272,11 @@ def fit(
         with mixed_precision(model, precision):
             planned = source.n_batches(batch_size, world_size)
             unread: list[Exception] = []
-            batches = tqdm(_batches_or_gaps(source.batches(batch_size, shuffle, shuffle_generator, rank, world_size),
-                                            planned if world_size > 1 else None, unread),
-                           total=planned, desc=f"epoch {epoch + 1}", unit="batch", leave=False, disable=bar.disable,
-                           mininterval=0.5)
+            batches = source.batches(batch_size, shuffle, shuffle_generator, rank, world_size)
+            if world_size > 1:
+                batches = _batches_or_gaps(batches, planned, unread)
+            batches = tqdm(batches, total=planned, desc=f"epoch {epoch + 1}", unit="batch", leave=False,
+                           disable=bar.disable, mininterval=0.5)
             # With several processes, a gradient (or a batch) that failed on one of them is agreed on at the end
             # of the epoch (below); until then that process takes part in the all-reduces, adding nothing, and
             # applies the others' mean gradient like they do, so parameters stay identical everywhere.
