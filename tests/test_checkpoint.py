@@ -107,3 +107,12 @@ def test_sigterm_stops_after_the_epoch_and_the_run_resumes_bit_for_bit(tmp_path)
     assert straight.returncode == 0
     assert torch.equal(tr.load(run / "model.safetensors").W, tr.load(tmp_path / "straight" / "model.safetensors").W)
     assert len(metrics.read_text().splitlines()) == 150
+
+
+def test_a_checkpoint_from_another_kind_of_device_is_refused_by_name():
+    from torchrbm.train import _check_generator_states
+
+    cuda_state = torch.zeros(16, dtype=torch.uint8)  # what a CUDA generator's state holds: seed and offset
+    with pytest.raises(ValueError, match="made on another kind of device than this model's \\(cpu\\)"):
+        _check_generator_states([cuda_state], [torch.Generator()], "run/checkpoint.safetensors")
+    _check_generator_states([torch.Generator().get_state()], [torch.Generator()], "run/checkpoint.safetensors")

@@ -82,3 +82,28 @@ def test_cli_trains_on_the_gpu(tmp_path):
     assert main(["train", "--device", "cuda", "--epochs", "2", "--hidden", "16", "--ais-betas", "100",
                  "--out", str(tmp_path / "run"), "--quiet"]) == 0
     assert tr.load(tmp_path / "run" / "model.safetensors").n_hidden == 16
+
+
+def test_a_cpu_generator_gives_the_same_start_on_the_gpu():
+    on_cpu = tr.RBM(16, 10, generator=torch.Generator().manual_seed(0))
+    on_gpu = tr.RBM(16, 10, generator=torch.Generator().manual_seed(0), device=CUDA)
+    assert on_gpu.W.device.type == "cuda" and torch.equal(on_gpu.W.cpu(), on_cpu.W)
+
+
+def test_cli_trains_and_samples_a_gaussian_model_on_the_gpu(tmp_path):
+    """Standardised data are shown and written on their original scale from GPU samples."""
+    rows = np.random.default_rng(0).normal(5.0, 2.0, size=(200, 16)).astype(np.float32)
+    np.save(tmp_path / "rows.npy", rows)
+    assert main(["train", "--device", "cuda", "--data", str(tmp_path / "rows.npy"), "--visible", "gaussian",
+                 "--epochs", "2", "--hidden", "8", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert (tmp_path / "run" / "samples.png").is_file()
+    assert main(["sample", str(tmp_path / "run" / "model.safetensors"), "--device", "cuda", "--n", "5",
+                 "--steps", "10", "--out", str(tmp_path / "samples.npy")]) == 0
+    assert np.load(tmp_path / "samples.npy").shape == (5, 16)
+
+
+def test_parallel_tempering_keeps_its_temperatures_on_the_gpu():
+    sampler = tr.PT(n_temps=4, n_chains=5)
+    rbm = tr.RBM(12, 6, device=CUDA)
+    sampler.negative_phase(rbm, torch.zeros(5, 12, device=CUDA), None, torch.Generator(device=CUDA).manual_seed(0))
+    assert all(beta.device.type == "cuda" for beta in sampler._chain_betas.values())

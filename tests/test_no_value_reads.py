@@ -3,12 +3,16 @@
 On a GPU such a read (``.item()``, ``bool(t)``, ``float(t)``, ``.cpu()``, ``nonzero``) makes
 the host wait for the device.  Tensors on PyTorch's ``meta`` device have shapes and dtypes
 but no values, so every such read raises there: a step that runs to the end on ``meta``
-tensors reads nothing back, whatever the device.  (tests/test_cuda.py checks the same on a
-GPU with ``torch.cuda.set_sync_debug_mode("error")`` where one is present.)
+tensors reads nothing back, whatever the device.  So does an ordinary copy of host memory to
+a GPU, which reads nothing but still waits: no operation of a step after the first may take
+a CPU tensor (other than a 0-dimensional one, which travels as a scalar) into a ``meta`` one.
+(tests/test_cuda.py checks the same on a GPU with ``torch.cuda.set_sync_debug_mode("error")``
+where one is present.)
 """
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import torchrbm as tr
 from torchrbm.train import _step
@@ -17,15 +21,46 @@ from torchrbm.updates import Centering, SparsityTarget
 META = torch.device("meta")
 
 
-def _steps(model, batch, sampler, *, sparsity=None, centering=None, steps: int = 2) -> None:
+class HostToDeviceCopies(TorchDispatchMode):
+    """Records every operation that takes a CPU tensor of one or more dimensions into a ``meta`` result."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.copies: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        inputs = [*args, *(kwargs or {}).values()]
+        from_host = any(isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dim() > 0 for t in inputs)
+        outputs = out if isinstance(out, (tuple, list)) else [out]
+        if from_host and any(isinstance(t, torch.Tensor) and t.device == META for t in outputs):
+            self.copies.append(str(func))
+        return out
+
+
+def _steps(model, batch, sampler, *, sparsity=None, centering=None, extra_loss=None, steps: int = 3) -> None:
+    """Run ``steps`` training steps on ``meta`` tensors; those after the first copy nothing from the host."""
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     optimizer = torch.optim.SGD([p for _, p in named], lr=0.01, momentum=0.5)
-    for _ in range(steps):
-        _step(model, batch, sampler, None, named, {"W"}, 1e-4, sparsity, centering)
+
+    def step() -> None:
+        _step(model, batch, sampler, None, named, {"W"}, 1e-4, sparsity, centering, extra_loss)
         torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
         optimizer.step()
         model.constrain_()
+
+    step()  # may move constants to the device once
+    with HostToDeviceCopies() as recorder:
+        for _ in range(steps - 1):
+            step()
     assert model.W.device == META and model.W.grad.shape == model.W.shape
+    assert recorder.copies == []
+
+
+def test_a_copy_from_the_host_is_recorded():
+    with HostToDeviceCopies() as recorder:
+        torch.zeros(3, device=META).add_(torch.ones(3).to(META))
+    assert recorder.copies == ["aten._to_copy.default"]
 
 
 @pytest.mark.parametrize("sampler", [tr.CD(k=2), tr.PCD(n_chains=6, k=2), tr.PT(n_temps=3, n_chains=6)],
@@ -56,3 +91,9 @@ def test_conditional_rbm_step_reads_no_values(sampler):
 def test_convolutional_rbm_step_reads_no_values():
     model = tr.ConvRBM((12, 12), n_filters=4, filter_size=5, pool=2, device=META)
     _steps(model, torch.empty(10, 144, device=META), tr.PCD(n_chains=6))
+
+
+def test_hybrid_training_of_a_classification_rbm_reads_no_values():
+    model = tr.ClassificationRBM(16, 3, 8, device=META)
+    _steps(model, torch.empty(10, 19, device=META), tr.CD(k=1),
+           extra_loss=lambda m, rows: 0.5 * m.discriminative_loss(rows))

@@ -144,3 +144,18 @@ def test_constructor_rejects_bad_sizes():
 def test_exact_log_z_of_zero_model():
     rbm = tr.RBM(10, 4, weight_std=0.0, dtype=torch.float64)
     assert tr.exact_log_partition(rbm) == pytest.approx(14 * math.log(2), abs=1e-12)
+
+
+@pytest.mark.parametrize("model", [
+    lambda **kw: tr.RBM(6, 4, **kw),
+    lambda **kw: tr.ConditionalRBM(6, 4, n_context=3, **kw),
+    lambda **kw: tr.ConvRBM((5, 5), n_filters=2, filter_size=3, **kw),
+], ids=["rbm", "conditional", "conv"])
+def test_a_cpu_generator_starts_a_model_on_any_device_alike(model):
+    """The starting weights are drawn on the generator's device, then moved: a seeded CPU
+    generator gives a model on another device (here ``meta``) the same start as on the CPU."""
+    on_cpu, elsewhere = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    model(generator=on_cpu)
+    assert model(generator=elsewhere, device="meta").W.device.type == "meta"
+    assert torch.equal(on_cpu.get_state(), elsewhere.get_state())
+    assert not torch.equal(elsewhere.get_state(), torch.Generator().manual_seed(3).get_state())

@@ -96,3 +96,12 @@ def test_asking_for_a_missing_gpu_is_a_clear_error(tmp_path):
                  lambda: tr.load(tmp_path / "m.safetensors", device="cuda")):
         with pytest.raises(ValueError, match="asked for, but this PyTorch sees no CUDA GPU"):
             make()
+
+
+def test_a_generator_on_another_device_than_the_model_is_a_clear_error():
+    from torchrbm.rng import resolve_generator
+
+    with pytest.raises(ValueError, match="generator is on cpu but the model is on cuda"):
+        resolve_generator(torch.device("cuda"), generator=torch.Generator())
+    with pytest.raises(ValueError, match="generator is on cpu but the model is on meta"):
+        tr.DBN([4, 3, 2], device="meta").sample(2, generator=torch.Generator())

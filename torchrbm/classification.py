@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from . import kernels
 from .rbm import RBM
 from .units import Blocks, Softmax, Units
-from .validation import as_data_tensor, check_positive_int
+from .validation import as_data_tensor, check_positive_int, inputs_trusted
 
 
 def check_labels(y, n_examples: int, n_classes: int | None = None) -> Tensor:
@@ -86,14 +86,21 @@ class ClassificationRBM(RBM):
 
     def class_log_prob(self, x) -> Tensor:
         """``log p(y = c | x)`` for every class, shape ``(n_examples, n_classes)``."""
-        x = as_data_tensor(x, name="x", n_features=self.n_features, units=self.visible.parts[0])
-        x = x.to(device=self.device, dtype=self.dtype)
-        statistic = self.visible.parts[0].statistic(x)
+        statistic = self.visible.parts[0].statistic(self._features(x))
         weights = self.W
         pre = kernels.addmm(self.b, statistic, weights[: self.n_features])  # (n, hidden) without the label
         per_class = pre[:, None, :] + weights[self.n_features :][None]  # (n, classes, hidden)
         logits = self.a[self.n_features :] + self.hidden.log_partition(per_class)
         return torch.log_softmax(logits, -1)
+
+    def _features(self, x) -> Tensor:
+        """``x`` checked, on the parameters' device and dtype; inside a training step (see
+        :func:`~torchrbm.validation.trusted_inputs`) a tensor already there is taken as it is."""
+        if (inputs_trusted() and isinstance(x, Tensor) and x.ndim == 2 and x.shape[1] == self.n_features
+                and x.device == self.device and x.dtype == self.dtype):
+            return x
+        x = as_data_tensor(x, name="x", n_features=self.n_features, units=self.visible.parts[0])
+        return x.to(device=self.device, dtype=self.dtype)
 
     @torch.no_grad()
     def predict_proba(self, x) -> Tensor:

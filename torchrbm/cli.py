@@ -139,9 +139,9 @@ def _sequence_data(args):
     return frames[train], frames[held], context[train], context[held]
 
 
-def _build_model(args, train: torch.Tensor, scaler, generator):
+def _build_model(args, train: torch.Tensor, scaler, generator, device: str | None):
     visible = units.Gaussian(learn_sigma=args.learn_sigma) if args.visible == "gaussian" else args.visible
-    common = {"visible": visible, "data": train, "generator": generator, "device": args.device}
+    common = {"visible": visible, "data": train, "generator": generator, "device": device}
     if args.model == "crbm":
         return ConditionalRBM(train.shape[1], args.hidden, args.order * train.shape[1], **common)
     if args.model == "conv":
@@ -174,15 +174,13 @@ def _prediction_summary(run_dir: Path, model: ConditionalRBM, frames, context, s
 def cmd_train(args) -> int:
     """Train; under ``torchrun`` every process trains its share and rank 0 alone writes the run directory."""
     device = distributed.init_from_environment(args.device)
-    if device is not None:
-        args.device = str(device)
-    try:
-        return _train(args, write=distributed.is_main_process())
+    try:  # the run's settings keep --device as given: under torchrun each process has a GPU of its own
+        return _train(args, write=distributed.is_main_process(), device=args.device if device is None else str(device))
     finally:
         distributed.shutdown()
 
 
-def _train(args, write: bool) -> int:
+def _train(args, write: bool, device: str | None) -> int:
     scaler = context = held_context = None
     if args.model == "crbm":
         train, held_out, context, held_context = _sequence_data(args)
@@ -191,8 +189,8 @@ def _train(args, write: bool) -> int:
         if args.visible == "gaussian":
             train, scaler = datasets.standardize(train, drop_constant=True)
             held_out = None if held_out is None else scaler.transform(held_out)
-    generator = torch.Generator(device=args.device).manual_seed(args.seed)
-    model = _build_model(args, train, scaler, generator)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
+    model = _build_model(args, train, scaler, generator, device)
     sampler = get_sampler(args.sampler or ("cd" if args.model == "crbm" else "pcd"), k=args.k,
                           n_chains=args.n_chains, n_temps=args.n_temps)
     run_dir = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")

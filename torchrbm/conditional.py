@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from . import kernels
 from .rbm import RBM, uniform_weights
+from .rng import initial_normal
 from .units import Units
 from .validation import as_data_tensor, check_positive_int, inputs_trusted, trusted_inputs
 
@@ -51,8 +52,8 @@ class ConditionalRBM(RBM):
                          generator=generator, device=device, dtype=dtype)
         n_context = check_positive_int(n_context, "n_context")
         factory = {"device": self.device, "dtype": self.dtype}
-        self.A = nn.Parameter(torch.randn(n_context, n_visible, generator=generator, **factory) * weight_std)
-        self.B = nn.Parameter(torch.randn(n_context, n_hidden, generator=generator, **factory) * weight_std)
+        self.A = nn.Parameter(initial_normal(n_context, n_visible, generator=generator, **factory) * weight_std)
+        self.B = nn.Parameter(initial_normal(n_context, n_hidden, generator=generator, **factory) * weight_std)
 
     @property
     def n_context(self) -> int:

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .rbm import RBM, uniform_weights
+from .rng import initial_normal
 from .units import PooledBernoulli, Units, get_units
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
 
@@ -93,7 +94,7 @@ class ConvRBM(RBM):
         self.hidden = get_units(hidden, math.prod(maps)).to(**factory)
         if any(p.requires_grad for p in self.hidden.parameters()):
             raise ValueError("unit types with learned parameters are supported for the visible layer only")
-        weights = torch.randn(n_filters, channels, kh, kw, generator=generator, **factory)
+        weights = initial_normal(n_filters, channels, kh, kw, generator=generator, **factory)
         self.W = nn.Parameter(weights.mul_(weight_std))
         self.visible_bias = nn.Parameter(torch.zeros(channels, **factory))
         self.hidden_bias = nn.Parameter(torch.zeros(n_filters, **factory))

@@ -222,16 +222,21 @@ class Standardizer:
     columns: Tensor
 
     def transform(self, x) -> Tensor:
+        """Standardised kept columns, on ``x``'s device."""
         x = as_data_tensor(x, n_features=self.mean.numel()).double()
-        kept = self.columns
-        return ((x[:, kept] - self.mean[kept]) / self.std[kept]).float()
+        mean, std, kept = self._on(x.device)
+        return ((x[:, kept] - mean[kept]) / std[kept]).float()
 
     def inverse_transform(self, z) -> Tensor:
-        """Back to the original scale and columns; dropped columns get their constant value."""
+        """Back to the original scale and columns, on ``z``'s device; dropped columns get their constant value."""
         z = as_data_tensor(z, n_features=self.columns.numel()).double()
-        x = self.mean.expand(z.shape[0], -1).clone()
-        x[:, self.columns] = z * self.std[self.columns] + self.mean[self.columns]
+        mean, std, kept = self._on(z.device)
+        x = mean.expand(z.shape[0], -1).clone()
+        x[:, kept] = z * std[kept] + mean[kept]
         return x.float()
+
+    def _on(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+        return self.mean.to(device), self.std.to(device), self.columns.to(device)
 
     def to_dict(self) -> dict[str, list]:
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), "columns": self.columns.tolist()}

@@ -256,26 +256,29 @@ class DBN(nn.Module):
         optimizer = torch.optim.SGD(network.parameters(), lr=lr_at(lr, 0), momentum=momentum,
                                     weight_decay=weight_decay)
         history, best, best_error, waited = History(), None, math.inf, 0
+        # On the model's device once (in their own dtype: binary data stay compact), so that a
+        # step neither copies from the host nor reads its loss back.
+        train_x, train_labels = x[train].to(self.device), labels[train].to(self.device)
         for epoch in range(epochs):
             start = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(lr, epoch)
             network.train()
-            shuffled = train[torch.randperm(train.shape[0], generator=generator)]
-            total = 0.0
+            shuffled = torch.randperm(train.shape[0], generator=generator).to(self.device)
+            total = torch.zeros((), device=self.device, dtype=torch.float64)
             for first in range(0, shuffled.shape[0], batch_size):
                 rows = shuffled[first : first + batch_size]
-                inputs = x[rows].to(device=self.device, dtype=self.dtype)
-                loss = F.cross_entropy(network(inputs), labels[rows].to(self.device))
+                loss = F.cross_entropy(network(train_x[rows].to(self.dtype)), train_labels[rows])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total += float(loss.detach()) * rows.shape[0]
+                total += loss.detach().double() * rows.shape[0]
+            train_loss = float(total) / train.shape[0]
             error = _error_rate(network, x[valid], labels[valid], self.device, self.dtype) if n_valid else math.nan
-            history.append({"epoch": epoch, "train_loss": total / train.shape[0], "valid_error": error,
+            history.append({"epoch": epoch, "train_loss": train_loss, "valid_error": error,
                             "lr": lr_at(lr, epoch), "time": time.perf_counter() - start})
             if progress:
-                print(f"fine-tune epoch {epoch}: loss {total / train.shape[0]:.4f}, validation error {error:.4f}")
+                print(f"fine-tune epoch {epoch}: loss {train_loss:.4f}, validation error {error:.4f}")
             if not n_valid or error < best_error:
                 best, best_error, waited = copy.deepcopy(network.state_dict()), error, 0
             else:

@@ -114,10 +114,11 @@ def broadcast_parameters(model) -> None:
         tensor.copy_(carrier)
 
 
-def shared_seed(seed: int | None) -> int:
-    """Rank 0's ``seed`` (a random one if it is ``None``), the same on every process."""
+def shared_seed(seed: int | None, device: torch.device) -> int:
+    """Rank 0's ``seed`` (a random one if it is ``None``), the same on every process; sent from
+    ``device`` (this process's GPU under NCCL)."""
     value = torch.tensor([seed if seed is not None else int(torch.randint(2**62, ()))], dtype=torch.int64,
-                         device=_communication_device("cuda"))
+                         device=_communication_device(device))
     dist.broadcast(value, src=0)
     return int(value.item())
 

@@ -144,7 +144,7 @@ def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed
     else:
         generator = resolve_generator(model.device, seed, generator)
         for v in _chunks(model, data):
-            index = torch.randint(n_visible, (v.shape[0],), generator=generator, device=generator.device)
+            index = torch.randint(n_visible, (v.shape[0],), generator=generator, device=v.device)
             flipped = v.clone()
             column = flipped.gather(1, index[:, None])
             flipped.scatter_(1, index[:, None], 1 - column)

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from . import kernels
 from .inpainting import clamped_gibbs, observed_input
+from .rng import initial_normal
 from .units import Units, get_units
 from .validation import (
     as_data_tensor,
@@ -76,7 +77,7 @@ class RBM(nn.Module):
         if any(p.requires_grad for p in self.hidden.parameters()):
             raise ValueError("unit types with learned parameters (e.g. a learned sigma) are supported "
                              "for the visible layer only")
-        weights = torch.randn(n_visible, n_hidden, generator=generator, **factory)
+        weights = initial_normal(n_visible, n_hidden, generator=generator, **factory)
         self.W = nn.Parameter(weights.mul_(weight_std))
         self.a = nn.Parameter(torch.zeros(n_visible, **factory))
         self.b = nn.Parameter(torch.zeros(n_hidden, **factory))

@@ -163,6 +163,7 @@ class PT(PersistentSampler):
             raise ValueError("PT betas must start at 1 and decrease strictly, staying >= 0")
         self.betas = betas
         self.n_temps = betas.numel()
+        self._chain_betas: dict[tuple[torch.device, torch.dtype], Tensor] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -189,7 +190,7 @@ class PT(PersistentSampler):
     def negative_phase(self, model, v_data, h_data, generator=None) -> NegativePhase:
         path = TemperedPath(model)
         n_temps, n_chains = self.n_temps, self.n_chains
-        beta = self.betas.to(device=model.device, dtype=model.dtype).repeat_interleave(n_chains)[:, None]
+        beta = self._betas_of_chains(model.device, model.dtype)
         v = self._current_chains(model, n_temps * n_chains, generator)
         for _ in range(self.k):
             v = path.gibbs(v, beta, generator)
@@ -198,16 +199,25 @@ class PT(PersistentSampler):
         top = v[:n_chains]
         return NegativePhase(top, model.prob_h(top))
 
+    def _betas_of_chains(self, device: torch.device, dtype: torch.dtype) -> Tensor:
+        """Each chain's inverse temperature as a column, kept on the model's device: copying it
+        there at every step would make the host wait for a GPU."""
+        key = (device, dtype)
+        if key not in self._chain_betas:
+            self._chain_betas[key] = self.betas.to(device=device, dtype=dtype).repeat_interleave(self.n_chains)[:, None]
+        return self._chain_betas[key]
+
     def _swap(self, path: TemperedPath, v: Tensor, beta: Tensor, generator) -> Tensor:
         n_temps, n_chains = self.n_temps, self.n_chains
-        first = torch.arange(self._parity, n_temps - 1, 2)
-        self._parity ^= 1
+        parity, self._parity = self._parity, self._parity ^ 1
+        first = torch.arange(parity, n_temps - 1, 2)
         if first.numel() == 0:
             return v
         states = v.reshape(n_temps, n_chains, -1)
         betas = beta.reshape(n_temps, n_chains)
         pre = path.model.hidden_preactivation(states)
-        left, right = first.to(v.device), (first + 1).to(v.device)
+        left = torch.arange(parity, n_temps - 1, 2, device=v.device)  # made there: no host-to-GPU copy
+        right = left + 1
 
         def log_f(t_state, t_beta):
             flat = states[t_state].reshape(-1, states.shape[-1])

@@ -130,6 +130,9 @@ def fit(
         example the discriminative term of a
         :class:`~torchrbm.ClassificationRBM` (hybrid training):
         ``extra_loss=lambda m, rows: 10 * m.discriminative_loss(rows)``.
+        It runs inside the training step, where model methods take tensors
+        already on the model's device and dtype without checking their values
+        (:func:`~torchrbm.validation.trusted_inputs`).
     centered:
         Follow the centred gradient (:class:`Centering`), which trains deeper
         and larger models more stably.
@@ -251,6 +254,7 @@ def fit(
     first_epoch = 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint, fingerprint)
+        _check_generator_states(state["generators"], generators, checkpoint)
         try:
             first_epoch = _resume(state, model, opt, sampler, generators, history, sparsity, centering)
         except (AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
@@ -288,9 +292,7 @@ def fit(
                     try:
                         batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
                         _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity,
-                              centering)
-                        if extra_loss is not None:
-                            add_autograd_grad(model, lambda batch=batch: extra_loss(model, batch))
+                              centering, extra_loss)
                     except Exception as err:
                         if world_size == 1:
                             raise
@@ -378,8 +380,13 @@ def _raise_if_failed(failure: Exception | None, failed_anywhere: bool, where: st
 
 @torch.no_grad()
 @trusted_inputs()
-def _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity, centering) -> None:
-    """Set ``.grad`` of every parameter for one mini-batch (rows of data, then context if any)."""
+def _step(model, batch, sampler, generator, named, weight_names, weight_decay, sparsity, centering,
+          extra_loss=None) -> None:
+    """Set ``.grad`` of every parameter for one mini-batch (rows of data, then context if any).
+
+    Runs inside :func:`~torchrbm.validation.trusted_inputs`: the batch was checked on its way
+    in, and checking its values again (also in ``extra_loss``) would make a GPU wait.
+    """
     chain_model, v = _model_and_data(model, batch)
     if sampler.starts_from_data:
         h_mean, h_sample = chain_model.hidden_step(v, generator)
@@ -407,6 +414,8 @@ def _step(model, batch, sampler, generator, named, weight_names, weight_decay, s
         param.grad = grad
     if sparsity is not None:
         sparsity.add_grad(model, v, h_mean)
+    if extra_loss is not None:
+        add_autograd_grad(model, lambda: extra_loss(model, batch))
 
 
 def _stacked(v: Tensor, h_mean: Tensor, negative: NegativePhase) -> tuple[Tensor, Tensor, Tensor]:
@@ -463,6 +472,14 @@ def _running_averages(sparsity: SparsityTarget | None, centering: Centering | No
     return state
 
 
+def _check_generator_states(saved: list[Tensor], generators: list[torch.Generator], checkpoint) -> None:
+    """Refuse a checkpoint whose random generators ran on another kind of device (their
+    states differ in size: a CPU generator's is 5056 bytes, a CUDA one's 16)."""
+    if any(state.numel() != generator.get_state().numel() for state, generator in zip(saved, generators, strict=False)):
+        raise ValueError(f"cannot resume from {checkpoint}: it was made on another kind of device than this "
+                         f"model's ({generators[0].device.type}); resume on the device it was trained on")
+
+
 @torch.no_grad()
 def _resume(state: dict, model, opt, sampler, generators, history: History, sparsity, centering) -> int:
     """Restore a checkpoint's training state; return the first epoch still to run."""
@@ -495,7 +512,7 @@ def _generators(model, seed: int | None, generator: torch.Generator | None, rank
         return generator, generator
     if generator is not None:
         seed = int(torch.randint(2**62, (), generator=generator, device=generator.device))
-    seed = distributed.shared_seed(seed)
+    seed = distributed.shared_seed(seed, model.device)
     return resolve_generator(model.device, seed + 1 + rank), resolve_generator(model.device, seed)
 
 
