@@ -140,7 +140,7 @@ def test_train_with_bf16_mixed_precision(tmp_path):
         main(["train", "--precision", "bf16", "--out", str(tmp_path / "bad"), "--quiet"])
 
 
-def test_train_evaluate_and_sample_a_gaussian_rbm_on_grey_level_digits(tmp_path):
+def test_train_evaluate_and_sample_a_gaussian_rbm_on_grey_level_digits(tmp_path, capsys):
     run = tmp_path / "grbm"
     assert main(["train", "--visible", "gaussian", "--learn-sigma", "--hidden", "12", "--epochs", "3",
                  "--lr", "0.001", "--out", str(run), "--quiet"]) == 0
@@ -160,6 +160,17 @@ def test_train_evaluate_and_sample_a_gaussian_rbm_on_grey_level_digits(tmp_path)
                  "--out", str(tmp_path / "s.npy")]) == 0
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (4, 64) and np.all(samples[:, 0] == 0)  # original scale, blank pixel restored
+    capsys.readouterr()
+    # Every method: those that need binary units say why they do not apply.
+    assert main(["evaluate", str(run / "model.safetensors"), "--betas", "50", "--chains", "10", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert "needs Bernoulli visible units" in results["pll"]["skipped"] and "log_likelihood" in results["ais"]
+    # Inpainting masks pixels of the original 8x8 images, the dropped blank ones included.
+    assert main(["inpaint", str(run / "model.safetensors"), "--n", "5", "--mask", "bottom", "--steps", "20",
+                 "--out", str(tmp_path / "filled.npy"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["missing_fraction"] == 0.5
+    filled = np.load(tmp_path / "filled.npy")
+    assert filled.shape == (5, 64) and np.all(filled[:, 0] == 0) and np.isfinite(filled).all()
 
 
 def test_train_a_convolutional_rbm(tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from conftest import all_binary, random_rbm
@@ -78,6 +79,16 @@ def test_cli_inpaint_beats_filling_with_pixel_means(tmp_path, capsys):
     assert completed < 0.8 * mean_fill
     assert main(["inpaint", str(run / "model.safetensors"), "--out", str(tmp_path / "x.txt")]) == 2
     assert "must end in" in capsys.readouterr().err
+    # A mask file of one image's shape, as 0/1 integers, is the bottom half named in another way.
+    np.save(tmp_path / "bottom.npy", inpainting_mask("bottom", 64).reshape(8, 8).long().numpy())
+    for mask in ("bottom", str(tmp_path / "bottom.npy")):
+        assert main(["inpaint", str(run / "model.safetensors"), "--n", "20", "--mask", mask, "--steps", "20",
+                     "--out", str(tmp_path / "x.npy"), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["missing_fraction"] == 0.5
+    np.save(tmp_path / "twos.npy", np.full(64, 2))
+    assert main(["inpaint", str(run / "model.safetensors"), "--mask", str(tmp_path / "twos.npy"),
+                 "--out", str(tmp_path / "x.npy")]) == 2
+    assert "mask must be boolean (True where a unit is missing) or 0/1" in capsys.readouterr().err
 
 
 def test_missing_units_may_hold_nan_but_observed_ones_may_not():

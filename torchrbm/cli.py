@@ -22,6 +22,7 @@ from .conditional import ConditionalRBM
 from .conv import ConvRBM
 from .evaluation import METHODS, evaluate
 from .files import atomic_savefig, atomic_write_bytes, atomic_write_text
+from .inpainting import check_mask
 from .io import load, read_header, save
 from .monitor import ScalarLogger, tensorboard_writer
 from .precision import PRECISIONS
@@ -369,12 +370,14 @@ _MAX_SHOWN = 20  # examples drawn in an inpainting figure
 def inpainting_mask(spec: str, n_visible: int, seed: int = 0) -> torch.Tensor:
     """The mask (``True``: missing) named by ``spec``: a half of a square image
     (``bottom``, ``top``, ``left``, ``right``), ``random:P`` (each pixel missing with
-    probability ``P``) or a ``.npy`` file of booleans."""
+    probability ``P``) or a ``.npy`` file of booleans (or 0/1): one image's (of any shape
+    with ``n_visible`` pixels, e.g. 28 x 28) or one row per example."""
     if spec.endswith(".npy"):
         path = Path(spec)
         if not path.is_file():
             raise FileNotFoundError(f"mask file not found: {path}")
-        return torch.from_numpy(np.load(path, allow_pickle=False))
+        mask = torch.from_numpy(np.load(path, allow_pickle=False))
+        return mask.reshape(-1) if mask.ndim > 2 or (mask.ndim == 2 and mask.numel() == n_visible) else mask
     if spec.startswith("random:"):
         try:
             fraction = float(spec.split(":", 1)[1])
@@ -408,13 +411,14 @@ def cmd_inpaint(args) -> int:
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
     rows = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(args.seed))[: args.n]
     original = data[rows].float()
-    mask = inpainting_mask(args.mask, original.shape[1], args.seed)
+    mask = check_mask(inpainting_mask(args.mask, original.shape[1], args.seed), original)
     scaler = _standardizer(args.model)
-    observed = original if scaler is None else scaler.transform(original)
-    completed = model.inpaint(observed, mask, args.steps, generator=generator).cpu()
-    if scaler is not None:
-        completed = scaler.inverse_transform(completed)
-    mask = mask.expand(original.shape).cpu()
+    if scaler is None:
+        completed = model.inpaint(original, mask, args.steps, generator=generator).cpu()
+    else:  # the model sees the standardised kept pixels; a missing constant one gets its training value
+        kept = scaler.columns
+        completed = model.inpaint(scaler.transform(original), mask[:, kept], args.steps, generator=generator)
+        completed = torch.where(mask, scaler.inverse_transform(completed.cpu()), original)
     mean_fill = torch.where(mask, reference.float().mean(0), original)
     missing = int(mask.sum())
     results = {"model": str(args.model), "data": args.data, "split": args.split if key in _HELD_OUT else None,

@@ -57,7 +57,8 @@ def evaluate(
     * ``exact``: enumeration (skipped, with the reason, for large models unless asked for alone);
     * ``ais`` / ``rais``: forward and reverse AIS with ``n_chains`` x ``n_betas`` and their
       ±3 sigma intervals (base fitted to ``data``; reverse chains start at ``data``);
-    * ``pll``: pseudo-log-likelihood (``pll="full"`` or ``"stochastic"``);
+    * ``pll``: pseudo-log-likelihood (``pll="full"`` or ``"stochastic"``; skipped, with the
+      reason, for non-binary units or data unless asked for alone);
     * ``recon``: mean-field reconstruction error;
     * ``fe``: mean free energy and, with ``reference`` (training) data, the free-energy
       gap ``<F>_data - <F>_reference`` on equal-sized subsets.
@@ -67,18 +68,28 @@ def evaluate(
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise ValueError(f"unknown evaluation method(s) {unknown}; choose from {', '.join(METHODS)}")
+    if pll not in ("full", "stochastic"):
+        raise ValueError(f"unknown pseudo-likelihood method {pll!r}; use 'full' or 'stochastic'")
     data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
     mean_free = mean_free_energy(model, data)
     results: dict[str, Any] = {"n_examples": data.shape[0]}
-    if "exact" in methods:
+    def unless_inapplicable(name: str, description: str, measure) -> None:
+        """``results[name] = measure()``, or the reason it does not apply to this model,
+        which is an error only if ``name`` was asked for alone."""
         try:
-            log_z = exact_log_partition(model)
-            results["exact"] = {"method": "exact enumeration", "log_partition": log_z,
-                                "log_likelihood": -mean_free - log_z, "unit": UNIT}
+            results[name] = measure()
         except ValueError as err:
-            if list(methods) == ["exact"]:
+            if list(methods) == [name]:
                 raise
-            results["exact"] = {"method": "exact enumeration", "skipped": str(err)}
+            results[name] = {"method": description, "skipped": str(err)}
+
+    if "exact" in methods:
+        def exact() -> dict[str, Any]:
+            log_z = exact_log_partition(model)
+            return {"method": "exact enumeration", "log_partition": log_z, "log_likelihood": -mean_free - log_z,
+                    "unit": UNIT}
+
+        unless_inapplicable("exact", "exact enumeration", exact)
     if "ais" in methods:
         estimate = ais(model, n_chains=n_chains, n_betas=n_betas, data=data, seed=seed, progress=progress)
         results["ais"] = _sampled(estimate, mean_free)
@@ -87,9 +98,9 @@ def evaluate(
                                progress=progress)
         results["rais"] = _sampled(estimate, mean_free)
     if "pll" in methods:
-        results["pll"] = {"method": f"pseudo-log-likelihood ({pll})",
-                          "pseudo_log_likelihood": pseudo_log_likelihood(model, data, pll, seed=seed),
-                          "unit": UNIT}
+        unless_inapplicable("pll", f"pseudo-log-likelihood ({pll})", lambda: {
+            "method": f"pseudo-log-likelihood ({pll})",
+            "pseudo_log_likelihood": pseudo_log_likelihood(model, data, pll, seed=seed), "unit": UNIT})
     if "recon" in methods:
         results["recon"] = {"method": "mean-field reconstruction, squared error per unit",
                             "reconstruction_error": reconstruction_error(model, data)}
