@@ -209,3 +209,17 @@ def test_unknown_or_missing_device_is_refused_by_name(capsys):
         with pytest.raises(SystemExit):
             main(["sample", "model.safetensors", "--device", "cuda", "--out", "x.png"])
         assert "sees no CUDA GPU" in capsys.readouterr().err
+
+
+def test_a_run_directory_is_not_overwritten_by_accident(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", "bas", "--epochs", "1", "--hidden", "4", "--out", str(run), "--quiet"]) == 0
+    model = (run / "model.safetensors").read_bytes()
+    assert main(["train", "--data", "bas", "--epochs", "2", "--hidden", "4", "--out", str(run), "--quiet"]) == 2
+    assert "already holds a run (config.json, checkpoint.safetensors, model.safetensors): continue it with " \
+           "--resume, replace it with --overwrite" in capsys.readouterr().err
+    assert (run / "model.safetensors").read_bytes() == model
+    # --epochs 0 measures the untrained model; --overwrite replaces the run.
+    assert main(["train", "--data", "bas", "--epochs", "0", "--hidden", "4", "--out", str(run), "--overwrite"]) == 0
+    assert "trained" in capsys.readouterr().out and not (run / "checkpoint.safetensors").exists()
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 0

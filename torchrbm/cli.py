@@ -96,7 +96,23 @@ def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standard
 
 
 #: Options that may change when a run is resumed.
-_RESUMABLE = {"resume", "quiet", "tensorboard", "checkpoint_every", "environment", "out"}
+_RESUMABLE = {"resume", "overwrite", "quiet", "tensorboard", "checkpoint_every", "environment", "out"}
+
+#: The files of a run directory whose presence means that it holds a run.
+_RUN_FILES = ("config.json", "checkpoint.safetensors", "model.safetensors")
+
+
+def _check_new_run(run_dir: Path, overwrite: bool, write: bool) -> None:
+    """Refuse to start a new run in a directory that holds one, unless ``overwrite``, in which
+    case its checkpoint goes (a later --resume must not continue the old run)."""
+    existing = [name for name in _RUN_FILES if (run_dir / name).is_file()]
+    if not existing:
+        return
+    if not overwrite:
+        raise ValueError(f"{run_dir} already holds a run ({', '.join(existing)}): continue it with --resume, "
+                         f"replace it with --overwrite, or choose another --out")
+    if write:
+        (run_dir / "checkpoint.safetensors").unlink(missing_ok=True)
 
 
 def _check_same_settings(run_dir: Path, config: dict[str, Any]) -> None:
@@ -200,6 +216,8 @@ def _train(args, write: bool, device: str | None) -> int:
                   n_visible=train.shape[1], world_size=distributed.rank_and_size()[1], environment=_environment())
     if args.resume:
         _check_same_settings(run_dir, config)
+    else:
+        _check_new_run(run_dir, args.overwrite, write)
     if write:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2))
@@ -261,7 +279,8 @@ def _train(args, write: bool, device: str | None) -> int:
     write_report(run_dir)
     if not args.quiet:
         print(f"trained {model} in {seconds:.1f} s; run directory: {run_dir}")
-        print(f"final reconstruction error {summary['recon_error']:.5f}")
+        if summary["recon_error"] is not None:  # None after --epochs 0: the untrained model is evaluated
+            print(f"final reconstruction error {summary['recon_error']:.5f}")
         if "prediction" in summary:
             errors = summary["prediction"]
             print(f"{summary['evaluated_on']}: one-step prediction error {errors['prediction_error']:.4f} "
@@ -518,6 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar, messages or summary")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its checkpoint (same settings required)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="start a new run in --out even if it holds one (without it, that is refused)")
     train.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
                        help="write RUN_DIR/checkpoint.safetensors every N epochs (default: 1)")
     train.add_argument("--tensorboard", action="store_true",
