@@ -223,3 +223,22 @@ def test_a_run_directory_is_not_overwritten_by_accident(tmp_path, capsys):
     assert main(["train", "--data", "bas", "--epochs", "0", "--hidden", "4", "--out", str(run), "--overwrite"]) == 0
     assert "trained" in capsys.readouterr().out and not (run / "checkpoint.safetensors").exists()
     assert json.loads((run / "summary.json").read_text())["epochs"] == 0
+
+
+def test_evaluate_measures_the_rows_the_training_run_held_out(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--hidden", "8", "--epochs", "2", "--holdout", "0.2", "--seed", "3", "--out", str(run),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run / "model.safetensors"), "--method", "recon", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    digits = tr.datasets.load("digits")
+    held_out = digits[torch.randperm(1797, generator=torch.Generator().manual_seed(3))[:359]]
+    assert result["rows"] == "the 359 rows its training run held out" and result["n_examples"] == 359
+    model = tr.load(run / "model.safetensors")
+    assert result["recon"]["reconstruction_error"] == pytest.approx(tr.reconstruction_error(model, held_out))
+    assert main(["evaluate", str(run / "model.safetensors"), "--data", "bas", "--method", "recon", "--json"]) == 2
+    assert "data has 16 columns but the model has 64 visible units" in capsys.readouterr().err
+    assert main(["evaluate", str(run / "model.safetensors"), "--split", "test"]) == 2
+    assert "--split applies to mnist, fashion-mnist and binarized-mnist; digits has no splits" \
+           in capsys.readouterr().err

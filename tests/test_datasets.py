@@ -160,3 +160,10 @@ def test_rbm_trains_from_loaded_uint8_data():
     rbm = tr.RBM(16, 4)
     history = tr.fit(rbm, data, epochs=2, batch_size=8, seed=0)
     assert len(history) == 2 and rbm.W.dtype == torch.float32
+
+
+def test_data_sets_without_splits_refuse_a_split():
+    assert datasets.load("digits", split="train").shape == (1797, 64)
+    for name in ("digits", "bas"):
+        with pytest.raises(ValueError, match=f"{name} has no 'test' split: only mnist, fashion-mnist and "):
+            datasets.load(name, split="test")

@@ -40,6 +40,11 @@ _HELD_OUT = {"mnist": "test", "fashion-mnist": "test", "binarized-mnist": "valid
 _DEFAULT_HOLDOUT = 0.1
 
 
+def _key(data) -> str:
+    """A data set's name as :data:`_HELD_OUT` spells it."""
+    return str(data).lower().replace("_", "-")
+
+
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="digits",
                         help=f"data set ({', '.join(datasets.DATASETS)}) or a .npy/.npz/.csv file "
@@ -51,6 +56,11 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         "digits, none otherwise)")
 
 
+def _add_split_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--split", default=None, help="split of mnist, fashion-mnist or binarized-mnist (default: "
+                        "the rows the model's training run held out, else the test or validation split, else all rows)")
+
+
 def _load_data(args, split: str = "train") -> torch.Tensor:
     method = None if args.binarize == "none" else args.binarize
     if method == "default" and getattr(args, "visible", "bernoulli") == "gaussian":
@@ -60,7 +70,7 @@ def _load_data(args, split: str = "train") -> torch.Tensor:
 
 
 def _split_train_held_out(args) -> tuple[torch.Tensor, torch.Tensor | None]:
-    key = str(args.data).lower().replace("_", "-")
+    key = _key(args.data)
     held_out = _HELD_OUT.get(key, _DEFAULT_HOLDOUT) if args.holdout is None else args.holdout
     if isinstance(held_out, str):
         return _load_data(args, "train"), _load_data(args, held_out)
@@ -325,9 +335,24 @@ def _print_results(results: dict[str, Any], as_json: bool) -> None:
         print(f"{key}: {_describe(value) if isinstance(value, dict) else value}")
 
 
-def _separate_training_split(args, key: str) -> torch.Tensor | None:
-    """The training split of a named data set whose held-out data is a split of its own, else None."""
-    return _load_data(args, "train") if isinstance(_HELD_OUT.get(key), str) else None
+def _measured_rows(args) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+    """``(rows, training rows or None, what the rows are)`` to measure ``args.model`` on: ``--split``
+    of a data set that has splits; else the rows its training run held out, if it was trained on
+    ``--data`` (the same fraction and seed); else the test (or validation) split; else all rows."""
+    key = _key(args.data)
+    split_of_its_own = isinstance(_HELD_OUT.get(key), str)
+    if args.split is not None:
+        if not split_of_its_own:
+            raise ValueError(f"--split applies to mnist, fashion-mnist and binarized-mnist; {args.data} has no splits")
+        return _load_data(args, args.split), _load_data(args, "train"), f"{args.split} split"
+    config = read_header(args.model)["metadata"].get("config") or {}
+    if _key(config.get("data")) == key and config.get("model") != "crbm":
+        train, held_out = _split_train_held_out(argparse.Namespace(**{**config, "data_dir": args.data_dir}))
+        if held_out is not None:
+            return held_out, train, f"the {held_out.shape[0]} rows its training run held out"
+    if split_of_its_own:
+        return _load_data(args, _HELD_OUT[key]), _load_data(args, "train"), f"{_HELD_OUT[key]} split"
+    return _load_data(args, "train"), None, "all rows (none held out)"
 
 
 def _standardizer(path) -> datasets.Standardizer | None:
@@ -339,15 +364,13 @@ def _standardizer(path) -> datasets.Standardizer | None:
 def cmd_evaluate(args) -> int:
     model = load(args.model, device=args.device)
     args.visible = model.visible.name
-    data = _load_data(args, args.split)
-    key = str(args.data).lower().replace("_", "-")
-    reference = _separate_training_split(args, key)
+    data, reference, which_rows = _measured_rows(args)
     scaler = _standardizer(args.model)
     if scaler is not None:  # the model was trained on standardised data: evaluate on the same scale
         data = scaler.transform(data)
         reference = None if reference is None else scaler.transform(reference)
     methods = METHODS if args.method == "all" else (args.method,)
-    results = {"model": str(args.model), "data": args.data, "split": args.split if key in _HELD_OUT else None,
+    results = {"model": str(args.model), "data": args.data, "rows": which_rows,
                **evaluate(model, data, methods, reference=reference, n_chains=args.chains, n_betas=args.betas,
                           burn_in=args.burn_in, pll=args.pll, seed=args.seed, progress=not args.quiet)}
     _print_results(results, args.json)
@@ -422,9 +445,7 @@ def cmd_inpaint(args) -> int:
         raise ValueError(f"inpaint needs an RBM, ConvRBM or DBN; {args.model} holds a {type(model).__name__}")
     bottom = model.layers[0] if hasattr(model, "layers") else model
     args.visible = bottom.visible.name
-    data = _load_data(args, args.split)
-    key = str(args.data).lower().replace("_", "-")
-    reference = _separate_training_split(args, key)
+    data, reference, which_rows = _measured_rows(args)
     if reference is None:
         reference = data
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
@@ -440,8 +461,8 @@ def cmd_inpaint(args) -> int:
         completed = torch.where(mask, scaler.inverse_transform(completed.cpu()), original)
     mean_fill = torch.where(mask, reference.float().mean(0), original)
     missing = int(mask.sum())
-    results = {"model": str(args.model), "data": args.data, "split": args.split if key in _HELD_OUT else None,
-               "n": original.shape[0], "mask": args.mask, "steps": args.steps,
+    results = {"model": str(args.model), "data": args.data, "rows": which_rows, "n": original.shape[0],
+               "mask": args.mask, "steps": args.steps,
                "missing_fraction": missing / mask.numel(),
                "mse_completed": float(((completed - original)[mask] ** 2).mean()),
                "mse_mean_fill": float(((mean_fill - original)[mask] ** 2).mean())}
@@ -549,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="measure a saved model on data")
     evaluate.add_argument("model", help="model file written by torchrbm (.safetensors)")
     _add_data_arguments(evaluate)
-    evaluate.add_argument("--split", default="test", help="split of a named data set (default: test)")
+    _add_split_argument(evaluate)
     evaluate.add_argument("--method", choices=[*METHODS, "all"], default="all",
                           help="exact log-likelihood, AIS, reverse AIS, pseudo-log-likelihood, reconstruction "
                           "error, free energy (and gap to the training split), or all (default)")
@@ -577,7 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     inpaint = sub.add_parser("inpaint", help="fill in missing pixels of data with a saved model")
     inpaint.add_argument("model", help="model file written by torchrbm (.safetensors): an RBM, ConvRBM or DBN")
     _add_data_arguments(inpaint)
-    inpaint.add_argument("--split", default="test", help="split of a named data set (default: test)")
+    _add_split_argument(inpaint)
     inpaint.add_argument("--n", type=int, default=10, help="number of examples, drawn at random (default: 10)")
     inpaint.add_argument("--mask", default="bottom",
                          help="missing pixels: bottom, top, left or right half, random:P, or a .npy file of "

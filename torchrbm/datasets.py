@@ -433,11 +433,15 @@ def load(name: str, *, split: str = "train", data_dir=None, binarize_method: str
     """A data set by name (one of :data:`DATASETS`) or a path to a ``.npy``/``.npz``/``.csv`` file.
 
     ``binarize_method="default"`` binarises ``digits`` by threshold and leaves
-    everything else as it is.
+    everything else as it is.  Only the MNIST family has splits; the other data
+    sets and files are one set of rows (``split="train"``).
     """
     options = {"threshold": threshold, "seed": seed}
     method = None if binarize_method == "default" else binarize_method
     key = str(name).lower().replace("_", "-")
+    if split != "train" and key not in ("mnist", "fashion-mnist", "binarized-mnist"):
+        raise ValueError(f"{name} has no {split!r} split: only mnist, fashion-mnist and binarized-mnist have "
+                         f"splits; hold rows out of it yourself")
     if key == "digits":
         return digits(binarize_method="threshold" if binarize_method == "default" else method, **options)
     if key == "bas":
