@@ -1,5 +1,7 @@
 """Deep belief networks: stacking, up-pass, sampling, conversion to a network, fine-tuning, saving."""
 
+import warnings
+
 import pytest
 import torch
 from conftest import random_rbm
@@ -63,7 +65,9 @@ def test_fine_tuning_classifies_held_out_digits_and_survives_save_and_load(digit
     x, y = x[order], y[order]
     dbn = tr.DBN([64, 100], generator=torch.Generator().manual_seed(0))
     dbn.pretrain(x[:1500], epochs=10, batch_size=20, lr=0.05, momentum=(0.5, 0.9), seed=0)
-    history = dbn.fine_tune(x[:1500], y[:1500], epochs=40, lr=0.3, patience=8, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # it learns: no warning that it does not
+        history = dbn.fine_tune(x[:1500], y[:1500], epochs=40, lr=0.3, patience=8, seed=0)
     assert 1 <= len(history) <= 40
     error = float((dbn.predict(x[1500:]) != y[1500:]).float().mean())
     # binarised 8x8 digits: logistic regression on the pixels errs about 10 %; seeds 0-4 give 6.7-8.8 %
@@ -72,6 +76,17 @@ def test_fine_tuning_classifies_held_out_digits_and_survives_save_and_load(digit
     loaded = tr.load(tmp_path / "dbn.safetensors")
     torch.testing.assert_close(loaded.predict_proba(x[1500:]), dbn.predict_proba(x[1500:]))
     torch.testing.assert_close(loaded.transform(x[:5]), dbn.transform(x[:5]))
+
+
+def test_fine_tuning_that_learns_nothing_says_so(digits):
+    """Three sigmoid layers of untrained (0.01-scale) weights pass almost no gradient down:
+    with a small learning rate the classifier stays at chance, and fine_tune says so."""
+    x, y = digits
+    dbn = tr.DBN([64, 100, 100, 200], generator=torch.Generator().manual_seed(0))
+    with pytest.warns(RuntimeWarning, match=r"learnt nothing: its best validation error 0\.[0-9]+ is no better "
+                                             r"than always answering the most frequent class \(0\.[0-9]+\)"):
+        dbn.fine_tune(x, y, epochs=30, lr=0.01, patience=3, seed=0)
+    assert float((dbn.predict(x) == y).float().mean()) < 0.2
 
 
 def test_fine_tuning_and_prediction_errors_name_the_problem(digits):
@@ -85,6 +100,7 @@ def test_fine_tuning_and_prediction_errors_name_the_problem(digits):
         dbn.predict(x[:3])
 
 
+@pytest.mark.filterwarnings("ignore:fine-tuning learnt nothing")  # three epochs: reproducible, not useful
 def test_seeded_fine_tuning_is_reproducible(digits):
     x, y = digits
     dbn = tr.DBN([64, 16], generator=torch.Generator().manual_seed(0))

@@ -15,6 +15,7 @@ import copy
 import itertools
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -287,6 +288,8 @@ class DBN(nn.Module):
                     break
         network.load_state_dict(best)
         self.classifier = network.eval()
+        if n_valid:
+            _warn_if_no_better_than_the_majority(best_error, labels[valid], lr_at(lr, 0))
         return history
 
     @torch.no_grad()
@@ -309,3 +312,13 @@ def _error_rate(network: nn.Module, x: Tensor, labels: Tensor, device, dtype, ch
                      != labels[start : start + chunk].to(device)).sum()) for start in range(0, x.shape[0], chunk))
     network.train()
     return wrong / x.shape[0]
+
+
+def _warn_if_no_better_than_the_majority(error: float, valid_labels: Tensor, lr: float) -> None:
+    """Warn when the fine-tuned classifier's validation error is no better than always answering
+    the most frequent class: the gradient did not reach the lower layers (features too weak, lr too small)."""
+    majority_error = 1.0 - float(torch.bincount(valid_labels).max()) / valid_labels.numel()
+    if error >= majority_error:
+        warnings.warn(f"fine-tuning learnt nothing: its best validation error {error:.3f} is no better than always "
+                      f"answering the most frequent class ({majority_error:.3f}); pretrain longer or with a larger "
+                      f"learning rate, or fine-tune with a larger lr than {lr:g}", RuntimeWarning, stacklevel=3)
