@@ -96,6 +96,13 @@ def test_training_from_batches_of_a_data_loader():
     listed = tr.IterableBatches([data[:16].numpy(), data[16:].numpy()])
     assert listed.n_features == 16 and torch.equal(torch.cat(_epoch(listed, 999)), data)
 
+    class Halves:  # any iterable that starts afresh each time, given to fit as it is
+        def __iter__(self):
+            yield from (data[:16], data[16:])
+
+    assert isinstance(row_source(Halves(), from_loader), tr.IterableBatches)
+    assert isinstance(row_source(data.tolist(), from_loader), tr.TensorRows)  # a nested list is rows
+
 
 def test_bad_files_and_batches_are_refused_with_their_reason(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
@@ -122,6 +129,8 @@ def test_bad_files_and_batches_are_refused_with_their_reason(tmp_path):
         row_source(torch.zeros(3, 2), tr.RBM(4, 2))
     with pytest.raises(TypeError, match="iterator is used up"):
         tr.IterableBatches(iter([np.zeros((2, 4))]))
+    with pytest.raises(TypeError, match="iterator is used up after one epoch; pass an iterable that starts afresh"):
+        tr.fit(tr.RBM(4, 2), (np.zeros((2, 4)) for _ in range(3)), epochs=1)
     with pytest.raises(ValueError, match="empty"):
         tr.IterableBatches([])
     with pytest.raises(ValueError, match="batch 1 has 3 columns"):

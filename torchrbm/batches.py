@@ -280,18 +280,26 @@ class IterableBatches(RowSource):
         return torch.cat(taken)
 
 
+def _iterable_of_batches(data) -> bool:
+    """Whether ``data`` is iterable without being array-like (an iterator, a generator, a class with ``__iter__``)."""
+    array_like = isinstance(data, (list, tuple, str, bytes, np.ndarray, Tensor)) or any(
+        hasattr(data, name) for name in ("__array__", "toarray"))
+    return isinstance(data, Iterable) and not array_like
+
+
 def row_source(data, model) -> RowSource:
     """``data`` as a checked :class:`RowSource` for training ``model``.
 
     A source passes through; a ``.npy`` path or ``np.memmap`` is read in chunks
-    (:class:`NpyRows`); a ``DataLoader`` gives batches (:class:`IterableBatches`);
-    anything else is read into memory as one array (:class:`TensorRows`).
+    (:class:`NpyRows`); a ``DataLoader`` or another iterable that is not array-like
+    gives batches (:class:`IterableBatches`); anything else (arrays, tensors, nested
+    lists, sparse matrices, data frames) is read into memory as one array (:class:`TensorRows`).
     """
     if isinstance(data, RowSource):
         source = data
     elif isinstance(data, np.memmap) or (isinstance(data, (str, os.PathLike)) and str(data).endswith(".npy")):
         source = NpyRows(data)
-    elif isinstance(data, DataLoader):
+    elif isinstance(data, DataLoader) or _iterable_of_batches(data):
         source = IterableBatches(data)
     else:
         source = TensorRows(as_data_tensor(data, n_features=model.n_visible, units=model.visible))
