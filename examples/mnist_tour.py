@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--betas", type=int, default=10000, help="AIS temperatures (default: 10000)")
     parser.add_argument("--inpaint-steps", type=int, default=1000)
     parser.add_argument("--data-dir", default=None, help="default: $TORCHRBM_DATA or ~/.cache/torchrbm")
-    parser.add_argument("--out", default="runs/mnist_tour")
+    parser.add_argument("--out", default="runs/mnist_tour",
+                        help="run directory; a run there with other settings is refused: choose another")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

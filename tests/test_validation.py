@@ -1,5 +1,7 @@
 """Bad input gets a clear error that names the problem."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -58,7 +60,7 @@ def test_wrong_shapes_and_types(rbm):
 def test_non_numeric_csv(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("0,1,0\n1,zero,1\n")
-    with pytest.raises(ValueError, match="bad.csv is not a CSV file of numbers"):
+    with pytest.raises(ValueError, match="bad.csv line 2 is not all numbers: '1,zero,1'"):
         datasets.load(str(path))
 
 
@@ -105,3 +107,23 @@ def test_a_generator_on_another_device_than_the_model_is_a_clear_error():
         resolve_generator(torch.device("cuda"), generator=torch.Generator())
     with pytest.raises(ValueError, match="generator is on cpu but the model is on meta"):
         tr.DBN([4, 3, 2], device="meta").sample(2, generator=torch.Generator())
+
+
+def test_csv_and_npz_files_name_the_line_or_array_at_fault(tmp_path):
+    (tmp_path / "header.csv").write_text("p0,p1\n1,0\n0,1\n")
+    with pytest.raises(ValueError, match=r"header.csv line 1 is not all numbers \(a header\? remove it\): 'p0,p1'"):
+        datasets.load(tmp_path / "header.csv")
+    (tmp_path / "ragged.csv").write_text("1,0,1\n0,1,1\n0,1\n")
+    with pytest.raises(ValueError, match="ragged.csv line 3 has 2 values; the lines before it have 3"):
+        datasets.load(tmp_path / "ragged.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's own warning about an empty file is not passed on
+        with pytest.raises(ValueError, match="empty"):
+            datasets.load(tmp_path / "empty.csv")
+    np.savez(tmp_path / "two.npz", a=np.zeros((3, 4)), b=np.ones((5, 4)))
+    with pytest.raises(ValueError, match=r"holds arrays \['a', 'b'\]; say which one to use: .*two.npz:a, say"):
+        datasets.load(tmp_path / "two.npz")
+    assert torch.equal(datasets.load(f"{tmp_path / 'two.npz'}:b"), torch.ones(5, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"has no array 'c'; it holds \['a', 'b'\]"):
+        datasets.load(f"{tmp_path / 'two.npz'}:c")

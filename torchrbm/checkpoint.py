@@ -107,7 +107,8 @@ def load_checkpoint(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dic
     differing = sorted(key for key in set(saved) | set(fingerprint) if saved.get(key) != fingerprint.get(key))
     if differing:
         details = "; ".join(f"{key}: {saved.get(key)!r} there, {fingerprint.get(key)!r} now" for key in differing)
-        raise ValueError(f"cannot resume from {path}: it was made with other settings ({details})")
+        raise ValueError(f"cannot resume from {path}: it was made with other settings ({details}); keep its "
+                         f"settings to continue it, or start afresh with the checkpoint written elsewhere")
     return {
         "epoch": header["epoch"],
         "history": header["history"],

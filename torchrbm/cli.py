@@ -48,7 +48,7 @@ def _key(data) -> str:
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="digits",
                         help=f"data set ({', '.join(datasets.DATASETS)}) or a .npy/.npz/.csv file "
-                        "(default: digits)")
+                        "(FILE.npz:NAME for one array of several) (default: digits)")
     parser.add_argument("--data-dir", default=None,
                         help="directory of the real data sets (default: $TORCHRBM_DATA or ~/.cache/torchrbm)")
     parser.add_argument("--binarize", choices=["default", "threshold", "stochastic", "none"],
@@ -137,7 +137,8 @@ def _check_same_settings(run_dir: Path, config: dict[str, Any]) -> None:
                        if key not in _RESUMABLE and saved.get(key) != json.loads(json.dumps(config.get(key))))
     if differing:
         details = ", ".join(f"{key} {saved.get(key)!r} there, {config.get(key)!r} now" for key in differing)
-        raise ValueError(f"cannot resume {run_dir}: it was trained with other settings ({details})")
+        raise ValueError(f"cannot resume {run_dir}: it was trained with other settings ({details}); keep them to "
+                         f"continue it, or start afresh with another --out or with --overwrite")
 
 
 def _environment() -> dict[str, str]:
@@ -208,6 +209,8 @@ def cmd_train(args) -> int:
 
 
 def _train(args, write: bool, device: str | None) -> int:
+    if len(args.momentum) > 2:
+        raise ValueError(f"--momentum takes one value, or two (initial and final); found {len(args.momentum)}")
     scaler = context = held_context = None
     if args.model == "crbm":
         train, held_out, context, held_context = _sequence_data(args)
@@ -496,6 +499,22 @@ def _device(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _fraction(text: str) -> float:
+    """argparse type for ``--holdout``: a number in [0, 1)."""
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1); found {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    """argparse type for counts of examples or chains: a positive integer."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; found {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="torchrbm", description=__doc__)
     parser.add_argument("--version", action="version", version=f"torchrbm {__version__}")
@@ -545,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-abs-weight", type=float, default=1e3, metavar="W",
                        help="stop, keeping the last good epoch, when a weight's magnitude exceeds this (divergence "
                             "guard; also on NaN/inf or a runaway free energy) (default: 1000)")
-    train.add_argument("--holdout", type=float, default=None,
+    train.add_argument("--holdout", type=_fraction, default=None,
                        help="fraction of training data held out for the free-energy gap (default: the "
                        "test/valid split of MNIST-type data, 0.1 of other data, none for bas/shifter)")
     train.add_argument("--precision", choices=list(PRECISIONS), default="32-true",
@@ -588,7 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="draw samples from a saved model by Gibbs sampling")
     sample.add_argument("model", help="model file written by torchrbm (.safetensors)")
-    sample.add_argument("--n", type=int, default=100, help="number of chains (default: 100)")
+    sample.add_argument("--n", type=_count, default=100, help="number of chains (default: 100)")
     sample.add_argument("--steps", type=int, default=1000, help="Gibbs steps (default: 1000)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", default="cpu", type=_device, help="cpu or cuda (default: cpu)")
@@ -599,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     inpaint.add_argument("model", help="model file written by torchrbm (.safetensors): an RBM, ConvRBM or DBN")
     _add_data_arguments(inpaint)
     _add_split_argument(inpaint)
-    inpaint.add_argument("--n", type=int, default=10, help="number of examples, drawn at random (default: 10)")
+    inpaint.add_argument("--n", type=_count, default=10, help="number of examples, drawn at random (default: 10)")
     inpaint.add_argument("--mask", default="bottom",
                          help="missing pixels: bottom, top, left or right half, random:P, or a .npy file of "
                          "booleans (True: missing) of one image's or the examples' shape (default: bottom)")

@@ -18,6 +18,7 @@ same layout) is tried before the public mirrors.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import hashlib
 import itertools
@@ -25,6 +26,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -410,19 +412,40 @@ def load_file(path: str | os.PathLike, *, key: str | None = None) -> Tensor:
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.keys())
             if key is None and len(names) != 1:
-                raise ValueError(f"{path} holds arrays {names}; say which one to use")
+                raise ValueError(f"{path} holds arrays {names}; say which one to use: {path}:{names[0]}, say")
             name = key if key is not None else names[0]
             if name not in names:
                 raise ValueError(f"{path} has no array {name!r}; it holds {names}")
             array = archive[name]
     elif suffix == ".csv":
-        try:
-            array = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-        except ValueError as err:
-            raise ValueError(f"{path} is not a CSV file of numbers: {err}") from None
+        array = _read_csv(path)
     else:
         raise ValueError(f"cannot read {path}: use a .npy, .npz or .csv file")
     return as_data_tensor(array, name=str(path))
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    """The numbers of a CSV file as a 2-D array, or an error naming the first line that is not a row of them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # numpy's "input contained no data": refused as empty later
+        try:
+            return np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+        except ValueError as err:
+            reason = str(err)
+    width = None
+    with path.open(newline="") as handle:
+        for number, row in enumerate(csv.reader(handle), start=1):
+            if not row:
+                continue
+            try:
+                [float(value) for value in row]
+            except ValueError:
+                hint = " (a header? remove it)" if number == 1 else ""
+                raise ValueError(f"{path} line {number} is not all numbers{hint}: {','.join(row)[:60]!r}") from None
+            if width is not None and len(row) != width:
+                raise ValueError(f"{path} line {number} has {len(row)} values; the lines before it have {width}")
+            width = len(row)
+    raise ValueError(f"{path} is not a CSV file of numbers: {reason}")
 
 
 DATASETS = ("digits", "bas", "shifter", "mnist", "fashion-mnist", "binarized-mnist")
@@ -430,7 +453,8 @@ DATASETS = ("digits", "bas", "shifter", "mnist", "fashion-mnist", "binarized-mni
 
 def load(name: str, *, split: str = "train", data_dir=None, binarize_method: str | None = "default",
          threshold: float = 0.5, seed: int = 0) -> Tensor:
-    """A data set by name (one of :data:`DATASETS`) or a path to a ``.npy``/``.npz``/``.csv`` file.
+    """A data set by name (one of :data:`DATASETS`) or a path to a ``.npy``/``.npz``/``.csv`` file
+    (``FILE.npz:NAME`` for one array of an archive that holds several).
 
     ``binarize_method="default"`` binarises ``digits`` by threshold and leaves
     everything else as it is.  Only the MNIST family has splits; the other data
@@ -453,9 +477,12 @@ def load(name: str, *, split: str = "train", data_dir=None, binarize_method: str
         return loader(split, data_dir=data_dir, binarize_method=method, **options)
     if key == "binarized-mnist":
         return binarized_mnist(split, data_dir=data_dir)
-    path = Path(name)
+    path, key = Path(name), None
+    if ".npz:" in str(name) and not path.exists():  # FILE.npz:NAME, one array of an archive
+        file, key = str(name).rsplit(":", 1)
+        path = Path(file)
     if path.suffix.lower() in (".npy", ".npz", ".csv") or path.exists():
-        x = load_file(path)
+        x = load_file(path, key=key)
         return binarize(x.float(), method, **options) if method else x
     raise ValueError(
         f"unknown data set {name!r}; known: {', '.join(DATASETS)}, or a path to a .npy, .npz or .csv file"
