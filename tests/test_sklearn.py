@@ -14,7 +14,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import BernoulliRBM
-from sklearn.pipeline import Pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import torchrbm as tr
@@ -115,6 +116,11 @@ def test_values_outside_the_unit_interval_warn_and_are_clipped(digits):
         scaled = RBM(n_components=4, n_iter=1, random_state=0).fit(x * 16)
     clipped = RBM(n_components=4, n_iter=1, random_state=0).fit(np.clip(x * 16, 0, 1))
     np.testing.assert_array_equal(scaled.components_, clipped.components_)
+    # Through a Pipeline the warning points at the user's line, not at scikit-learn's code.
+    pipeline = make_pipeline(MinMaxScaler(), RBM(n_components=4, n_iter=1, random_state=0)).fit(x[:100])
+    with pytest.warns(UserWarning, match=r"MinMaxScaler\(clip=True\)") as caught:
+        pipeline.transform(x[100:] * 2)
+    assert caught[0].filename == __file__
 
 
 def test_visible_biases_start_from_the_data_or_from_zero(digits):

@@ -17,6 +17,7 @@ estimator and plot applies to it.
 
 from __future__ import annotations
 
+import sys
 import types
 import warnings
 
@@ -266,8 +267,9 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         low, high = float(dense.min()), float(dense.max())
         if low < 0 or high > 1:
             warnings.warn(f"X has values from {low:g} to {high:g}; Bernoulli visible units read values as "
-                          "probabilities in [0, 1], so they were clipped to [0, 1] (scale the data first, e.g. "
-                          "with sklearn.preprocessing.MinMaxScaler)", UserWarning, stacklevel=3)
+                          "probabilities in [0, 1], so they were clipped to [0, 1] (scale the data into [0, 1] "
+                          "first; sklearn.preprocessing.MinMaxScaler(clip=True) also keeps new data beyond the "
+                          "training range inside it)", UserWarning, stacklevel=_first_caller_outside_libraries())
             dense = np.clip(dense, 0, 1)
         tensor = torch.as_tensor(np.asarray(dense, dtype=np.float32), device=self.device)
         return (tensor, dtype) if keep_dtype else tensor
@@ -306,3 +308,12 @@ class BernoulliRBM(RBM):
     """
 
     __init__ = _with_defaults(RBM.__init__, "BernoulliRBM.__init__", visible_bias_init="zero")
+
+
+def _first_caller_outside_libraries() -> int:
+    """``stacklevel`` for a warning raised by the calling function that points at the first
+    caller outside torchrbm and scikit-learn (a Pipeline's or GridSearchCV's user, say)."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] in ("torchrbm", "sklearn"):
+        frame, level = frame.f_back, level + 1
+    return level
