@@ -196,6 +196,13 @@ def test_train_a_conditional_rbm_on_moving_bars(tmp_path, capsys):
     # The bar moves: copying the previous frame gets 2 x 3 of 12 pixels wrong, the CRBM far fewer.
     assert prediction["prediction_error"] < 0.5 * prediction["copy_previous_frame_error"]
     assert (run / "generated.png").stat().st_size > 0 and (run / "filters.png").stat().st_size > 0
+    # evaluate measures the same held-out frames with the same seed: the same errors
+    capsys.readouterr()
+    assert main(["evaluate", str(run / "model.safetensors"), "--data", "moving-bars", "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["prediction"] == prediction and evaluated["rows"].endswith("frames its training run held out")
+    assert main(["evaluate", str(run / "model.safetensors"), "--data", "moving-bars"]) == 0
+    assert "prediction error" in capsys.readouterr().out
     assert main(["train", "--model", "crbm", "--data", "moving-bars", "--sampler", "pt", "--epochs", "1",
                  "--out", str(tmp_path / "bad"), "--quiet"]) != 0
     assert "CD(k) or PCD" in capsys.readouterr().err

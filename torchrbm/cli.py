@@ -47,8 +47,8 @@ def _key(data) -> str:
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="digits",
-                        help=f"data set ({', '.join(datasets.DATASETS)}) or a .npy/.npz/.csv file "
-                        "(FILE.npz:NAME for one array of several) (default: digits)")
+                        help=f"data set ({', '.join(datasets.DATASETS)}; moving-bars for a conditional model) or "
+                        "a .npy/.npz/.csv file (FILE.npz:NAME for one array of several) (default: digits)")
     parser.add_argument("--data-dir", default=None,
                         help="directory of the real data sets (default: $TORCHRBM_DATA or ~/.cache/torchrbm)")
     parser.add_argument("--binarize", choices=["default", "threshold", "stochastic", "none"],
@@ -184,19 +184,26 @@ def _build_model(args, train: torch.Tensor, scaler, generator, device: str | Non
 
 
 @torch.no_grad()
-def _prediction_summary(run_dir: Path, model: ConditionalRBM, frames, context, seed: int) -> dict[str, Any]:
-    """One-step prediction error on held-out frames (and copying the last frame, for scale), and
-    a figure of sequences generated from held-out contexts."""
-    generator = torch.Generator(device=model.device).manual_seed(seed)
+def _prediction_errors(model: ConditionalRBM, frames, context, generator: torch.Generator) -> dict[str, Any]:
+    """One-step prediction error on ``frames`` from their ``context``, and that of copying the
+    previous frame, for scale."""
     target = frames.to(device=model.device, dtype=model.dtype)
     previous = context[:, : model.n_visible].to(device=model.device, dtype=model.dtype)
     predicted = model.predict(context, start=previous, steps=10, generator=generator)
-    generated = model.generate(context[:10], 20, generator=generator)  # (10, 20, n_visible)
-    atomic_savefig(plots.plot_images(generated.reshape(10, -1), shape=(20, model.n_visible), columns=5,
-                                     title="generated sequences (time downwards)"), run_dir / "generated.png", dpi=100)
     return {"method": "one-step prediction from the previous frames, mean squared error per unit",
             "prediction_error": float((predicted - target).square().mean()),
             "copy_previous_frame_error": float((previous - target).square().mean())}
+
+
+@torch.no_grad()
+def _prediction_summary(run_dir: Path, model: ConditionalRBM, frames, context, seed: int) -> dict[str, Any]:
+    """:func:`_prediction_errors` on held-out frames, and a figure of sequences generated from held-out contexts."""
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    errors = _prediction_errors(model, frames, context, generator)
+    generated = model.generate(context[:10], 20, generator=generator)  # (10, 20, n_visible)
+    atomic_savefig(plots.plot_images(generated.reshape(10, -1), shape=(20, model.n_visible), columns=5,
+                                     title="generated sequences (time downwards)"), run_dir / "generated.png", dpi=100)
+    return errors
 
 
 def cmd_train(args) -> int:
@@ -323,7 +330,8 @@ def _describe(entry: dict[str, Any]) -> str:
             parts[-1] += f" +- {entry['log_partition_std']:.3f}"
             parts.append(f"{entry['n_chains']} chains x {entry['n_betas']} temperatures, "
                          f"ESS {entry['effective_sample_size']:.0f}, {entry['seconds']:.1f} s")
-    for name in ("pseudo_log_likelihood", "reconstruction_error", "mean_free_energy", "free_energy_gap"):
+    for name in ("pseudo_log_likelihood", "reconstruction_error", "mean_free_energy", "free_energy_gap",
+                 "prediction_error", "copy_previous_frame_error"):
         if name in entry:
             parts.append(f"{name.replace('_', ' ')} {entry[name]:.4f}")
     line = "; ".join(parts) + f"  [{entry['method']}]"
@@ -366,6 +374,8 @@ def _standardizer(path) -> datasets.Standardizer | None:
 
 def cmd_evaluate(args) -> int:
     model = load(args.model, device=args.device)
+    if isinstance(model, ConditionalRBM):
+        return _evaluate_conditional(args, model)
     args.visible = model.visible.name
     data, reference, which_rows = _measured_rows(args)
     scaler = _standardizer(args.model)
@@ -376,6 +386,27 @@ def cmd_evaluate(args) -> int:
     results = {"model": str(args.model), "data": args.data, "rows": which_rows,
                **evaluate(model, data, methods, reference=reference, n_chains=args.chains, n_betas=args.betas,
                           burn_in=args.burn_in, pll=args.pll, seed=args.seed, progress=not args.quiet)}
+    _print_results(results, args.json)
+    return 0
+
+
+def _evaluate_conditional(args, model: ConditionalRBM) -> int:
+    """A conditional RBM's one-step prediction error on the frames its training run held out
+    (its recorded --order, --holdout and --seed), or on every frame if it held none out."""
+    config = read_header(args.model)["metadata"].get("config") or {}
+    same_data = _key(config.get("data")) == _key(args.data)
+    settings = argparse.Namespace(order=config.get("order", model.n_context // model.n_visible), data=args.data,
+                                  holdout=config.get("holdout") if same_data else 0.0, seed=config.get("seed", 0))
+    frames, held_frames, context, held_context = _sequence_data(settings)
+    which_rows = "all frames"
+    if held_frames is not None:
+        frames, context = held_frames, held_context
+        which_rows = f"the {frames.shape[0]} frames its training run held out"
+    if frames.shape[1] != model.n_visible:
+        raise ValueError(f"data has {frames.shape[1]} columns but the model has {model.n_visible} visible units")
+    generator = torch.Generator(device=model.device).manual_seed(args.seed)
+    results = {"model": str(args.model), "data": args.data, "rows": which_rows,
+               "prediction": _prediction_errors(model, frames, context, generator)}
     _print_results(results, args.json)
     return 0
 
