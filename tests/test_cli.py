@@ -170,7 +170,8 @@ def test_train_evaluate_and_sample_a_gaussian_rbm_on_grey_level_digits(tmp_path,
                  "--out", str(tmp_path / "filled.npy"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["missing_fraction"] == 0.5
     filled = np.load(tmp_path / "filled.npy")
-    assert filled.shape == (5, 64) and np.all(filled[:, 0] == 0) and np.isfinite(filled).all()
+    # pixels 32 and 39, in the bottom half, are blank in every digit: missing, they get their training value
+    assert filled.shape == (5, 64) and np.all(filled[:, [0, 32, 39]] == 0) and np.isfinite(filled).all()
 
 
 def test_train_a_convolutional_rbm(tmp_path, capsys):
@@ -198,7 +199,7 @@ def test_train_a_conditional_rbm_on_moving_bars(tmp_path, capsys):
     assert (run / "generated.png").stat().st_size > 0 and (run / "filters.png").stat().st_size > 0
     # evaluate measures the same held-out frames with the same seed: the same errors
     capsys.readouterr()
-    assert main(["evaluate", str(run / "model.safetensors"), "--data", "moving-bars", "--json"]) == 0
+    assert main(["evaluate", str(run / "model.safetensors"), "--json"]) == 0
     evaluated = json.loads(capsys.readouterr().out)
     assert evaluated["prediction"] == prediction and evaluated["rows"].endswith("frames its training run held out")
     assert main(["evaluate", str(run / "model.safetensors"), "--data", "moving-bars"]) == 0
@@ -223,13 +224,20 @@ def test_a_run_directory_is_not_overwritten_by_accident(tmp_path, capsys):
     assert main(["train", "--data", "bas", "--epochs", "1", "--hidden", "4", "--out", str(run), "--quiet"]) == 0
     model = (run / "model.safetensors").read_bytes()
     assert main(["train", "--data", "bas", "--epochs", "2", "--hidden", "4", "--out", str(run), "--quiet"]) == 2
-    assert "already holds a run (config.json, checkpoint.safetensors, model.safetensors): continue it with " \
+    assert "already holds a run (checkpoint.safetensors, metrics.jsonl, model.safetensors): continue it with " \
            "--resume, replace it with --overwrite" in capsys.readouterr().err
     assert (run / "model.safetensors").read_bytes() == model
-    # --epochs 0 measures the untrained model; --overwrite replaces the run.
+    # --epochs 0 measures the untrained model; --overwrite replaces the run, leaving none of its files.
     assert main(["train", "--data", "bas", "--epochs", "0", "--hidden", "4", "--out", str(run), "--overwrite"]) == 0
     assert "trained" in capsys.readouterr().out and not (run / "checkpoint.safetensors").exists()
-    assert json.loads((run / "summary.json").read_text())["epochs"] == 0
+    assert json.loads((run / "summary.json").read_text())["epochs"] == 0 and not (run / "metrics.jsonl").exists()
+    with pytest.raises(SystemExit):
+        main(["train", "--out", str(run), "--resume", "--overwrite"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    # a run that failed before its first epoch left only its settings: nothing to lose, no refusal
+    (run / "model.safetensors").unlink()
+    (run / "summary.json").unlink()
+    assert main(["train", "--data", "bas", "--epochs", "1", "--hidden", "4", "--out", str(run), "--quiet"]) == 0
 
 
 def test_evaluate_measures_the_rows_the_training_run_held_out(tmp_path, capsys):
@@ -239,6 +247,7 @@ def test_evaluate_measures_the_rows_the_training_run_held_out(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run / "model.safetensors"), "--method", "recon", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
+    assert result["data"] == "digits"  # the model's own, from its recorded settings
     digits = tr.datasets.load("digits")
     held_out = digits[torch.randperm(1797, generator=torch.Generator().manual_seed(3))[:359]]
     assert result["rows"] == "the 359 rows its training run held out" and result["n_examples"] == 359

@@ -134,7 +134,7 @@ def test_user_files(tmp_path):
         assert loaded.tolist() == array.tolist()
     np.savez(tmp_path / "two.npz", a=array, b=array)
     assert datasets.load_file(tmp_path / "two.npz", key="b").shape == (2, 3)
-    with pytest.raises(ValueError, match="say which one"):
+    with pytest.raises(ValueError, match="name the one to use"):
         datasets.load_file(tmp_path / "two.npz")
 
 

@@ -81,10 +81,11 @@ def test_cli_inpaint_beats_filling_with_pixel_means(tmp_path, capsys):
     assert "must end in" in capsys.readouterr().err
     # A mask file of one image's shape, as 0/1 integers, is the bottom half named in another way.
     np.save(tmp_path / "bottom.npy", inpainting_mask("bottom", 64).reshape(8, 8).long().numpy())
-    for mask in ("bottom", str(tmp_path / "bottom.npy")):
+    for mask, out in (("bottom", "named.npy"), (str(tmp_path / "bottom.npy"), "from_file.npy")):
         assert main(["inpaint", str(run / "model.safetensors"), "--n", "20", "--mask", mask, "--steps", "20",
-                     "--out", str(tmp_path / "x.npy"), "--json"]) == 0
+                     "--out", str(tmp_path / out), "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["missing_fraction"] == 0.5
+    np.testing.assert_array_equal(np.load(tmp_path / "named.npy"), np.load(tmp_path / "from_file.npy"))
     np.save(tmp_path / "twos.npy", np.full(64, 2))
     assert main(["inpaint", str(run / "model.safetensors"), "--mask", str(tmp_path / "twos.npy"),
                  "--out", str(tmp_path / "x.npy")]) == 2

@@ -122,7 +122,7 @@ def test_csv_and_npz_files_name_the_line_or_array_at_fault(tmp_path):
         with pytest.raises(ValueError, match="empty"):
             datasets.load(tmp_path / "empty.csv")
     np.savez(tmp_path / "two.npz", a=np.zeros((3, 4)), b=np.ones((5, 4)))
-    with pytest.raises(ValueError, match=r"holds arrays \['a', 'b'\]; say which one to use: .*two.npz:a, say"):
+    with pytest.raises(ValueError, match=r"holds arrays \[.a., .b.\]; name the one to use \(.*two.npz:a as a data set"):
         datasets.load(tmp_path / "two.npz")
     assert torch.equal(datasets.load(f"{tmp_path / 'two.npz'}:b"), torch.ones(5, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"has no array 'c'; it holds \['a', 'b'\]"):

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -45,10 +46,12 @@ def _key(data) -> str:
     return str(data).lower().replace("_", "-")
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default="digits",
+def _add_data_arguments(parser: argparse.ArgumentParser, *, of_a_model: bool = False) -> None:
+    """--data, --data-dir and --binarize; ``of_a_model``: --data defaults to the data a model file was trained on."""
+    default = "the data the model was trained on, else digits" if of_a_model else "digits"
+    parser.add_argument("--data", default=None if of_a_model else "digits",
                         help=f"data set ({', '.join(datasets.DATASETS)}; moving-bars for a conditional model) or "
-                        "a .npy/.npz/.csv file (FILE.npz:NAME for one array of several) (default: digits)")
+                        f"a .npy/.npz/.csv file (FILE.npz:NAME for one array of several) (default: {default})")
     parser.add_argument("--data-dir", default=None,
                         help="directory of the real data sets (default: $TORCHRBM_DATA or ~/.cache/torchrbm)")
     parser.add_argument("--binarize", choices=["default", "threshold", "stochastic", "none"],
@@ -108,21 +111,30 @@ def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standard
 #: Options that may change when a run is resumed.
 _RESUMABLE = {"resume", "overwrite", "quiet", "tensorboard", "checkpoint_every", "environment", "out"}
 
-#: The files of a run directory whose presence means that it holds a run.
-_RUN_FILES = ("config.json", "checkpoint.safetensors", "model.safetensors")
+#: The files of a run directory whose presence means that it holds a run (one that trained an epoch).
+_RUN_FILES = ("checkpoint.safetensors", "metrics.jsonl", "model.safetensors")
+#: Everything ``train`` writes into a run directory, removed by --overwrite.
+_RUN_OUTPUTS = (*_RUN_FILES, "config.json", "summary.json", "report.html", "filters.png", "samples.png",
+                "reconstructions.png", "curves.png", "generated.png", "tensorboard")
 
 
-def _check_new_run(run_dir: Path, overwrite: bool, write: bool) -> None:
-    """Refuse to start a new run in a directory that holds one, unless ``overwrite``, in which
-    case its checkpoint goes (a later --resume must not continue the old run)."""
+def _check_new_run(run_dir: Path, overwrite: bool, write: bool, device: str | None) -> None:
+    """Refuse to start a new run in a directory that holds one, unless ``overwrite``, in which case
+    the old run's files go (the report would show its figures, a --resume would continue it).
+    Under torchrun every process learns the verdict before process 0 writes anything there."""
     existing = [name for name in _RUN_FILES if (run_dir / name).is_file()]
-    if not existing:
-        return
-    if not overwrite:
-        raise ValueError(f"{run_dir} already holds a run ({', '.join(existing)}): continue it with --resume, "
-                         f"replace it with --overwrite, or choose another --out")
-    if write:
-        (run_dir / "checkpoint.safetensors").unlink(missing_ok=True)
+    (refused,) = distributed.any_process([bool(existing) and not overwrite], torch.device(device or "cpu"))
+    if refused:
+        found = f" ({', '.join(existing)})" if existing else " (seen by process 0)"
+        raise ValueError(f"{run_dir} already holds a run{found}: continue it with --resume, replace it with "
+                         f"--overwrite, or choose another --out")
+    if overwrite and write:
+        for name in _RUN_OUTPUTS:
+            path = run_dir / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def _check_same_settings(run_dir: Path, config: dict[str, Any]) -> None:
@@ -138,7 +150,7 @@ def _check_same_settings(run_dir: Path, config: dict[str, Any]) -> None:
     if differing:
         details = ", ".join(f"{key} {saved.get(key)!r} there, {config.get(key)!r} now" for key in differing)
         raise ValueError(f"cannot resume {run_dir}: it was trained with other settings ({details}); keep them to "
-                         f"continue it, or start afresh with another --out or with --overwrite")
+                         f"continue it, or start afresh with another --out or with --overwrite instead of --resume")
 
 
 def _environment() -> dict[str, str]:
@@ -153,10 +165,10 @@ def _likelihood_methods(model) -> tuple[str, ...]:
 
 def _sequence_data(args):
     """Frames and contexts (previous ``--order`` frames) for a conditional RBM, split train / held-out."""
-    if str(args.data).lower() == "moving-bars":
+    if _key(args.data) == "moving-bars":
         sequences = datasets.moving_bars(seed=args.seed)
     else:
-        sequences = [datasets.load_file(args.data)]
+        sequences = [datasets.load(args.data, binarize_method=None)]
     frames, context = datasets.sequence_windows(sequences, args.order)
     fraction = _DEFAULT_HOLDOUT if args.holdout is None else args.holdout
     count = int(round(fraction * frames.shape[0]))
@@ -237,7 +249,7 @@ def _train(args, write: bool, device: str | None) -> int:
     if args.resume:
         _check_same_settings(run_dir, config)
     else:
-        _check_new_run(run_dir, args.overwrite, write)
+        _check_new_run(run_dir, args.overwrite, write, device)
     if write:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2))
@@ -346,23 +358,28 @@ def _print_results(results: dict[str, Any], as_json: bool) -> None:
         print(f"{key}: {_describe(value) if isinstance(value, dict) else value}")
 
 
+def _training_settings(path) -> dict[str, Any]:
+    """The ``train`` settings recorded in a model file, over the defaults (``{}`` for a file without any)."""
+    config = read_header(path)["metadata"].get("config")
+    return {} if not config else {**vars(build_parser().parse_args(["train"])), **config}
+
+
 def _measured_rows(args) -> tuple[torch.Tensor, torch.Tensor | None, str]:
     """``(rows, training rows or None, what the rows are)`` to measure ``args.model`` on: ``--split``
-    of a data set that has splits; else the rows its training run held out, if it was trained on
-    ``--data`` (the same fraction and seed); else the test (or validation) split; else all rows."""
-    key = _key(args.data)
-    split_of_its_own = isinstance(_HELD_OUT.get(key), str)
+    (default: test) of a data set that has splits; else the rows its training run held out, if it
+    was trained on ``--data`` (the same fraction and seed); else all rows."""
+    if isinstance(_HELD_OUT.get(_key(args.data)), str):
+        split = args.split or "test"
+        return _load_data(args, split), _load_data(args, "train"), f"{split} split"
     if args.split is not None:
-        if not split_of_its_own:
-            raise ValueError(f"--split applies to mnist, fashion-mnist and binarized-mnist; {args.data} has no splits")
-        return _load_data(args, args.split), _load_data(args, "train"), f"{args.split} split"
-    config = read_header(args.model)["metadata"].get("config") or {}
-    if _key(config.get("data")) == key and config.get("model") != "crbm":
-        train, held_out = _split_train_held_out(argparse.Namespace(**{**config, "data_dir": args.data_dir}))
+        raise ValueError(f"--split applies to mnist, fashion-mnist and binarized-mnist; {args.data} has no splits")
+    settings = _training_settings(args.model)
+    if settings and _key(settings["data"]) == _key(args.data):
+        binarize = {} if args.binarize == "default" else {"binarize": args.binarize}
+        train, held_out = _split_train_held_out(argparse.Namespace(**{**settings, **binarize,
+                                                                      "data_dir": args.data_dir}))
         if held_out is not None:
             return held_out, train, f"the {held_out.shape[0]} rows its training run held out"
-    if split_of_its_own:
-        return _load_data(args, _HELD_OUT[key]), _load_data(args, "train"), f"{_HELD_OUT[key]} split"
     return _load_data(args, "train"), None, "all rows (none held out)"
 
 
@@ -372,8 +389,15 @@ def _standardizer(path) -> datasets.Standardizer | None:
     return None if state is None else datasets.Standardizer.from_dict(state)
 
 
+def _data_of_the_model(args) -> None:
+    """Set ``args.data``, if not given, to the data the model file was trained on (else digits)."""
+    if args.data is None:
+        args.data = _training_settings(args.model).get("data", "digits")
+
+
 def cmd_evaluate(args) -> int:
     model = load(args.model, device=args.device)
+    _data_of_the_model(args)
     if isinstance(model, ConditionalRBM):
         return _evaluate_conditional(args, model)
     args.visible = model.visible.name
@@ -393,10 +417,13 @@ def cmd_evaluate(args) -> int:
 def _evaluate_conditional(args, model: ConditionalRBM) -> int:
     """A conditional RBM's one-step prediction error on the frames its training run held out
     (its recorded --order, --holdout and --seed), or on every frame if it held none out."""
-    config = read_header(args.model)["metadata"].get("config") or {}
-    same_data = _key(config.get("data")) == _key(args.data)
-    settings = argparse.Namespace(order=config.get("order", model.n_context // model.n_visible), data=args.data,
-                                  holdout=config.get("holdout") if same_data else 0.0, seed=config.get("seed", 0))
+    if args.split is not None or args.method != "all":
+        raise ValueError("a conditional RBM is measured by its one-step prediction error: --split and --method "
+                         "do not apply")
+    recorded = _training_settings(args.model)
+    same_data = bool(recorded) and _key(recorded["data"]) == _key(args.data)
+    settings = argparse.Namespace(order=recorded.get("order", model.n_context // model.n_visible), data=args.data,
+                                  holdout=recorded["holdout"] if same_data else 0.0, seed=recorded.get("seed", 0))
     frames, held_frames, context, held_context = _sequence_data(settings)
     which_rows = "all frames"
     if held_frames is not None:
@@ -475,6 +502,7 @@ def inpainting_mask(spec: str, n_visible: int, seed: int = 0) -> torch.Tensor:
 
 def cmd_inpaint(args) -> int:
     model = load(args.model, device=args.device)
+    _data_of_the_model(args)
     if not hasattr(model, "inpaint") or isinstance(model, ConditionalRBM):
         raise ValueError(f"inpaint needs an RBM, ConvRBM or DBN; {args.model} holds a {type(model).__name__}")
     bottom = model.layers[0] if hasattr(model, "layers") else model
@@ -606,10 +634,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default=None, help="run directory (default: runs/DATE-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar, messages or summary")
-    train.add_argument("--resume", action="store_true",
-                       help="continue the run in --out from its checkpoint (same settings required)")
-    train.add_argument("--overwrite", action="store_true",
-                       help="start a new run in --out even if it holds one (without it, that is refused)")
+    starts = train.add_mutually_exclusive_group()
+    starts.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its checkpoint (same settings required)")
+    starts.add_argument("--overwrite", action="store_true",
+                        help="start a new run in --out even if it holds one, removing the old run's files "
+                        "(without it, that is refused)")
     train.add_argument("--checkpoint-every", type=int, default=1, metavar="N",
                        help="write RUN_DIR/checkpoint.safetensors every N epochs (default: 1)")
     train.add_argument("--tensorboard", action="store_true",
@@ -619,7 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="measure a saved model on data")
     evaluate.add_argument("model", help="model file written by torchrbm (.safetensors)")
-    _add_data_arguments(evaluate)
+    _add_data_arguments(evaluate, of_a_model=True)
     _add_split_argument(evaluate)
     evaluate.add_argument("--method", choices=[*METHODS, "all"], default="all",
                           help="exact log-likelihood, AIS, reverse AIS, pseudo-log-likelihood, reconstruction "
@@ -647,7 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inpaint = sub.add_parser("inpaint", help="fill in missing pixels of data with a saved model")
     inpaint.add_argument("model", help="model file written by torchrbm (.safetensors): an RBM, ConvRBM or DBN")
-    _add_data_arguments(inpaint)
+    _add_data_arguments(inpaint, of_a_model=True)
     _add_split_argument(inpaint)
     inpaint.add_argument("--n", type=_count, default=10, help="number of examples, drawn at random (default: 10)")
     inpaint.add_argument("--mask", default="bottom",

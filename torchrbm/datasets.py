@@ -412,7 +412,8 @@ def load_file(path: str | os.PathLike, *, key: str | None = None) -> Tensor:
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.keys())
             if key is None and len(names) != 1:
-                raise ValueError(f"{path} holds arrays {names}; say which one to use: {path}:{names[0]}, say")
+                raise ValueError(f"{path} holds arrays {names}; name the one to use ({path}:{names[0]} as a data "
+                                 f"set, key={names[0]!r} here)")
             name = key if key is not None else names[0]
             if name not in names:
                 raise ValueError(f"{path} has no array {name!r}; it holds {names}")
@@ -478,7 +479,7 @@ def load(name: str, *, split: str = "train", data_dir=None, binarize_method: str
     if key == "binarized-mnist":
         return binarized_mnist(split, data_dir=data_dir)
     path, key = Path(name), None
-    if ".npz:" in str(name) and not path.exists():  # FILE.npz:NAME, one array of an archive
+    if ".npz:" in str(name).lower() and not path.exists():  # FILE.npz:NAME, one array of an archive
         file, key = str(name).rsplit(":", 1)
         path = Path(file)
     if path.suffix.lower() in (".npy", ".npz", ".csv") or path.exists():

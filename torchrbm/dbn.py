@@ -259,7 +259,8 @@ class DBN(nn.Module):
         history, best, best_error, waited = History(), None, math.inf, 0
         # On the model's device once (in their own dtype: binary data stay compact), so that a
         # step neither copies from the host nor reads its loss back.
-        train_x, train_labels = x[train].to(self.device), labels[train].to(self.device)
+        train_x = x[train].to(self.device, self.dtype if x.is_floating_point() else x.dtype)
+        train_labels = labels[train].to(self.device)
         for epoch in range(epochs):
             start = time.perf_counter()
             for group in optimizer.param_groups:

@@ -84,6 +84,7 @@ def evaluate(
             results[name] = {"method": description, "skipped": str(err)}
 
     if "exact" in methods:
+
         def exact() -> dict[str, Any]:
             log_z = exact_log_partition(model)
             return {"method": "exact enumeration", "log_partition": log_z, "log_likelihood": -mean_free - log_z,

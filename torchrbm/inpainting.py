@@ -25,7 +25,8 @@ def check_mask(mask, v: Tensor) -> Tensor:
     mask = torch.as_tensor(mask, device=v.device)
     if mask.dtype != torch.bool:
         if mask.is_floating_point() or mask.is_complex() or not bool(((mask == 0) | (mask == 1)).all()):
-            raise ValueError(f"mask must be boolean (True where a unit is missing) or 0/1; found dtype {mask.dtype}")
+            raise ValueError(f"mask must be boolean (True where a unit is missing) or 0/1 integers; found dtype "
+                             f"{mask.dtype}")
         mask = mask.bool()
     if mask.shape not in (v.shape, v.shape[-1:]):
         raise ValueError(f"mask must have shape {tuple(v.shape[-1:])} or {tuple(v.shape)} to match the data; "

@@ -163,7 +163,7 @@ class PT(PersistentSampler):
             raise ValueError("PT betas must start at 1 and decrease strictly, staying >= 0")
         self.betas = betas
         self.n_temps = betas.numel()
-        self._chain_betas: dict[tuple[torch.device, torch.dtype], Tensor] = {}
+        self._chain_betas: tuple[tuple, Tensor] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -200,12 +200,13 @@ class PT(PersistentSampler):
         return NegativePhase(top, model.prob_h(top))
 
     def _betas_of_chains(self, device: torch.device, dtype: torch.dtype) -> Tensor:
-        """Each chain's inverse temperature as a column, kept on the model's device: copying it
-        there at every step would make the host wait for a GPU."""
-        key = (device, dtype)
-        if key not in self._chain_betas:
-            self._chain_betas[key] = self.betas.to(device=device, dtype=dtype).repeat_interleave(self.n_chains)[:, None]
-        return self._chain_betas[key]
+        """Each chain's inverse temperature as a column, kept on the model's device (copying it there
+        at every step would make the host wait for a GPU) until ``betas`` or ``n_chains`` change."""
+        key = (device, dtype, self.n_chains, self.betas.data_ptr(), self.betas._version)
+        if self._chain_betas is None or self._chain_betas[0] != key:
+            column = self.betas.to(device=device, dtype=dtype).repeat_interleave(self.n_chains)[:, None]
+            self._chain_betas = (key, column)
+        return self._chain_betas[1]
 
     def _swap(self, path: TemperedPath, v: Tensor, beta: Tensor, generator) -> Tensor:
         n_temps, n_chains = self.n_temps, self.n_chains
