@@ -6,7 +6,12 @@ matrix products (:mod:`torchrbm.kernels`) and ``torch.rand``, and prints each
 epoch's split with its page faults and involuntary context switches.  On a
 machine whose speed changes while it runs, it shows which part slows down.
 
-    python benchmarks/speed_states.py [--epochs 40]
+``--without-uniforms`` measures instead how fast the epoch could be if random
+numbers cost nothing: epochs with ``torch.rand`` replaced by a constant fill (not a
+sampler: a bound) take turns with ordinary ones, each followed by the roofline
+(the same products alone), and each prints its roofline fraction.
+
+    python benchmarks/speed_states.py [--epochs 40] [--without-uniforms]
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import resource
 import time
 
 import torch
-from throughput import torchrbm_epoch
+from throughput import roofline_epoch, torchrbm_epoch
 
 import torchrbm as tr
 from torchrbm import kernels
@@ -35,7 +40,11 @@ def timed(totals: dict[str, float], name: str, function):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--without-uniforms", action="store_true",
+                        help="compare with epochs whose uniform random numbers cost nothing (a bound)")
     args = parser.parse_args()
+    if args.without_uniforms:
+        return compare_without_uniforms(args.epochs)
     totals = {"products": 0.0, "uniforms": 0.0}
     kernels.addmm = timed(totals, "products", kernels.addmm)
     kernels.mm = timed(totals, "products", kernels.mm)
@@ -54,6 +63,34 @@ def main() -> int:
         print(f"{epoch:5d}  {total:7.3f}  {totals['products']:10.3f}  {totals['uniforms']:10.3f}  {rest:6.3f}  "
               f"{after.ru_minflt - before.ru_minflt:11d}  {after.ru_nivcsw - before.ru_nivcsw:20d}", flush=True)
     return 0
+
+
+def compare_without_uniforms(rounds: int) -> int:
+    x = tr.datasets.load("mnist", binarize_method=None)
+    headline = torchrbm_epoch(x, "cd", 1, 100, "32-true")
+    roofline = roofline_epoch(x.shape[0], x.shape[1], "cd", 1, 100, "32-true")
+    draws = torch.rand
+
+    def constant(shape, generator=None, device=None, dtype=None, **kwargs):
+        return torch.full(tuple(shape), 0.5, device=device, dtype=dtype)
+
+    headline(), roofline()
+    print("round  uniforms   epoch s  roofline s  fraction")
+    for round_ in range(rounds):
+        for name, rand in (("drawn", draws), ("constant", constant)):
+            torch.rand = rand
+            epoch = _seconds(headline)
+            torch.rand = draws
+            products = _seconds(roofline)
+            print(f"{round_:5d}  {name:8s}  {epoch:8.3f}  {products:10.3f}  {products / epoch:8.2f}", flush=True)
+    return 0
+
+
+def _seconds(run) -> float:
+    time.sleep(0.5)
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":
