@@ -75,6 +75,8 @@ def test_cli_resume_continues_a_run_and_refuses_other_settings(tmp_path, capsys,
     assert main([*common, "--out", str(interrupted), "--resume", "--lr", "0.5"]) == 2
     assert "lr 0.01 there, 0.5 now" in capsys.readouterr().err
     assert main([*common, "--out", str(interrupted), "--resume"]) == 0  # nothing left to train
+    # options not given again are the run's own (data, hidden units, epochs...), not the defaults
+    assert main(["train", "--out", str(interrupted), "--resume", "--quiet"]) == 0
     assert torch.equal(tr.load(interrupted / "model.safetensors").W, tr.load(straight / "model.safetensors").W)
     assert len((interrupted / "metrics.jsonl").read_text().splitlines()) == 4
 

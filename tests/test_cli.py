@@ -258,3 +258,11 @@ def test_evaluate_measures_the_rows_the_training_run_held_out(tmp_path, capsys):
     assert main(["evaluate", str(run / "model.safetensors"), "--split", "test"]) == 2
     assert "--split applies to mnist, fashion-mnist and binarized-mnist; digits has no splits" \
            in capsys.readouterr().err
+
+
+def test_sample_refuses_a_conditional_model(tmp_path, capsys):
+    run = tmp_path / "crbm"
+    assert main(["train", "--model", "crbm", "--data", "moving-bars", "--hidden", "8", "--epochs", "1",
+                 "--out", str(run), "--quiet"]) == 0
+    assert main(["sample", str(run / "model.safetensors"), "--out", str(tmp_path / "s.npy")]) == 2
+    assert "use ConditionalRBM.generate(context, n_frames)" in capsys.readouterr().err

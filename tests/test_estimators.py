@@ -156,3 +156,13 @@ def test_evaluate_flags_ais_runs_that_rest_on_few_chains():
     long = tr.evaluate(rbm, data, ["ais", "exact"], n_chains=100, n_betas=5000, seed=0)
     assert "warning" not in long["ais"]
     assert long["ais"]["log_likelihood"] == pytest.approx(long["exact"]["log_likelihood"], abs=0.1)
+
+
+def test_evaluate_says_that_grey_levels_under_binary_units_have_no_log_likelihood():
+    rbm = random_rbm(16, 8, seed=4)
+    grey = torch.rand(50, 16, generator=torch.Generator().manual_seed(0)).double()
+    results = tr.evaluate(rbm, grey, "exact")  # one method may be named by itself
+    assert set(results) == {"n_examples", "exact"}
+    assert "not a log-probability" in results["exact"]["warning"]
+    binary = (grey < 0.5).double()
+    assert "warning" not in tr.evaluate(rbm, binary, "exact")["exact"]

@@ -116,3 +116,12 @@ def test_spin_units_inpaint_with_the_missing_entries_replaced_by_valid_states():
     mask = torch.tensor([False, False, False, True, True, True])
     filled = rbm.inpaint(v, mask, steps=10, generator=torch.Generator().manual_seed(0))
     assert torch.equal(filled[:, :3], v[:, :3]) and bool((filled[:, 3:].abs() <= 1).all())
+
+
+def test_inpainting_input_of_the_wrong_shape_is_named():
+    rbm = tr.RBM(16, 4)
+    mask = torch.zeros(16, dtype=torch.bool)
+    with pytest.raises(ValueError, match="v has 15 columns but the model has 16 visible units"):
+        rbm.inpaint(torch.zeros(3, 15), mask, steps=2)
+    with pytest.raises(ValueError, match=r"v must be 2-D \(examples, 16\); found shape \(16,\)"):
+        rbm.inpaint(torch.zeros(16), mask, steps=2)

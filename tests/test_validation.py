@@ -127,3 +127,18 @@ def test_csv_and_npz_files_name_the_line_or_array_at_fault(tmp_path):
     assert torch.equal(datasets.load(f"{tmp_path / 'two.npz'}:b"), torch.ones(5, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"has no array 'c'; it holds \['a', 'b'\]"):
         datasets.load(f"{tmp_path / 'two.npz'}:c")
+
+
+def test_momentum_seed_and_dtype_are_checked_by_name():
+    x = tr.datasets.bars_and_stripes(3)
+    for momentum, message in [(1.0, "momentum must be below 1"), ((0.5, 1.5), "momentum must be below 1"),
+                              ((0.5,), r"a number or a pair \(initial, final\); found 1 values"),
+                              (-0.5, "momentum must be a finite number >= 0")]:
+        with pytest.raises(ValueError, match=message):
+            tr.fit(tr.RBM(9, 4), x, epochs=1, momentum=momentum)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        tr.fit(tr.RBM(9, 4), x, epochs=1, seed="a")
+    for model in (lambda dtype: tr.RBM(9, 4, dtype=dtype), lambda dtype: tr.ConvRBM((3, 3), 2, 2, dtype=dtype)):
+        with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype"):
+            model(torch.int64)
+        assert model(torch.float64).W.dtype == torch.float64

@@ -109,7 +109,8 @@ def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standard
 
 
 #: Options that may change when a run is resumed.
-_RESUMABLE = {"resume", "overwrite", "quiet", "tensorboard", "checkpoint_every", "environment", "out"}
+_RESUMABLE = {"resume", "overwrite", "quiet", "tensorboard", "checkpoint_every", "environment", "out", "data_dir",
+              "ais_betas"}
 
 #: The files of a run directory whose presence means that it holds a run (one that trained an epoch).
 _RUN_FILES = ("checkpoint.safetensors", "metrics.jsonl", "model.safetensors")
@@ -284,7 +285,7 @@ def _train(args, write: bool, device: str | None) -> int:
     if not write:
         return 0
     if history.interrupted:
-        logger.warning("interrupted after epoch %d of %d; continue with: torchrbm train ... --out %s --resume",
+        logger.warning("interrupted after epoch %d of %d; continue with: torchrbm train --out %s --resume",
                        len(history), args.epochs, run_dir)
         return 130
     summary: dict[str, Any] = {"epochs": len(history), "train_seconds": seconds,
@@ -324,6 +325,8 @@ def _train(args, write: bool, device: str | None) -> int:
                 band = f" (3 sigma: {low:.3f} to {high:.3f})" if low is not None else ""
                 print(f"{summary['evaluated_on']}: log-likelihood {entry['log_likelihood']:.3f} nats per example "
                       f"by {entry['method']}{band}")
+                if "warning" in entry:
+                    print(f"  WARNING: {entry['warning']}")
     return 0
 
 
@@ -445,6 +448,9 @@ def cmd_report(args) -> int:
 
 def cmd_sample(args) -> int:
     model = load(args.model, device=args.device)
+    if isinstance(model, ConditionalRBM):
+        raise ValueError("a conditional RBM samples frames given the frames before them, which sample does not "
+                         "supply: use ConditionalRBM.generate(context, n_frames) (its run's generated.png shows some)")
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
     scaler = _standardizer(args.model)
 
@@ -574,7 +580,9 @@ def _count(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
+    """The ``torchrbm`` command line; ``train_defaults`` replace the defaults of ``train``'s options
+    (a resumed run's recorded settings)."""
     parser = argparse.ArgumentParser(prog="torchrbm", description=__doc__)
     parser.add_argument("--version", action="version", version=f"torchrbm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -645,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--tensorboard", action="store_true",
                        help="also log the metrics of each epoch for TensorBoard, in RUN_DIR/tensorboard "
                             "(needs the tensorboard package)")
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=cmd_train, **(train_defaults or {}))
 
     evaluate = sub.add_parser("evaluate", help="measure a saved model on data")
     evaluate.add_argument("model", help="model file written by torchrbm (.safetensors)")
@@ -711,6 +719,12 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "train" and args.resume and args.out:  # the run's own settings, unless given again
+        saved = Path(args.out) / "config.json"
+        if saved.is_file():
+            settings = {key: value for key, value in json.loads(saved.read_text()).items()
+                        if key not in _RESUMABLE and key in vars(args)}
+            args = build_parser(train_defaults=settings).parse_args(argv)
     if not logging.getLogger().handlers:  # messages on stderr, unless the caller set up logging
         logging.basicConfig(format="torchrbm: %(message)s")
     logging.getLogger("torchrbm").setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from .rbm import RBM, uniform_weights
 from .rng import initial_normal
 from .units import PooledBernoulli, Units, get_units
-from .validation import as_data_tensor, check_nonnegative_float, check_positive_int
+from .validation import as_data_tensor, check_nonnegative_float, check_positive_int, parameter_factory
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -86,7 +86,7 @@ class ConvRBM(RBM):
         self.map_shape = (height - kh + 1, width - kw + 1)
         self.pool = None if pool is None else check_positive_int(pool, "pool")
         weight_std = check_nonnegative_float(weight_std, "weight_std")
-        factory = {"device": device, "dtype": dtype}
+        factory = parameter_factory(device, dtype)
         maps = (n_filters, *self.map_shape)
         if self.pool is not None:
             hidden = PooledBernoulli(self.pool, maps)

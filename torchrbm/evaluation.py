@@ -22,6 +22,10 @@ UNIT = "nats per example"
 #: Below this effective sample size an AIS estimate is flagged as unreliable.
 MIN_ESS = 10.0
 
+#: Why a log-likelihood of grey levels under binary units is not one.
+NOT_BINARY = ("the data are not binary: for values between 0 and 1 this is -F(v) - log Z, not a log-probability "
+              "(binarise the data to compare with published log-likelihoods)")
+
 
 def _sampled(result: AISResult, mean_free: float) -> dict[str, Any]:
     low, high = result.interval
@@ -65,6 +69,7 @@ def evaluate(
 
     ``progress`` shows a tqdm bar for each AIS run.
     """
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise ValueError(f"unknown evaluation method(s) {unknown}; choose from {', '.join(METHODS)}")
@@ -73,6 +78,7 @@ def evaluate(
     data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
     mean_free = mean_free_energy(model, data)
     results: dict[str, Any] = {"n_examples": data.shape[0]}
+
     def unless_inapplicable(name: str, description: str, measure) -> None:
         """``results[name] = measure()``, or the reason it does not apply to this model,
         which is an error only if ``name`` was asked for alone."""
@@ -112,4 +118,8 @@ def evaluate(
             entry["free_energy_gap"] = free_energy_gap(model, reference[:size], data[:size])
             entry["free_energy_gap_method"] = f"<F>(data) - <F>(reference), first {size} rows of each"
         results["fe"] = entry
+    if model.visible.name == "bernoulli" and bool(((data != 0) & (data != 1)).any()):
+        for entry in results.values():
+            if isinstance(entry, dict) and "log_likelihood" in entry:
+                entry["warning"] = "; ".join(filter(None, [entry.get("warning"), NOT_BINARY]))
     return results

@@ -40,8 +40,10 @@ def observed_input(model, v, mask, generator: torch.Generator | None) -> tuple[T
     tensor of ``v``'s shape, and the chains' start ``v ~ p(v | h = 0)``, which also stands in
     ``v``'s missing entries (a valid state for every unit type)."""
     raw = numeric_tensor(v, "v (visible states)")
-    if raw.ndim != 2 or raw.shape[1] != model.n_visible:
+    if raw.ndim != 2:
         raise ValueError(f"v must be 2-D (examples, {model.n_visible}); found shape {tuple(raw.shape)}")
+    if raw.shape[1] != model.n_visible:
+        raise ValueError(f"v has {raw.shape[1]} columns but the model has {model.n_visible} visible units")
     raw = raw.to(model.device)
     mask = check_mask(mask, raw)
     start = model.sample_from_visible_biases(raw.shape[0], generator)

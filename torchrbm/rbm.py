@@ -24,9 +24,9 @@ from .units import Units, get_units
 from .validation import (
     as_data_tensor,
     as_layer_tensor,
-    check_device,
     check_nonnegative_float,
     check_positive_int,
+    parameter_factory,
     trusted_inputs,
 )
 
@@ -71,7 +71,7 @@ class RBM(nn.Module):
         n_visible = check_positive_int(n_visible, "n_visible")
         n_hidden = check_positive_int(n_hidden, "n_hidden")
         weight_std = check_nonnegative_float(weight_std, "weight_std")
-        factory = {"device": None if device is None else check_device(device), "dtype": dtype}
+        factory = parameter_factory(device, dtype)
         self.visible = get_units(visible, n_visible).to(**factory)
         self.hidden = get_units(hidden, n_hidden).to(**factory)
         if any(p.requires_grad for p in self.hidden.parameters()):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import numbers
 import os
 import signal
 import threading
@@ -41,6 +42,16 @@ from .validation import as_data_tensor, check_nonnegative_float, check_positive_
 
 Callback = Callable[[Any, dict[str, Any]], "bool | None"]
 logger = logging.getLogger(__name__)
+
+
+def _check_momentum(momentum) -> None:
+    """A momentum in [0, 1), or a pair of them (initial, final)."""
+    values = list(momentum) if isinstance(momentum, (tuple, list)) else [momentum]
+    if isinstance(momentum, (tuple, list)) and len(values) != 2:
+        raise ValueError(f"momentum must be a number or a pair (initial, final); found {len(values)} values")
+    for value in values:
+        if check_nonnegative_float(value, "momentum") >= 1:
+            raise ValueError(f"momentum must be below 1 (at 1 and above the updates grow without bound); found {value}")
 
 
 def _momentum_at(momentum: float | tuple[float, float], switch: int, epoch: int) -> float:
@@ -202,6 +213,9 @@ def fit(
     batch_size = check_positive_int(batch_size, "batch_size")
     monitor_size = check_positive_int(monitor_size, "monitor_size")
     weight_decay = check_nonnegative_float(weight_decay, "weight_decay")
+    _check_momentum(momentum)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"seed must be an integer (or None); found {type(seed).__name__}")
     if clip_grad_norm is not None and check_nonnegative_float(clip_grad_norm, "clip_grad_norm") == 0:
         raise ValueError("clip_grad_norm must be positive (or None for no clipping); found 0")
     matmul_dtype(precision)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import numbers
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -165,6 +165,15 @@ def check_nonnegative_float(value, name: str) -> float:
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0; found {value}")
     return float(value)
+
+
+def parameter_factory(device, dtype) -> dict[str, Any]:
+    """``device=`` and ``dtype=`` for a model's parameters, checked: a device this machine has
+    (or ``None``: torch's default) and a floating-point dtype (or ``None``)."""
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise TypeError(f"dtype must be a floating-point torch.dtype (torch.float32, torch.float64, ...); "
+                        f"found {dtype}")
+    return {"device": None if device is None else check_device(device), "dtype": dtype}
 
 
 def check_device(device) -> torch.device:
