@@ -76,11 +76,14 @@ def compare_without_uniforms(rounds: int) -> int:
 
     headline(), roofline()
     print("round  uniforms   epoch s  roofline s  fraction")
+    kinds = [("drawn", draws), ("constant", constant)]
     for round_ in range(rounds):
-        for name, rand in (("drawn", draws), ("constant", constant)):
+        for name, rand in kinds if round_ % 2 == 0 else kinds[::-1]:  # each goes first in every other round
             torch.rand = rand
-            epoch = _seconds(headline)
-            torch.rand = draws
+            try:
+                epoch = _seconds(headline)
+            finally:
+                torch.rand = draws
             products = _seconds(roofline)
             print(f"{round_:5d}  {name:8s}  {epoch:8.3f}  {products:10.3f}  {products / epoch:8.2f}", flush=True)
     return 0

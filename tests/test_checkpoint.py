@@ -77,6 +77,9 @@ def test_cli_resume_continues_a_run_and_refuses_other_settings(tmp_path, capsys,
     assert main([*common, "--out", str(interrupted), "--resume"]) == 0  # nothing left to train
     # options not given again are the run's own (data, hidden units, epochs...), not the defaults
     assert main(["train", "--out", str(interrupted), "--resume", "--quiet"]) == 0
+    (interrupted / "config.json").write_text("[1]")
+    assert main(["train", "--out", str(interrupted), "--resume", "--quiet"]) == 2
+    assert "config.json does not hold a torchrbm run's settings" in capsys.readouterr().err
     assert torch.equal(tr.load(interrupted / "model.safetensors").W, tr.load(straight / "model.safetensors").W)
     assert len((interrupted / "metrics.jsonl").read_text().splitlines()) == 4
 

@@ -30,7 +30,7 @@ from .precision import PRECISIONS
 from .rbm import RBM
 from .report import write_report
 from .samplers import get_sampler
-from .train import fit
+from .train import check_momentum, fit
 from .validation import check_device
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,24 @@ def _check_new_run(run_dir: Path, overwrite: bool, write: bool, device: str | No
                 path.unlink(missing_ok=True)
 
 
+#: Options a resumed run does not take from its recorded settings when they are not given again.
+_NOT_CARRIED_OVER = {"resume", "overwrite", "out", "environment", "quiet", "tensorboard"}
+
+
+def _recorded_settings(run_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``train`` options recorded in ``run_dir/config.json`` (none if there is no such file)."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return {}
+    try:
+        saved = json.loads(path.read_text())
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path} does not hold a torchrbm run's settings")
+    return {key: value for key, value in saved.items() if key in options and key not in _NOT_CARRIED_OVER}
+
+
 def _check_same_settings(run_dir: Path, config: dict[str, Any]) -> None:
     """Refuse to resume a run directory whose recorded settings differ from these; a run directory
     without settings (none yet, or killed before it wrote them) starts a new run."""
@@ -231,6 +249,7 @@ def cmd_train(args) -> int:
 def _train(args, write: bool, device: str | None) -> int:
     if len(args.momentum) > 2:
         raise ValueError(f"--momentum takes one value, or two (initial and final); found {len(args.momentum)}")
+    check_momentum(args.momentum)  # before --overwrite removes anything
     scaler = context = held_context = None
     if args.model == "crbm":
         train, held_out, context, held_context = _sequence_data(args)
@@ -717,18 +736,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command == "train" and args.resume and args.out:  # the run's own settings, unless given again
-        saved = Path(args.out) / "config.json"
-        if saved.is_file():
-            settings = {key: value for key, value in json.loads(saved.read_text()).items()
-                        if key not in _RESUMABLE and key in vars(args)}
-            args = build_parser(train_defaults=settings).parse_args(argv)
+    args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:  # messages on stderr, unless the caller set up logging
         logging.basicConfig(format="torchrbm: %(message)s")
     logging.getLogger("torchrbm").setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     try:
+        if args.command == "train" and args.resume and args.out:  # the run's own settings, unless given again
+            args = build_parser(train_defaults=_recorded_settings(Path(args.out), vars(args))).parse_args(argv)
         return args.func(args)
     except BrokenPipeError:
         raise

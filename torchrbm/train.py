@@ -44,7 +44,7 @@ Callback = Callable[[Any, dict[str, Any]], "bool | None"]
 logger = logging.getLogger(__name__)
 
 
-def _check_momentum(momentum) -> None:
+def check_momentum(momentum) -> None:
     """A momentum in [0, 1), or a pair of them (initial, final)."""
     values = list(momentum) if isinstance(momentum, (tuple, list)) else [momentum]
     if isinstance(momentum, (tuple, list)) and len(values) != 2:
@@ -213,9 +213,11 @@ def fit(
     batch_size = check_positive_int(batch_size, "batch_size")
     monitor_size = check_positive_int(monitor_size, "monitor_size")
     weight_decay = check_nonnegative_float(weight_decay, "weight_decay")
-    _check_momentum(momentum)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"seed must be an integer (or None); found {type(seed).__name__}")
+    check_momentum(momentum)
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be an integer (or None); found {type(seed).__name__}")
+        seed = int(seed)  # a NumPy integer, say: torch.Generator takes Python ints
     if clip_grad_norm is not None and check_nonnegative_float(clip_grad_norm, "clip_grad_norm") == 0:
         raise ValueError("clip_grad_norm must be positive (or None for no clipping); found 0")
     matmul_dtype(precision)
