@@ -18,9 +18,12 @@ that time over the epoch's time.
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE slow a current NumPy down; the script
 re-executes itself with both unset so that scikit-learn gets its best kernel, and
 prints the BLAS libraries and kernels it ran with (threadpoolctl).  Runs of one
-setting take turns (round robin), after one warm-up run each.
+setting take turns (round robin), after one warm-up run each.  ``--device cuda``
+runs torchrbm and the roofline on a GPU (waiting for its queued work before
+each run's clock stops), against scikit-learn on the CPU.
 
-    python benchmarks/throughput.py [--repeats 5] [--extra-repeats 3] [--out benchmarks/results/throughput.json]
+    python benchmarks/throughput.py [--repeats 5] [--extra-repeats 3] [--device cuda] \
+        [--out benchmarks/results/throughput.json]
 """
 
 from __future__ import annotations
@@ -60,12 +63,15 @@ SETTINGS = {
 def _seconds(run) -> float:
     start = time.perf_counter()
     run()
+    if torch.cuda.is_available():  # a GPU's queued work belongs to the run
+        torch.cuda.synchronize()
     return time.perf_counter() - start
 
 
-def torchrbm_epoch(x: torch.Tensor, sampler: str, k: int, batch: int, precision: str, n_hidden: int = N_HIDDEN):
+def torchrbm_epoch(x: torch.Tensor, sampler: str, k: int, batch: int, precision: str, n_hidden: int = N_HIDDEN,
+                   device: str = "cpu"):
     def run():
-        rbm = tr.RBM(x.shape[1], n_hidden, generator=torch.Generator().manual_seed(0))
+        rbm = tr.RBM(x.shape[1], n_hidden, generator=torch.Generator().manual_seed(0), device=device)
         chains = tr.CD(k=k) if sampler == "cd" else tr.PCD(n_chains=batch, k=k)
         tr.fit(rbm, x, sampler=chains, epochs=1, batch_size=batch, lr=LR, seed=0, precision=precision)
 
@@ -80,14 +86,15 @@ def products_per_step(sampler: str, k: int) -> int:
 
 
 def roofline_epoch(n: int, n_visible: int, sampler: str, k: int, batch: int, precision: str,
-                   n_hidden: int = N_HIDDEN):
+                   n_hidden: int = N_HIDDEN, device: str = "cpu"):
     """The epoch's matrix products alone, on random operands, through torchrbm's kernels."""
     dtype = matmul_dtype(precision) or torch.float32
     gen = torch.Generator().manual_seed(0)
-    weights = (torch.randn(n_visible, n_hidden, generator=gen) * 0.01).to(dtype)
-    visible_bias, hidden_bias = torch.zeros(n_visible, dtype=dtype), torch.zeros(n_hidden, dtype=dtype)
-    v = torch.rand(batch, n_visible, generator=gen).to(dtype)
-    h = torch.rand(batch, n_hidden, generator=gen).to(dtype)
+    weights = (torch.randn(n_visible, n_hidden, generator=gen) * 0.01).to(device, dtype)
+    visible_bias = torch.zeros(n_visible, dtype=dtype, device=device)
+    hidden_bias = torch.zeros(n_hidden, dtype=dtype, device=device)
+    v = torch.rand(batch, n_visible, generator=gen).to(device, dtype)
+    h = torch.rand(batch, n_hidden, generator=gen).to(device, dtype)
     stacked_v = torch.cat([v.T, v.T], 1).T
     stacked_h = torch.cat([h, h])
     n_products = products_per_step(sampler, k)
@@ -136,12 +143,13 @@ def paired_ratio(times: dict[str, list[float]], slower: str, faster: str) -> dic
     return {"median": statistics.median(paired), "min": min(paired), "max": max(paired)}
 
 
-def measure_setting(x: torch.Tensor, name: str, repeats: int) -> dict:
+def measure_setting(x: torch.Tensor, name: str, repeats: int, device: str = "cpu") -> dict:
     sampler, k, batch = SETTINGS[name]
     runs = {}
     for precision in PRECISIONS:
-        runs[f"torchrbm_{precision}"] = torchrbm_epoch(x, sampler, k, batch, precision)
-        runs[f"roofline_{precision}"] = roofline_epoch(x.shape[0], x.shape[1], sampler, k, batch, precision)
+        runs[f"torchrbm_{precision}"] = torchrbm_epoch(x, sampler, k, batch, precision, device=device)
+        runs[f"roofline_{precision}"] = roofline_epoch(x.shape[0], x.shape[1], sampler, k, batch, precision,
+                                                       device=device)
     if k == 1:
         runs["sklearn_float64"] = sklearn_epoch(x.numpy().astype(np.float64), batch)
         runs["sklearn_float32"] = sklearn_epoch(x.numpy(), batch)
@@ -169,6 +177,8 @@ def main() -> int:
     parser.add_argument("--settings", default=",".join(SETTINGS),
                         help="comma-separated subset of: " + ", ".join(SETTINGS))
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--device", default="cpu", help="torchrbm's and the roofline's device, e.g. cuda "
+                        "(scikit-learn runs on the CPU) (default: cpu)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "throughput.json"))
     args = parser.parse_args()
 
@@ -178,10 +188,11 @@ def main() -> int:
     blas = blas_description()
     print("\n".join(blas))
     headline = next(iter(SETTINGS))
-    results = {name: measure_setting(x, name, args.repeats if name == headline else args.extra_repeats)
+    results = {name: measure_setting(x, name, args.repeats if name == headline else args.extra_repeats, args.device)
                for name in args.settings.split(",")}
     report = {"settings": results, "blas": blas, "torch": torch.__version__, "numpy": np.__version__,
               "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
+              "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(args.device),
               "command": "python benchmarks/throughput.py"}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
