@@ -266,3 +266,17 @@ def test_sample_refuses_a_conditional_model(tmp_path, capsys):
                  "--out", str(run), "--quiet"]) == 0
     assert main(["sample", str(run / "model.safetensors"), "--out", str(tmp_path / "s.npy")]) == 2
     assert "use ConditionalRBM.generate(context, n_frames)" in capsys.readouterr().err
+
+
+def test_momentum_takes_one_or_two_values_below_one(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", "bas", "--hidden", "4", "--epochs", "1", "--momentum", "0.5", "--out", str(run),
+                 "--quiet"]) == 0
+    assert json.loads((run / "config.json").read_text())["momentum"] == [0.5]
+    assert main(["train", "--data", "bas", "--epochs", "1", "--momentum", "0.5", "0.9", "0.1", "--out",
+                 str(tmp_path / "three"), "--quiet"]) == 2
+    assert "--momentum takes one value, or two (initial and final); found 3" in capsys.readouterr().err
+    # refused before --overwrite removes the run there
+    assert main(["train", "--data", "bas", "--epochs", "1", "--momentum", "1.0", "--out", str(run), "--overwrite",
+                 "--quiet"]) == 2
+    assert "momentum must be below 1" in capsys.readouterr().err and (run / "model.safetensors").is_file()

@@ -61,7 +61,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, of_a_model: bool = F
 
 def _add_split_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default=None, help="split of mnist, fashion-mnist or binarized-mnist (default: "
-                        "the rows the model's training run held out, else the test or validation split, else all rows)")
+                        "test); other data: the rows the model's training run held out, else all rows")
 
 
 def _load_data(args, split: str = "train") -> torch.Tensor:
@@ -249,7 +249,8 @@ def cmd_train(args) -> int:
 def _train(args, write: bool, device: str | None) -> int:
     if len(args.momentum) > 2:
         raise ValueError(f"--momentum takes one value, or two (initial and final); found {len(args.momentum)}")
-    check_momentum(args.momentum)  # before --overwrite removes anything
+    momentum = tuple(args.momentum) if len(args.momentum) == 2 else args.momentum[0]
+    check_momentum(momentum)  # before --overwrite removes anything
     scaler = context = held_context = None
     if args.model == "crbm":
         train, held_out, context, held_context = _sequence_data(args)
@@ -293,7 +294,7 @@ def _train(args, write: bool, device: str | None) -> int:
 
     started = time.perf_counter()
     history = fit(model, train, sampler=sampler, epochs=args.epochs, batch_size=args.batch_size,
-                  lr=args.lr, momentum=tuple(args.momentum) if len(args.momentum) == 2 else args.momentum[0],
+                  lr=args.lr, momentum=momentum,
                   weight_decay=args.weight_decay, sparsity_target=args.sparsity_target,
                   centered=args.centered, context=context, validation_data=held_out,
                   validation_context=held_context, generator=generator, callbacks=callbacks,
@@ -386,16 +387,15 @@ def _training_settings(path) -> dict[str, Any]:
     return {} if not config else {**vars(build_parser().parse_args(["train"])), **config}
 
 
-def _measured_rows(args) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+def _measured_rows(args, settings: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None, str]:
     """``(rows, training rows or None, what the rows are)`` to measure ``args.model`` on: ``--split``
     (default: test) of a data set that has splits; else the rows its training run held out, if it
-    was trained on ``--data`` (the same fraction and seed); else all rows."""
+    was trained on ``--data`` (the same fraction and seed, from its recorded ``settings``); else all rows."""
     if isinstance(_HELD_OUT.get(_key(args.data)), str):
         split = args.split or "test"
         return _load_data(args, split), _load_data(args, "train"), f"{split} split"
     if args.split is not None:
         raise ValueError(f"--split applies to mnist, fashion-mnist and binarized-mnist; {args.data} has no splits")
-    settings = _training_settings(args.model)
     if settings and _key(settings["data"]) == _key(args.data):
         binarize = {} if args.binarize == "default" else {"binarize": args.binarize}
         train, held_out = _split_train_held_out(argparse.Namespace(**{**settings, **binarize,
@@ -411,19 +411,22 @@ def _standardizer(path) -> datasets.Standardizer | None:
     return None if state is None else datasets.Standardizer.from_dict(state)
 
 
-def _data_of_the_model(args) -> None:
-    """Set ``args.data``, if not given, to the data the model file was trained on (else digits)."""
+def _settings_of_the_model(args) -> dict[str, Any]:
+    """The model file's recorded training settings (:func:`_training_settings`); ``args.data``, if
+    not given, becomes the data it was trained on (else digits)."""
+    settings = _training_settings(args.model)
     if args.data is None:
-        args.data = _training_settings(args.model).get("data", "digits")
+        args.data = settings.get("data", "digits")
+    return settings
 
 
 def cmd_evaluate(args) -> int:
     model = load(args.model, device=args.device)
-    _data_of_the_model(args)
+    settings = _settings_of_the_model(args)
     if isinstance(model, ConditionalRBM):
-        return _evaluate_conditional(args, model)
+        return _evaluate_conditional(args, model, settings)
     args.visible = model.visible.name
-    data, reference, which_rows = _measured_rows(args)
+    data, reference, which_rows = _measured_rows(args, settings)
     scaler = _standardizer(args.model)
     if scaler is not None:  # the model was trained on standardised data: evaluate on the same scale
         data = scaler.transform(data)
@@ -436,13 +439,12 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def _evaluate_conditional(args, model: ConditionalRBM) -> int:
+def _evaluate_conditional(args, model: ConditionalRBM, recorded: dict[str, Any]) -> int:
     """A conditional RBM's one-step prediction error on the frames its training run held out
     (its recorded --order, --holdout and --seed), or on every frame if it held none out."""
     if args.split is not None or args.method != "all":
         raise ValueError("a conditional RBM is measured by its one-step prediction error: --split and --method "
                          "do not apply")
-    recorded = _training_settings(args.model)
     same_data = bool(recorded) and _key(recorded["data"]) == _key(args.data)
     settings = argparse.Namespace(order=recorded.get("order", model.n_context // model.n_visible), data=args.data,
                                   holdout=recorded["holdout"] if same_data else 0.0, seed=recorded.get("seed", 0))
@@ -527,12 +529,12 @@ def inpainting_mask(spec: str, n_visible: int, seed: int = 0) -> torch.Tensor:
 
 def cmd_inpaint(args) -> int:
     model = load(args.model, device=args.device)
-    _data_of_the_model(args)
+    settings = _settings_of_the_model(args)
     if not hasattr(model, "inpaint") or isinstance(model, ConditionalRBM):
         raise ValueError(f"inpaint needs an RBM, ConvRBM or DBN; {args.model} holds a {type(model).__name__}")
     bottom = model.layers[0] if hasattr(model, "layers") else model
     args.visible = bottom.visible.name
-    data, reference, which_rows = _measured_rows(args)
+    data, reference, which_rows = _measured_rows(args, settings)
     if reference is None:
         reference = data
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
@@ -663,7 +665,8 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     train.add_argument("--quiet", action="store_true", help="no progress bar, messages or summary")
     starts = train.add_mutually_exclusive_group()
     starts.add_argument("--resume", action="store_true",
-                        help="continue the run in --out from its checkpoint (same settings required)")
+                        help="continue the run in --out from its checkpoint, with its recorded settings (options "
+                        "given again must match them)")
     starts.add_argument("--overwrite", action="store_true",
                         help="start a new run in --out even if it holds one, removing the old run's files "
                         "(without it, that is refused)")

@@ -15,7 +15,7 @@ from torch import Tensor
 from . import enumeration
 from .ais import ais, reverse_ais
 from .rng import resolve_generator
-from .validation import as_data_tensor, trusted_inputs
+from .validation import as_data_tensor, holds_other_than_0_and_1, trusted_inputs
 
 _CHUNK_ROWS = 8192
 
@@ -129,7 +129,7 @@ def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed
     if method not in ("full", "stochastic"):
         raise ValueError(f"unknown pseudo-likelihood method {method!r}; use 'full' or 'stochastic'")
     data = _model_input(model, data, "data")
-    if binary_only and bool(((data != 0) & (data != 1)).any()):
+    if binary_only and holds_other_than_0_and_1(data):
         raise ValueError("the pseudo-log-likelihood needs binary (0/1) data")
     n_visible = model.n_visible
     parts = []

@@ -13,7 +13,7 @@ from .estimate import (
     pseudo_log_likelihood,
     reconstruction_error,
 )
-from .validation import as_data_tensor
+from .validation import as_data_tensor, holds_other_than_0_and_1
 
 METHODS = ("exact", "ais", "rais", "pll", "recon", "fe")
 UNIT = "nats per example"
@@ -118,7 +118,7 @@ def evaluate(
             entry["free_energy_gap"] = free_energy_gap(model, reference[:size], data[:size])
             entry["free_energy_gap_method"] = f"<F>(data) - <F>(reference), first {size} rows of each"
         results["fe"] = entry
-    if model.visible.name == "bernoulli" and bool(((data != 0) & (data != 1)).any()):
+    if model.visible.name == "bernoulli" and holds_other_than_0_and_1(data):
         for entry in results.values():
             if isinstance(entry, dict) and "log_likelihood" in entry:
                 entry["warning"] = "; ".join(filter(None, [entry.get("warning"), NOT_BINARY]))

@@ -167,6 +167,11 @@ def check_nonnegative_float(value, name: str) -> float:
     return float(value)
 
 
+def holds_other_than_0_and_1(x: Tensor) -> bool:
+    """Whether ``x`` has a value other than 0 and 1 (grey levels, say, where binary states are due)."""
+    return bool(((x != 0) & (x != 1)).any())
+
+
 def parameter_factory(device, dtype) -> dict[str, Any]:
     """``device=`` and ``dtype=`` for a model's parameters, checked: a device this machine has
     (or ``None``: torch's default) and a floating-point dtype (or ``None``)."""
