@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm.cli import build_parser, main
+from torchrbm.cli import _split_train_held_out, build_parser, main
 
 
 def _subcommands() -> list[str]:
@@ -43,7 +43,7 @@ def test_train_writes_a_run_directory(tmp_path):
     model = tr.load(run / "model.safetensors")
     assert model.n_visible == 64 and model.n_hidden == 16
     # 16 hidden units: the exact log-likelihood of the held-out 10 % is reported.
-    assert summary["evaluated_on"] == "held-out data"
+    assert summary["evaluated_on"] == "validation rows"
     assert summary["exact"]["method"] == "exact enumeration"
     assert summary["exact"]["log_likelihood"] == pytest.approx(
         tr.log_likelihood(model, tr.datasets.digits()[_held_out_rows()]), abs=1e-6)
@@ -149,6 +149,13 @@ def test_train_evaluate_and_sample_a_gaussian_rbm_on_grey_level_digits(tmp_path,
     assert model.n_visible == 61  # the three always-blank pixels of the 8x8 digits are dropped
     summary = json.loads((run / "summary.json").read_text())
     assert summary["exact"]["method"] == "exact enumeration"
+    # A density of the standardised data, said so, and in the data's own units: log p(x) = log p(z) - sum log std.
+    digits = tr.datasets.load("digits", binarize_method=None).double()
+    std = digits[torch.randperm(1797, generator=torch.Generator().manual_seed(0))[180:]].std(0)
+    exact = summary["exact"]
+    assert exact["log_likelihood_original_units"] == pytest.approx(
+        exact["log_likelihood"] - float(std[std > 0].log().sum()), abs=1e-9)
+    assert "standardised data" in exact["density_of"] and "the 3 constant column(s)" in exact["density_of"]
     assert (run / "filters.png").stat().st_size > 0
     evaluated = subprocess.run(
         [sys.executable, "-m", "torchrbm", "evaluate", str(run / "model.safetensors"), "--data", "digits",
@@ -280,3 +287,22 @@ def test_momentum_takes_one_or_two_values_below_one(tmp_path, capsys):
     assert main(["train", "--data", "bas", "--epochs", "1", "--momentum", "1.0", "--out", str(run), "--overwrite",
                  "--quiet"]) == 2
     assert "momentum must be below 1" in capsys.readouterr().err and (run / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("name, n_train, n_valid", [("mnist", 54000, 6000), ("binarized-mnist", 50000, 10000)])
+def test_training_runs_never_see_the_test_split(shared_data_dir, name, n_train, n_valid):
+    """mnist validates on 10 % of its training split (seed --seed); binarized-mnist on its valid split."""
+    args = build_parser().parse_args(["train", "--data", name, "--data-dir", str(shared_data_dir),
+                                      "--binarize", "none"])
+    train, valid, which = _split_train_held_out(args)
+    assert (train.shape[0], valid.shape[0]) == (n_train, n_valid)
+    rows = {split: tr.datasets.load(name, split=split, data_dir=shared_data_dir, binarize_method=None).numpy()
+            for split in (["train", "test"] if name == "mnist" else ["train", "valid", "test"])}
+    seen = {row.tobytes() for row in np.concatenate([train.numpy(), valid.numpy()])}
+    assert not seen & {row.tobytes() for row in rows["test"]}
+    if name == "mnist":
+        assert seen == {row.tobytes() for row in rows["train"]}
+        assert which == "6000 rows (0.1 of the training rows, drawn with seed 0)"
+    else:
+        np.testing.assert_array_equal(valid.numpy(), rows["valid"])
+        assert which == "its valid split"

@@ -167,3 +167,27 @@ def test_data_sets_without_splits_refuse_a_split():
     for name in ("digits", "bas"):
         with pytest.raises(ValueError, match=f"{name} has no 'test' split: only mnist, fashion-mnist and "):
             datasets.load(name, split="test")
+
+
+def test_threshold_binarisation_reads_uint8_grey_levels_as_fractions_of_255():
+    grey = torch.tensor([[0, 100, 128, 255]], dtype=torch.uint8)
+    assert datasets.binarize(grey, "threshold").tolist() == [[0, 0, 1, 1]]  # 100/255 < 0.5 < 128/255
+    assert datasets.binarize(grey.numpy(), "threshold", threshold=0.3).tolist() == [[0, 1, 1, 1]]
+    with pytest.raises(ValueError, match=r"values from 0 to 16: scale them into \[0, 1\]"):
+        datasets.binarize(torch.tensor([[0.0, 16.0]]), "threshold")
+    with pytest.raises(ValueError, match=r"values from -1 to 1"):
+        datasets.binarize(torch.tensor([[-1, 1]]), "stochastic")
+
+
+def test_cli_names_the_file_and_the_fix_for_grey_levels_under_bernoulli_units(tmp_path, capsys):
+    from torchrbm.cli import main
+
+    path = tmp_path / "grey.npy"
+    rows = (torch.arange(40 * 16).reshape(40, 16) % 256).to(torch.uint8).numpy()
+    np.save(path, rows)
+    assert main(["train", "--data", str(path), "--hidden", "4", "--epochs", "1", "--out", str(tmp_path / "a"),
+                 "--quiet", "--binarize", "none"]) == 2
+    error = capsys.readouterr().err
+    assert str(path) in error and "values from 0 to 255" in error and "--binarize threshold" in error
+    assert main(["train", "--data", str(path), "--hidden", "4", "--epochs", "1", "--out", str(tmp_path / "b"),
+                 "--quiet", "--binarize", "threshold"]) == 0

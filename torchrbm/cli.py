@@ -35,10 +35,13 @@ from .validation import check_device
 
 logger = logging.getLogger(__name__)
 
-#: Held-out data for each named data set: a named split, or a fraction held back from training.
-_HELD_OUT = {"mnist": "test", "fashion-mnist": "test", "binarized-mnist": "valid", "bas": 0.0,
-             "shifter": 0.0}
+#: Validation rows of training runs, where they differ from the default (a seeded random fraction
+#: ``_DEFAULT_HOLDOUT`` of the training split): a data set's own validation split, or another fraction.
+#: Training and model selection never see a test split; ``evaluate`` measures it.
+_HELD_OUT = {"binarized-mnist": "valid", "bas": 0.0, "shifter": 0.0}
 _DEFAULT_HOLDOUT = 0.1
+#: Data sets with a test split (which ``evaluate`` and ``inpaint`` measure by default).
+_WITH_TEST_SPLIT = ("mnist", "fashion-mnist", "binarized-mnist")
 
 
 def _key(data) -> str:
@@ -66,23 +69,36 @@ def _add_split_argument(parser: argparse.ArgumentParser) -> None:
 
 def _load_data(args, split: str = "train") -> torch.Tensor:
     method = None if args.binarize == "none" else args.binarize
-    if method == "default" and getattr(args, "visible", "bernoulli") == "gaussian":
+    visible = getattr(args, "visible", "bernoulli")
+    if method == "default" and visible == "gaussian":
         method = None  # Gaussian units model the grey levels
-    return datasets.load(args.data, split=split, data_dir=args.data_dir, binarize_method=method,
+    data = datasets.load(args.data, split=split, data_dir=args.data_dir, binarize_method=method,
                          seed=getattr(args, "seed", 0) or 0)
+    if visible == "bernoulli" and data.numel():
+        low, high = (float(value) for value in torch.aminmax(data))
+        if low < 0 or high > 1:
+            raise ValueError(f"{args.data} holds values from {low:g} to {high:g}, but Bernoulli visible units need "
+                             "values in [0, 1]: binarise them with --binarize threshold or --binarize stochastic "
+                             "(uint8 grey levels are read as x / 255), scale them into [0, 1] yourself, or model "
+                             "them with --visible gaussian")
+    return data
 
 
-def _split_train_held_out(args) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _split_train_held_out(args) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+    """``(training rows, validation rows or None, what the validation rows are)`` of a training run:
+    the data set's own validation split (binarized-mnist), else ``--holdout`` (default 0.1) of the
+    training split drawn at random with ``--seed``.  Never the test split."""
     key = _key(args.data)
     held_out = _HELD_OUT.get(key, _DEFAULT_HOLDOUT) if args.holdout is None else args.holdout
     if isinstance(held_out, str):
-        return _load_data(args, "train"), _load_data(args, held_out)
+        return _load_data(args, "train"), _load_data(args, held_out), f"its {held_out} split"
     data = _load_data(args, "train")
     count = int(round(held_out * data.shape[0]))
     if count == 0:
-        return data, None
+        return data, None, "none"
     order = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(args.seed))
-    return data[order[count:]], data[order[:count]]
+    return (data[order[count:]], data[order[:count]],
+            f"{count} rows ({held_out:g} of the training rows, drawn with seed {args.seed})")
 
 
 @torch.no_grad()
@@ -254,8 +270,9 @@ def _train(args, write: bool, device: str | None) -> int:
     scaler = context = held_context = None
     if args.model == "crbm":
         train, held_out, context, held_context = _sequence_data(args)
+        held_out_rows = "none" if held_out is None else f"{held_out.shape[0]} frames drawn with seed {args.seed}"
     else:
-        train, held_out = _split_train_held_out(args)
+        train, held_out, held_out_rows = _split_train_held_out(args)
         if args.visible == "gaussian":
             train, scaler = datasets.standardize(train, drop_constant=True)
             held_out = None if held_out is None else scaler.transform(held_out)
@@ -320,13 +337,16 @@ def _train(args, write: bool, device: str | None) -> int:
     else:
         _save_figures(run_dir, model, history, train, scaler)
     evaluated = held_out if held_out is not None else train
-    summary["evaluated_on"] = "held-out data" if held_out is not None else "training data"
+    summary["evaluated_on"] = "validation rows" if held_out is not None else "training data"
+    summary["validation_rows"] = held_out_rows
     if args.model == "crbm":
         summary["prediction"] = _prediction_summary(run_dir, model, evaluated,
                                                     held_context if held_out is not None else context, args.seed)
     else:
         summary.update(evaluate(model, evaluated, _likelihood_methods(model), n_chains=100,
                                 n_betas=args.ais_betas, seed=args.seed, progress=not args.quiet))
+        if scaler is not None:
+            _in_original_units(summary, scaler)
     save(model, run_dir / "model.safetensors", metadata=metadata)
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     write_report(run_dir)
@@ -341,13 +361,41 @@ def _train(args, write: bool, device: str | None) -> int:
         for method in ("exact", "ais", "rais"):
             entry = summary.get(method, {})
             if "log_likelihood" in entry:
-                low, high = entry.get("log_likelihood_interval_3sigma", (None, None))
-                band = f" (3 sigma: {low:.3f} to {high:.3f})" if low is not None else ""
-                print(f"{summary['evaluated_on']}: log-likelihood {entry['log_likelihood']:.3f} nats per example "
-                      f"by {entry['method']}{band}")
+                print(f"{summary['evaluated_on']}: {_log_likelihood_line(entry)} by {entry['method']}")
                 if "warning" in entry:
                     print(f"  WARNING: {entry['warning']}")
     return 0
+
+
+def _in_original_units(results: dict[str, Any], scaler: datasets.Standardizer) -> None:
+    """Label each log-likelihood of a model trained on standardised data as a density of ``z`` and
+    add it in the data's own units: ``log p(x) = log p(z) + log |dz/dx|`` over the kept columns."""
+    shift = scaler.log_abs_det_jacobian()
+    kept, total = scaler.columns.numel(), scaler.mean.numel()
+    for entry in results.values():
+        if isinstance(entry, dict) and "log_likelihood" in entry:
+            entry["log_likelihood_original_units"] = entry["log_likelihood"] + shift
+            if "log_likelihood_interval_3sigma" in entry:
+                entry["log_likelihood_interval_3sigma_original_units"] = [
+                    bound + shift for bound in entry["log_likelihood_interval_3sigma"]]
+            entry["density_of"] = (
+                f"log-likelihood: a log-density of the standardised data z = (x - mean) / std over the {kept} "
+                f"non-constant columns of {total}; log_likelihood_original_units is that of x's {kept} columns in "
+                f"the data's own units (plus log |dz/dx| = {shift:.3f}); the {total - kept} constant column(s), a "
+                "point mass, are left out of both")
+
+
+def _log_likelihood_line(entry: dict[str, Any]) -> str:
+    """``-85.210 nats per example (3 sigma: ... to ...; sigma_logZ ..., s/sqrt(n) ... over n rows)``."""
+    line = f"log-likelihood {entry['log_likelihood']:.3f} nats per example"
+    if "log_likelihood_interval_3sigma" in entry:
+        low, high = entry["log_likelihood_interval_3sigma"]
+        line += (f" (3 sigma: {low:.3f} to {high:.3f}; sigma_logZ {entry['log_partition_std']:.3f}, "
+                 f"s/sqrt(n) {entry['mean_over_rows_std_error']:.3f} over {entry['n_rows']} rows)")
+    if "log_likelihood_original_units" in entry:
+        line += (f" of the standardised data; {entry['log_likelihood_original_units']:.3f} in the data's own "
+                 "units")
+    return line
 
 
 def _describe(entry: dict[str, Any]) -> str:
@@ -356,12 +404,9 @@ def _describe(entry: dict[str, Any]) -> str:
         return f"skipped: {entry['skipped']}"
     parts = []
     if "log_likelihood" in entry:
-        parts.append(f"log-likelihood {entry['log_likelihood']:.3f} nats per example")
-        if "log_likelihood_interval_3sigma" in entry:
-            low, high = entry["log_likelihood_interval_3sigma"]
-            parts[-1] += f" (3 sigma: {low:.3f} to {high:.3f})"
+        parts.append(_log_likelihood_line(entry))
         parts.append(f"log Z {entry['log_partition']:.3f}")
-        if "log_partition_std" in entry:
+        if "n_chains" in entry:  # a sampled estimate of log Z
             parts[-1] += f" +- {entry['log_partition_std']:.3f}"
             parts.append(f"{entry['n_chains']} chains x {entry['n_betas']} temperatures, "
                          f"ESS {entry['effective_sample_size']:.0f}, {entry['seconds']:.1f} s")
@@ -391,15 +436,15 @@ def _measured_rows(args, settings: dict[str, Any]) -> tuple[torch.Tensor, torch.
     """``(rows, training rows or None, what the rows are)`` to measure ``args.model`` on: ``--split``
     (default: test) of a data set that has splits; else the rows its training run held out, if it
     was trained on ``--data`` (the same fraction and seed, from its recorded ``settings``); else all rows."""
-    if isinstance(_HELD_OUT.get(_key(args.data)), str):
+    if _key(args.data) in _WITH_TEST_SPLIT:
         split = args.split or "test"
         return _load_data(args, split), _load_data(args, "train"), f"{split} split"
     if args.split is not None:
         raise ValueError(f"--split applies to mnist, fashion-mnist and binarized-mnist; {args.data} has no splits")
     if settings and _key(settings["data"]) == _key(args.data):
         binarize = {} if args.binarize == "default" else {"binarize": args.binarize}
-        train, held_out = _split_train_held_out(argparse.Namespace(**{**settings, **binarize,
-                                                                      "data_dir": args.data_dir}))
+        train, held_out, _ = _split_train_held_out(argparse.Namespace(**{**settings, **binarize,
+                                                                         "data_dir": args.data_dir}))
         if held_out is not None:
             return held_out, train, f"the {held_out.shape[0]} rows its training run held out"
     return _load_data(args, "train"), None, "all rows (none held out)"
@@ -435,6 +480,8 @@ def cmd_evaluate(args) -> int:
     results = {"model": str(args.model), "data": args.data, "rows": which_rows,
                **evaluate(model, data, methods, reference=reference, n_chains=args.chains, n_betas=args.betas,
                           burn_in=args.burn_in, pll=args.pll, seed=args.seed, progress=not args.quiet)}
+    if scaler is not None:
+        _in_original_units(results, scaler)
     _print_results(results, args.json)
     return 0
 
@@ -653,8 +700,9 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
                        help="stop, keeping the last good epoch, when a weight's magnitude exceeds this (divergence "
                             "guard; also on NaN/inf or a runaway free energy) (default: 1000)")
     train.add_argument("--holdout", type=_fraction, default=None,
-                       help="fraction of training data held out for the free-energy gap (default: the "
-                       "test/valid split of MNIST-type data, 0.1 of other data, none for bas/shifter)")
+                       help="fraction of the training rows held out for validation (free-energy gap, "
+                       "held-out log-likelihood), drawn with --seed (default: 0.1; binarized-mnist: its valid "
+                       "split; none for bas/shifter); test splits are never used in training")
     train.add_argument("--precision", choices=list(PRECISIONS), default="32-true",
                        help="matrix products of the training steps: float32 parameters with bfloat16 or "
                             "float16 products under *-mixed (default: 32-true)")

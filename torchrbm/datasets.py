@@ -22,6 +22,7 @@ import csv
 import gzip
 import hashlib
 import itertools
+import logging
 import os
 import shutil
 import tempfile
@@ -69,6 +70,8 @@ BINARIZED_MNIST_CONTENT_SHA256 = {
 }
 
 BINARIZE = ("threshold", "stochastic", None)
+
+logger = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- files
@@ -194,8 +197,9 @@ def binarize(
     """Binarise values in ``[0, 1]``: ``"threshold"`` (``x > threshold``), ``"stochastic"``
     (``x_i ~ Bernoulli(x_i)`` with a seeded generator) or ``None`` (unchanged).
 
-    ``x`` is any array, tensor or nested list of finite numbers (in ``[0, 1]`` for
-    ``"stochastic"``); the result is a ``uint8`` tensor of its shape.
+    ``x`` is any array, tensor or nested list of finite numbers in ``[0, 1]``, or ``uint8``
+    grey levels ``0..255``, which are read as ``x / 255`` (logged); other values outside
+    ``[0, 1]`` raise ``ValueError``.  The result is a ``uint8`` tensor of ``x``'s shape.
     """
     if method not in (None, "none", "threshold", "stochastic"):
         raise ValueError(f"unknown binarisation {method!r}; use 'threshold', 'stochastic' or None")
@@ -203,13 +207,25 @@ def binarize(
     check_finite(x, "x")
     if method is None or method == "none":
         return x
+    x = _as_unit_interval(x, method)
     if method == "threshold":
         return (x > threshold).to(torch.uint8)
-    if x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
-        raise ValueError(f"stochastic binarisation reads x as probabilities; found values from {float(x.min()):g} "
-                         f"to {float(x.max()):g}, outside [0, 1]")
     generator = torch.Generator().manual_seed(seed)
     return (torch.rand(x.shape, generator=generator) < x).to(torch.uint8)
+
+
+def _as_unit_interval(x: Tensor, method: str) -> Tensor:
+    """``x`` if it lies in ``[0, 1]``; ``uint8`` grey levels divided by 255; else ``ValueError``."""
+    if not x.numel():
+        return x
+    low, high = (float(value) for value in torch.aminmax(x))
+    if low >= 0 and high <= 1:
+        return x
+    if x.dtype == torch.uint8:
+        logger.info("%s binarisation: uint8 values from %g to %g read as grey levels x / 255", method, low, high)
+        return x / 255.0
+    raise ValueError(f"{method} binarisation reads values in [0, 1]; found values from {low:g} to {high:g}: scale "
+                     "them into [0, 1] first (grey levels: x / their maximum, e.g. x / 255)")
 
 
 # ------------------------------------------------------------------ standardisation
@@ -236,6 +252,11 @@ class Standardizer:
         x = mean.expand(z.shape[0], -1).clone()
         x[:, kept] = z * std[kept] + mean[kept]
         return x.float()
+
+    def log_abs_det_jacobian(self) -> float:
+        """``log |dz/dx| = -sum_i log std_i`` over the kept columns: added to a log-density of the
+        standardised ``z`` it gives the log-density of the kept columns of ``x`` in their own units."""
+        return -float(self.std[self.columns].log().sum())
 
     def _on(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
         return self.mean.to(device), self.std.to(device), self.columns.to(device)
@@ -484,7 +505,7 @@ def load(name: str, *, split: str = "train", data_dir=None, binarize_method: str
         path = Path(file)
     if path.suffix.lower() in (".npy", ".npz", ".csv") or path.exists():
         x = load_file(path, key=key)
-        return binarize(x.float(), method, **options) if method else x
+        return binarize(x, method, **options) if method else x
     raise ValueError(
         f"unknown data set {name!r}; known: {', '.join(DATASETS)}, or a path to a .npy, .npz or .csv file"
     )

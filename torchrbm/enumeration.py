@@ -63,7 +63,7 @@ def iter_states(
 def log_partition(model, *, chunk_size: int = 2**16) -> float:
     """``log Z`` by enumerating the smaller layer, accumulated in float64."""
     layer, _ = enumerated_layer(model)
-    model64 = _as_float64(model)
+    model64 = as_float64(model)
     free_energy = layer_free_energy(model64, layer)
     partial = [
         torch.logsumexp(-free_energy(states), 0)
@@ -72,7 +72,7 @@ def log_partition(model, *, chunk_size: int = 2**16) -> float:
     return float(torch.logsumexp(torch.stack(partial), 0))
 
 
-def _as_float64(model):
+def as_float64(model):
     """``model`` itself if it is float64, else a float64 copy of it."""
     if model.dtype == torch.float64:
         return model

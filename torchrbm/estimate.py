@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
@@ -31,11 +33,15 @@ def _chunks(model, data: Tensor, dtype: torch.dtype | None = None):
 
 @torch.no_grad()
 @trusted_inputs()
+def free_energies(model, data, *, name: str = "data") -> Tensor:
+    """``F(v_n)`` of each row of ``data``, in float64 on the model's device."""
+    data = _model_input(model, data, name)
+    return torch.cat([model.free_energy(chunk).double() for chunk in _chunks(model, data)])
+
+
 def mean_free_energy(model, data, *, name: str = "data") -> float:
     """Mean free energy ``<F(v)>`` over the rows of ``data``, accumulated in float64."""
-    data = _model_input(model, data, name)
-    total = sum(model.free_energy(chunk).double().sum() for chunk in _chunks(model, data))
-    return float(total) / data.shape[0]
+    return float(free_energies(model, data, name=name).mean())
 
 
 @trusted_inputs()
@@ -64,15 +70,54 @@ def log_likelihood(model, data, method: str = "exact", **options) -> float:
     estimate call those functions directly.
     """
     if method == "exact":
-        log_z = exact_log_partition(model, **options)
-    elif method == "ais":
+        return exact_log_likelihood(model, data, **options)
+    if method == "ais":
         base_data = options.pop("base_data", data)
         log_z = ais(model, data=base_data, **options).log_z
     elif method == "rais":
         log_z = reverse_ais(model, options.pop("base_data", data), **options).log_z
     else:
         raise ValueError(f"unknown method {method!r}; available: exact, ais, rais")
-    return -mean_free_energy(model, data) - log_z
+    value = -mean_free_energy(model, data) - log_z
+    problem = impossible_log_likelihood(model, value)
+    if problem:
+        warnings.warn(f"{method}: {problem}", stacklevel=2)
+    return value
+
+
+def impossible_log_likelihood(model, value: float) -> str | None:
+    """Why a sampled estimate ``value`` of a mean log-likelihood cannot be right (``None`` if it can):
+    a probability of discrete data is at most 1, so its log is at most 0.  Such estimates are reported
+    as they are, with this warning, not clamped."""
+    if not model.visible.discrete or value <= 0:
+        return None
+    return (f"the estimated log-likelihood {value:.4g} is above 0, which no discrete data can have: the estimate "
+            "of log Z is too low (use more chains or temperatures, and compare forward with reverse AIS)")
+
+
+def exact_log_likelihood(model, data, *, log_z: float | None = None, chunk_size: int = 2**16) -> float:
+    """``-<F(v)> - log Z`` with both terms in float64 and ``log Z`` by enumeration (or ``log_z``, if known).
+
+    For discrete visible units every ``log p(v) <= 0``: a mean above 0 by no more than float64
+    rounding (``1e-9`` relative to ``log Z``) is returned as 0; one above that means that the model's
+    free energy and its partition function disagree, and raises ``RuntimeError``.
+    """
+    data = _model_input(model, data, "data")
+    model64 = enumeration.as_float64(model)
+    if log_z is None:
+        log_z = exact_log_partition(model, chunk_size=chunk_size)
+    return at_most_zero(model, -mean_free_energy(model64, data) - log_z, log_z)
+
+
+def at_most_zero(model, value: float, log_z: float) -> float:
+    """An exact mean log-likelihood ``value``, checked: for discrete visible units 0 if it lies above 0
+    by float64 rounding only; ``RuntimeError`` if by more (the free energy and ``log Z`` disagree)."""
+    if model.visible.discrete and value > 0:
+        if value > 1e-9 * max(1.0, abs(log_z)):
+            raise RuntimeError(f"exact log-likelihood {value:.6g} > 0 for discrete data: the model's free energy "
+                               "disagrees with its partition function (please report this as a bug)")
+        return 0.0
+    return value
 
 
 @torch.no_grad()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
+from torch import Tensor
+
+from . import enumeration
 from .ais import AISResult, ais, reverse_ais
 from .estimate import (
+    at_most_zero,
     exact_log_partition,
+    free_energies,
     free_energy_gap,
-    mean_free_energy,
+    impossible_log_likelihood,
     pseudo_log_likelihood,
     reconstruction_error,
 )
@@ -27,20 +33,45 @@ NOT_BINARY = ("the data are not binary: for values between 0 and 1 this is -F(v)
               "(binarise the data to compare with published log-likelihoods)")
 
 
-def _sampled(result: AISResult, mean_free: float) -> dict[str, Any]:
+def _log_likelihood_entry(log_z: float, log_z_std: float, free: Tensor) -> dict[str, Any]:
+    """``<log p(v)> = -<F(v)> - log Z`` over the ``n`` rows, with its two uncertainties, named:
+    ``log_partition_std`` (sigma_logZ, the estimator's) and ``mean_over_rows_std_error``
+    (``s / sqrt(n)``, ``s`` the rows' standard deviation of ``-F(v)``: how much the mean would move on
+    other rows from the same distribution).  ``log_likelihood_interval_3sigma`` is
+    ``mean -+ 3 sqrt(sigma_logZ^2 + s^2 / n)``."""
+    n = free.numel()
+    mean = -float(free.mean()) - log_z
+    rows_error = float(free.std()) / math.sqrt(n) if n > 1 else 0.0
+    std = math.hypot(log_z_std, rows_error)
+    return {"log_likelihood": mean, "log_likelihood_std": std,
+            "log_likelihood_interval_3sigma": [mean - 3 * std, mean + 3 * std],
+            "log_partition_std": log_z_std, "mean_over_rows_std_error": rows_error, "n_rows": n, "unit": UNIT}
+
+
+def _sampled(model, result: AISResult, free: Tensor) -> dict[str, Any]:
     low, high = result.interval
+    mean_free = float(free.mean())
     entry = {
         **result.as_dict(),
-        "log_likelihood": -mean_free - result.log_z,
-        "log_likelihood_interval_3sigma": [-mean_free - high, -mean_free - low],
-        "unit": UNIT,
+        **_log_likelihood_entry(result.log_z, result.log_z_std, free),
+        "log_likelihood_interval_3sigma_of_log_z": [-mean_free - high, -mean_free - low],
     }
+    warnings = []
     if result.ess < MIN_ESS:
-        entry["warning"] = (
+        warnings.append(
             f"effective sample size {result.ess:.1f} of {result.n_chains} chains: the weights rest on very few "
             "chains and this estimate is unreliable; use more temperatures (or chains)"
         )
+    warnings.append(impossible_log_likelihood(model, entry["log_likelihood"]))
+    _add_warnings(entry, warnings)
     return entry
+
+
+def _add_warnings(entry: dict[str, Any], warnings: list[str | None]) -> None:
+    """Append the non-empty ``warnings`` to ``entry["warning"]``, separated by "; "."""
+    text = "; ".join(filter(None, [entry.get("warning"), *warnings]))
+    if text:
+        entry["warning"] = text
 
 
 def evaluate(
@@ -76,7 +107,8 @@ def evaluate(
     if pll not in ("full", "stochastic"):
         raise ValueError(f"unknown pseudo-likelihood method {pll!r}; use 'full' or 'stochastic'")
     data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
-    mean_free = mean_free_energy(model, data)
+    free = free_energies(model, data)
+    mean_free = float(free.mean())
     results: dict[str, Any] = {"n_examples": data.shape[0]}
 
     def unless_inapplicable(name: str, description: str, measure) -> None:
@@ -93,17 +125,19 @@ def evaluate(
 
         def exact() -> dict[str, Any]:
             log_z = exact_log_partition(model)
-            return {"method": "exact enumeration", "log_partition": log_z, "log_likelihood": -mean_free - log_z,
-                    "unit": UNIT}
+            entry = {"method": "exact enumeration", "log_partition": log_z,
+                     **_log_likelihood_entry(log_z, 0.0, free_energies(enumeration.as_float64(model), data))}
+            entry["log_likelihood"] = at_most_zero(model, entry["log_likelihood"], log_z)
+            return entry
 
         unless_inapplicable("exact", "exact enumeration", exact)
     if "ais" in methods:
         estimate = ais(model, n_chains=n_chains, n_betas=n_betas, data=data, seed=seed, progress=progress)
-        results["ais"] = _sampled(estimate, mean_free)
+        results["ais"] = _sampled(model, estimate, free)
     if "rais" in methods:
         estimate = reverse_ais(model, data, n_chains=n_chains, n_betas=n_betas, burn_in=burn_in, seed=seed,
                                progress=progress)
-        results["rais"] = _sampled(estimate, mean_free)
+        results["rais"] = _sampled(model, estimate, free)
     if "pll" in methods:
         unless_inapplicable("pll", f"pseudo-log-likelihood ({pll})", lambda: {
             "method": f"pseudo-log-likelihood ({pll})",
@@ -121,5 +155,5 @@ def evaluate(
     if model.visible.name == "bernoulli" and holds_other_than_0_and_1(data):
         for entry in results.values():
             if isinstance(entry, dict) and "log_likelihood" in entry:
-                entry["warning"] = "; ".join(filter(None, [entry.get("warning"), NOT_BINARY]))
+                _add_warnings(entry, [NOT_BINARY])
     return results

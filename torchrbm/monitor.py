@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .ais import ais
-from .estimate import exact_log_partition, mean_free_energy
+from .estimate import exact_log_likelihood, mean_free_energy
 from .validation import check_positive_int
 
 
@@ -68,11 +68,11 @@ class LogLikelihoodMonitor:
         if method == "auto":
             method = "exact" if min(model.n_visible, model.n_hidden) <= self.max_exact_units else "ais"
         if method == "exact":
-            log_z, std = exact_log_partition(model), None
+            record["log_likelihood"], std = exact_log_likelihood(model, self.data), None
         else:
             estimate = ais(model, data=self.data, seed=self.seed + record["epoch"], **self.ais_options)
-            log_z, std = estimate.log_z, estimate.log_z_std
-        record["log_likelihood"] = -mean_free_energy(model, self.data) - log_z
+            std = estimate.log_z_std
+            record["log_likelihood"] = -mean_free_energy(model, self.data) - estimate.log_z
         record["log_likelihood_method"] = method
         record["log_likelihood_std"] = std
 

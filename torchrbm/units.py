@@ -192,7 +192,7 @@ class Bernoulli(Units):
         return mean, uniform.lt_(mean.detach())  # in place: 1.0 where u < p, else 0.0
 
     def log_partition(self, pre: Tensor) -> Tensor:
-        return F.softplus(pre).sum(-1)
+        return softplus(pre).sum(-1)
 
     def bias_for_mean(self, mean: Tensor) -> Tensor:
         """``log(p / (1 - p))``, with ``p`` kept within ``[1e-3, 1 - 1e-3]``."""
@@ -244,8 +244,15 @@ class Spin(Units):
         return -(x * bias).sum(-1)
 
     def check_values(self, x: Tensor, name: str) -> None:
-        if x.numel() and not bool(((x == 1) | (x == -1)).all()):
-            raise ValueError(f"{name} must hold only -1 and +1 for spin units (map 0/1 data by 2 x - 1)")
+        if not x.numel():
+            return
+        signed = x if x.is_floating_point() or x.dtype.is_signed else x.to(torch.int64)  # uint8 255 == -1 in torch
+        wrong = (signed != 1) & (signed != -1)
+        if bool(wrong.any()):
+            found = float(signed[wrong].flatten()[0])
+            advice = ("unsigned integers wrap around: 2 * x - 1 on uint8 data gives 255 for 0; map 0/1 data by "
+                      "2 * x.float() - 1" if signed is not x else "map 0/1 data by 2 * x - 1")
+            raise ValueError(f"{name} must hold only -1 and +1 for spin units; found {found:g} ({advice})")
 
     def n_states(self, n_units: int) -> int:
         return 2**n_units
@@ -710,6 +717,12 @@ class Blocks(Units):
     def config(self) -> dict[str, Any]:
         parts = zip(self.parts, self.sizes, strict=True)
         return {"name": self.name, "parts": [[part.config(), size] for part, size in parts]}
+
+
+def softplus(x: Tensor) -> Tensor:
+    """``log(1 + exp(x))`` to the last bit of ``x``'s dtype: PyTorch's default returns ``x`` above 20, an
+    error of ``log1p(exp(-20)) = 2e-9``, below float32's resolution there but not float64's."""
+    return F.softplus(x, threshold=40.0 if x.dtype == torch.float64 else 20.0)
 
 
 def _check_range(x: Tensor, name: str, low_bound: float, high_bound: float, kind: str, advice: str) -> None:
