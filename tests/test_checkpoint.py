@@ -1,5 +1,7 @@
 """Checkpoints: an interrupted and resumed run ends bit for bit where an uninterrupted one does."""
 
+import json
+
 import pytest
 import torch
 
@@ -32,6 +34,20 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, make_
     assert len(history) == 6
     assert history["recon_error"] == straight_history["recon_error"]
     assert history["momentum"] == [0.5, 0.5, 0.9, 0.9, 0.9, 0.9]
+
+
+def test_a_finished_run_extended_to_more_epochs_equals_a_longer_run(tmp_path):
+    """epochs is the total: resuming a finished 4-epoch run with epochs=6 gives the 6-epoch run, bit for bit
+    (the momentum switch at epoch 2 and the PCD chains carry on as if 6 had been asked for at the start)."""
+    path = tmp_path / "checkpoint.safetensors"
+    straight, straight_history = _run(tr.PCD(n_chains=20), epochs=6)
+    _, first = _run(tr.PCD(n_chains=20), checkpoint=path, epochs=4)
+    assert len(first) == 4 and not first.interrupted
+    extended, history = _run(tr.PCD(n_chains=20), checkpoint=path, resume=True, epochs=6)
+    assert torch.equal(extended.W, straight.W) and torch.equal(extended.b, straight.b)
+    assert history["recon_error"] == straight_history["recon_error"]
+    with pytest.raises(ValueError, match="holds 6 epochs, more than epochs=5: epochs is the total"):
+        _run(tr.PCD(n_chains=20), checkpoint=path, resume=True, epochs=5)
 
 
 def test_resume_without_a_checkpoint_starts_afresh_and_writes_one(tmp_path):
@@ -106,8 +122,18 @@ def test_sigterm_stops_after_the_epoch_and_the_run_resumes_bit_for_bit(tmp_path)
     assert "continue with" in err
     done = len(tr.checkpoint.checkpoint_history(run / "checkpoint.safetensors"))
     assert 3 <= done < 150 and len(metrics.read_text().splitlines()) == done
+    # The interrupted run leaves a usable model of its last finished epoch, and a report that says so.
+    interrupted = tr.load(run / "model.safetensors")
+    assert tr.reconstruction_error(interrupted, tr.datasets.digits()) == pytest.approx(
+        json.loads(metrics.read_text().splitlines()[-1])["recon_error"], rel=0.2)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["epochs"] == done and summary["interrupted"].startswith(f"after epoch {done} of 150")
+    assert f"interrupted after epoch {done} of 150" in (run / "report.html").read_text()
     resumed = subprocess.run([*command, "--out", str(run), "--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    summary = json.loads((run / "summary.json").read_text())
+    times = [json.loads(line)["time"] for line in metrics.read_text().splitlines()]
+    assert "interrupted" not in summary and summary["train_seconds"] == pytest.approx(sum(times))
     straight = subprocess.run([*command, "--out", str(tmp_path / "straight")], env=env, capture_output=True, text=True)
     assert straight.returncode == 0
     assert torch.equal(tr.load(run / "model.safetensors").W, tr.load(tmp_path / "straight" / "model.safetensors").W)

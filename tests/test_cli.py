@@ -306,3 +306,24 @@ def test_training_runs_never_see_the_test_split(shared_data_dir, name, n_train, 
     else:
         np.testing.assert_array_equal(valid.numpy(), rows["valid"])
         assert which == "its valid split"
+
+
+def test_run_directory_mistakes_are_named(tmp_path, capsys, monkeypatch):
+    run = tmp_path / "run"
+    assert main(["train", "--hidden", "4", "--epochs", "1", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    # a run directory given as a model file: which file to use
+    assert main(["sample", str(run), "--n", "2", "--steps", "1", "--out", str(tmp_path / "s.npy")]) == 2
+    assert f"{run} is a directory, not a torchrbm model file (a torchrbm run directory): use " \
+           f"{run / 'model.safetensors'}" in capsys.readouterr().err
+    # --out into a directory that does not exist is refused, not created
+    missing = tmp_path / "no" / "such"
+    assert main(["sample", str(run / "model.safetensors"), "--out", str(missing / "s.png")]) == 2
+    assert f"directory {missing} does not exist" in capsys.readouterr().err and not missing.exists()
+    # a model too large for the machine: how much memory it needs, not an allocator traceback
+    assert main(["train", "--hidden", "100000000000", "--epochs", "1", "--out", str(tmp_path / "huge")]) == 2
+    assert "needs 2.38e+04 GiB" in capsys.readouterr().err
+    # --tensorboard without the package: refused before anything is written
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    assert main(["train", "--tensorboard", "--epochs", "1", "--out", str(tmp_path / "tb")]) == 2
+    assert "pip install tensorboard" in capsys.readouterr().err and not (tmp_path / "tb").exists()

@@ -93,6 +93,10 @@ def _read(path: Path, with_tensors: bool) -> tuple[dict[str, Any], dict[str, Ten
     return header, tensors
 
 
+#: Settings a resumed run may change: ``epochs``, the total, extends a run (or a finished one).
+EXTENDABLE = {"epochs"}
+
+
 def checkpoint_history(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The per-epoch records up to a checkpoint (from its header alone)."""
     return _read(Path(path), with_tensors=False)[0]["history"]
@@ -104,7 +108,8 @@ def load_checkpoint(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dic
     path = Path(path)
     header, tensors = _read(path, with_tensors=True)
     saved = header["fingerprint"]
-    differing = sorted(key for key in set(saved) | set(fingerprint) if saved.get(key) != fingerprint.get(key))
+    differing = sorted(key for key in set(saved) | set(fingerprint)
+                       if key not in EXTENDABLE and saved.get(key) != fingerprint.get(key))
     if differing:
         details = "; ".join(f"{key}: {saved.get(key)!r} there, {fingerprint.get(key)!r} now" for key in differing)
         raise ValueError(f"cannot resume from {path}: it was made with other settings ({details}); keep its "

@@ -25,7 +25,7 @@ from .evaluation import METHODS, evaluate
 from .files import atomic_savefig, atomic_write_bytes, atomic_write_text
 from .inpainting import check_mask
 from .io import load, read_header, save
-from .monitor import ScalarLogger, tensorboard_writer
+from .monitor import ScalarLogger, require_tensorboard, tensorboard_writer
 from .precision import PRECISIONS
 from .rbm import RBM
 from .report import write_report
@@ -126,7 +126,7 @@ def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standard
 
 #: Options that may change when a run is resumed.
 _RESUMABLE = {"resume", "overwrite", "quiet", "tensorboard", "checkpoint_every", "environment", "out", "data_dir",
-              "ais_betas"}
+              "ais_betas", "epochs"}
 
 #: The files of a run directory whose presence means that it holds a run (one that trained an epoch).
 _RUN_FILES = ("checkpoint.safetensors", "metrics.jsonl", "model.safetensors")
@@ -263,6 +263,8 @@ def cmd_train(args) -> int:
 
 
 def _train(args, write: bool, device: str | None) -> int:
+    if args.tensorboard:
+        require_tensorboard()  # before the run directory is made
     if len(args.momentum) > 2:
         raise ValueError(f"--momentum takes one value, or two (initial and final); found {len(args.momentum)}")
     momentum = tuple(args.momentum) if len(args.momentum) == 2 else args.momentum[0]
@@ -308,6 +310,8 @@ def _train(args, write: bool, device: str | None) -> int:
     callbacks = [log_epoch]
     if args.tensorboard and write:
         callbacks.append(ScalarLogger(tensorboard_writer(run_dir / "tensorboard")))
+    evaluation_data = {"train": train, "held_out": held_out, "held_out_rows": held_out_rows, "scaler": scaler,
+                       "context": context, "held_context": held_context}
 
     started = time.perf_counter()
     history = fit(model, train, sampler=sampler, epochs=args.epochs, batch_size=args.batch_size,
@@ -321,16 +325,39 @@ def _train(args, write: bool, device: str | None) -> int:
     seconds = time.perf_counter() - started
     if not write:
         return 0
-    if history.interrupted:
-        logger.warning("interrupted after epoch %d of %d; continue with: torchrbm train --out %s --resume",
-                       len(history), args.epochs, run_dir)
-        return 130
-    summary: dict[str, Any] = {"epochs": len(history), "train_seconds": seconds,
+    resume_hint = f"continue with: torchrbm train --out {run_dir} --resume"
+    # train_seconds: every epoch's time, those of earlier (resumed) sessions included.
+    summary: dict[str, Any] = {"epochs": len(history), "train_seconds": sum(record["time"] for record in history),
+                               "wall_seconds_this_session": seconds,
                                "recon_error": history[-1]["recon_error"] if len(history) else None}
     metadata = {"config": config, "summary": summary}
     if scaler is not None:
         metadata["standardizer"] = scaler.to_dict()
+    if history.interrupted:  # the model of the last finished epoch, usable as it is, and its report
+        summary["interrupted"] = f"after epoch {len(history)} of {args.epochs}; {resume_hint}"
+        save(model, run_dir / "model.safetensors", metadata=metadata)
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+        write_report(run_dir)
+        logger.warning("interrupted after epoch %d of %d; model.safetensors holds that epoch's model; %s",
+                       len(history), args.epochs, resume_hint)
+        return 130
     save(model, run_dir / "model.safetensors", metadata=metadata)  # before the (long) evaluation
+    try:
+        return _finish(args, run_dir, model, history, summary, metadata, evaluation_data)
+    except KeyboardInterrupt:
+        summary["interrupted"] = f"during the final evaluation; {resume_hint} (it measures the trained model again)"
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+        write_report(run_dir)
+        logger.warning("interrupted during the final evaluation; model.safetensors holds the trained model; %s",
+                       resume_hint)
+        return 130
+
+
+def _finish(args, run_dir: Path, model, history, summary: dict[str, Any], metadata: dict[str, Any],
+            data: dict[str, Any]) -> int:
+    """Figures, the final measurement on the validation rows, summary.json, the report and the printed results."""
+    train, held_out, held_out_rows, scaler = data["train"], data["held_out"], data["held_out_rows"], data["scaler"]
+    context, held_context = data["context"], data["held_context"]
     if args.model == "crbm":
         atomic_savefig(plots.plot_curves(history), run_dir / "curves.png", dpi=100)
         atomic_savefig(plots.plot_filters(model), run_dir / "filters.png", dpi=100)
@@ -351,7 +378,7 @@ def _train(args, write: bool, device: str | None) -> int:
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
     write_report(run_dir)
     if not args.quiet:
-        print(f"trained {model} in {seconds:.1f} s; run directory: {run_dir}")
+        print(f"trained {model} in {summary['train_seconds']:.1f} s; run directory: {run_dir}")
         if summary["recon_error"] is not None:  # None after --epochs 0: the untrained model is evaluated
             print(f"final reconstruction error {summary['recon_error']:.5f}")
         if "prediction" in summary:
@@ -514,7 +541,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _check_output_directory(out: str) -> Path:
+    """``out`` as a path whose directory exists (it is not created: a typo would hide the file)."""
+    path = Path(out)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"--out {out}: directory {path.parent} does not exist (create it first)")
+    return path
+
+
 def cmd_sample(args) -> int:
+    _check_output_directory(args.out)
     model = load(args.model, device=args.device)
     if isinstance(model, ConditionalRBM):
         raise ValueError("a conditional RBM samples frames given the frames before them, which sample does not "
@@ -575,6 +611,7 @@ def inpainting_mask(spec: str, n_visible: int, seed: int = 0) -> torch.Tensor:
 
 
 def cmd_inpaint(args) -> int:
+    _check_output_directory(args.out)
     model = load(args.model, device=args.device)
     settings = _settings_of_the_model(args)
     if not hasattr(model, "inpaint") or isinstance(model, ConditionalRBM):
@@ -797,6 +834,6 @@ def _run(argv: list[str] | None) -> int:
         return args.func(args)
     except BrokenPipeError:
         raise
-    except (ValueError, TypeError, OSError, FloatingPointError, ImportError) as err:
+    except (ValueError, TypeError, OSError, FloatingPointError, ImportError, MemoryError) as err:
         print(f"torchrbm {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -146,6 +146,11 @@ def read_tensor_file(path: str | os.PathLike, key: str, what: str, *, version_ke
     executed), is truncated, lacks the header, has an unknown version or fails its checksum.
     """
     path = Path(path)
+    if path.is_dir():
+        inside = [name for name in ("model.safetensors", "checkpoint.safetensors") if (path / name).is_file()]
+        hint = f": use {path / inside[0]}" if inside else ""
+        raise IsADirectoryError(f"{path} is a directory, not a {what}"
+                                f"{' (a torchrbm run directory)' if inside else ''}{hint}")
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     try:

@@ -93,10 +93,15 @@ class ScalarLogger:
         self.writer.flush()
 
 
-def tensorboard_writer(log_dir) -> Any:
-    """A ``SummaryWriter`` for ``log_dir``; a clear error if the optional ``tensorboard`` package is missing."""
+def require_tensorboard() -> type:
+    """PyTorch's ``SummaryWriter``; a clear error if the optional ``tensorboard`` package is missing."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ImportError("TensorBoard logging needs the tensorboard package: pip install tensorboard") from None
-    return SummaryWriter(log_dir=str(log_dir))
+    return SummaryWriter
+
+
+def tensorboard_writer(log_dir) -> Any:
+    """A ``SummaryWriter`` for ``log_dir`` (:func:`require_tensorboard`)."""
+    return require_tensorboard()(log_dir=str(log_dir))

@@ -86,8 +86,75 @@ def _figures(run_dir: Path) -> str:
     return "".join(parts) or "<p>No figures.</p>"
 
 
+#: Settings that apply only to some runs: shown when the run's model or sampler uses them.
+_APPLIES = {
+    "n_temps": lambda c: c.get("sampler") == "pt",
+    "n_chains": lambda c: c.get("sampler") in ("pcd", "pt", None),
+    "order": lambda c: c.get("model") == "crbm",
+    "filters": lambda c: c.get("model") == "conv",
+    "filter_size": lambda c: c.get("model") == "conv",
+    "pool": lambda c: c.get("model") == "conv",
+    "learn_sigma": lambda c: c.get("visible") == "gaussian",
+    "sparsity_target": lambda c: c.get("sparsity_target") is not None,
+    "clip_grad_norm": lambda c: c.get("clip_grad_norm") is not None,
+    "ais_betas": lambda c: True,
+}
+
+
+def _headline(config: dict[str, Any], summary: dict[str, Any]) -> str:
+    """What a reader wants first: the validation log-likelihood with its combined interval, forward and
+    reverse AIS side by side, the reconstruction error, the training time, and data and model in one line."""
+    parts = []
+    model = (f"{config.get('model', 'rbm')} with {config.get('n_visible', '?')} {config.get('visible', 'bernoulli')} "
+             f"visible and {config.get('hidden', '?')} hidden units, trained by {config.get('sampler') or 'pcd'} for "
+             f"{summary.get('epochs', '?')} epochs on {config.get('n_train', '?')} rows of {config.get('data', '?')}")
+    parts.append(f'<p id="model-line">{html.escape(model)}.</p>')
+    rows = []
+    for key, label in (("exact", "exact enumeration"), ("ais", "forward AIS (optimistic in expectation)"),
+                       ("rais", "reverse AIS (conservative in expectation)")):
+        entry = summary.get(key, {})
+        if "log_likelihood" not in entry:
+            continue
+        low, high = entry.get("log_likelihood_interval_3sigma", (None, None))
+        band = "" if low is None else f"{low:.3f} to {high:.3f}"
+        rows.append(f"<tr><th>{html.escape(label)}</th><td class=\"number\">{entry['log_likelihood']:.3f}</td>"
+                    f"<td>{band}</td><td class=\"number\">{entry.get('log_partition_std', 0.0):.3f}</td>"
+                    f"<td class=\"number\">{entry.get('mean_over_rows_std_error', float('nan')):.3f}</td></tr>")
+    if rows:
+        rows_label = html.escape(str(summary.get("validation_rows") or summary.get("evaluated_on", "")))
+        parts.append(
+            f'<p>Log-likelihood of the validation rows ({rows_label}), nats per example; the interval is '
+            "mean ± 3·√(σ_logZ² + s²/n), the estimator's error in log Z and the sampling error of the mean over "
+            "the rows.</p>"
+            '<table id="headline"><tr><th>method</th><th>log-likelihood</th><th>3σ interval</th><th>σ_logZ</th>'
+            f"<th>s/√n</th></tr>{''.join(rows)}</table>")
+        if "ais" in summary and "rais" in summary:
+            parts.append("<p>Forward AIS tends to overstate the likelihood and reverse AIS to understate it: where "
+                         "they agree within their intervals the true value most likely lies between them.</p>")
+    facts = []
+    if summary.get("recon_error") is not None:
+        facts.append(f"reconstruction error {summary['recon_error']:.5f}")
+    if "train_seconds" in summary:
+        facts.append(f"training time {summary['train_seconds']:.1f} s")
+    if facts:
+        parts.append(f"<p>{html.escape('; '.join(facts))}.</p>")
+    return "".join(parts)
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _interrupted(summary: dict[str, Any], records: list[dict[str, Any]], config: dict[str, Any]) -> str:
+    """A banner for a run that did not finish: when it stopped and how to continue it."""
+    if "interrupted" in summary:
+        text = f"This run was interrupted {summary['interrupted']}."
+    elif records and not summary and len(records) < config.get("epochs", 0):
+        text = (f"This run has not finished: {len(records)} of {config['epochs']} epochs are recorded (still running, "
+                "or stopped); continue it with torchrbm train --out RUN_DIR --resume.")
+    else:
+        return ""
+    return f'<p id="interrupted"><strong>{html.escape(text)}</strong></p>'
 
 
 def render_report(run_dir: str | os.PathLike) -> str:
@@ -104,7 +171,8 @@ def render_report(run_dir: str | os.PathLike) -> str:
     environment = config.pop("environment", {})
     data_keys = ("data", "n_train", "n_held_out", "n_visible", "visible", "data_dir")
     data_rows = [(key, config[key]) for key in data_keys if key in config]
-    settings = [(key, value) for key, value in sorted(config.items()) if key not in data_keys]
+    settings = [(key, value) for key, value in sorted(config.items())
+                if key not in data_keys and _APPLIES.get(key, lambda c: True)(config)]
     timing = [(key, summary[key]) for key in ("epochs", "train_seconds") if key in summary]
     if records and all("time" in record for record in records):
         timing.append(("mean seconds per epoch", sum(r["time"] for r in records) / len(records)))
@@ -113,6 +181,8 @@ def render_report(run_dir: str | os.PathLike) -> str:
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
+        _interrupted(summary, records, config),
+        _headline(config, summary),
         "<h2>Results</h2>",
         f"<p>Measured on {html.escape(str(summary.get('evaluated_on', 'the data')))}; each value with the "
         "method that produced it (sampled estimates with their 3σ interval).</p>",
@@ -121,7 +191,8 @@ def render_report(run_dir: str | os.PathLike) -> str:
         "<h2>Data</h2>", _table(data_rows),
         "<h2>Settings</h2>", _table(settings),
         "<h2>Timing</h2>", _table(timing, ("quantity", "value")),
-        "<h2>Per-epoch metrics</h2>", _metrics_table(records),
+        f"<details><summary>Per-epoch metrics ({len(records)} epochs)</summary>", _metrics_table(records),
+        "</details>",
         "<h2>Environment</h2>", _table(sorted(environment.items())),
         "</body></html>", ""])
 

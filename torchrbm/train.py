@@ -188,7 +188,10 @@ def fit(
         a run whose ``checkpoint`` file exists continues after its epoch and ends
         with the same parameters, bit for bit, as an uninterrupted run; the
         returned history then holds every epoch.  A checkpoint made with other
-        settings is refused.  While a checkpoint is kept, the first SIGINT
+        settings is refused, except for ``epochs``, the total: a larger one extends
+        the run (a finished one too) exactly as if it had been asked for from the
+        start, a schedule (``lr`` or ``momentum`` as a function of the epoch)
+        continuing past its old end.  While a checkpoint is kept, the first SIGINT
         (Ctrl-C) or SIGTERM stops training after the current epoch, with its
         checkpoint written and ``history.interrupted`` set.
     clip_grad_norm:
@@ -275,6 +278,9 @@ def fit(
             first_epoch = _resume(state, model, opt, sampler, generators, history, sparsity, centering)
         except (AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
             raise ValueError(f"{checkpoint} is corrupted: its state does not fit this training run ({err})") from None
+        if epochs < first_epoch:
+            raise ValueError(f"{checkpoint} holds {first_epoch} epochs, more than epochs={epochs}: epochs is the "
+                             f"total, so give at least {first_epoch} to continue it")
     guard = DivergenceGuard(model, weight_names, max_abs_weight=max_abs_weight, settings={
         "momentum": momentum, "precision": precision, "clip_grad_norm": clip_grad_norm,
         "checkpoint": checkpoint is not None})
