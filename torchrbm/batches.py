@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -281,8 +281,9 @@ class IterableBatches(RowSource):
 
 
 def _iterable_of_batches(data) -> bool:
-    """Whether ``data`` is iterable without being array-like (an iterator, a generator, a class with ``__iter__``)."""
-    array_like = isinstance(data, (list, tuple, str, bytes, np.ndarray, Tensor)) or any(
+    """Whether ``data`` is iterable without being array-like (an iterator, a generator, a class with ``__iter__``);
+    a dict is neither (it is refused as data by name)."""
+    array_like = isinstance(data, (list, tuple, str, bytes, Mapping, np.ndarray, Tensor)) or any(
         hasattr(data, name) for name in ("__array__", "toarray"))
     return isinstance(data, Iterable) and not array_like
 

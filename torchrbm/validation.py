@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import numbers
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,7 +48,7 @@ def inputs_trusted() -> bool:
 
 def numeric_tensor(data, name: str) -> Tensor:
     """``data`` (tensor, array, nested list or scipy sparse matrix) as a real-valued tensor."""
-    if isinstance(data, (str, bytes)) or data is None:
+    if isinstance(data, (str, bytes, Mapping)) or data is None:  # a dict would become an array of one object
         raise TypeError(f"{name} must be an array of numbers, not a {type(data).__name__}")
     if isinstance(data, Tensor) and data.layout != torch.strided:
         data = data.to_dense()
