@@ -1,6 +1,6 @@
 """docs/reliability.md quotes torchrbm's messages as it prints them: each row of its tables of bad input
-and bad files is run here, and every quoted message must be the real one (``...`` in a quote stands for
-a part that varies: a path, a version, NumPy's own wording)."""
+and bad files is run here, and every quoted error or warning must be the real one (``...`` in a quote
+stands for a part that varies: a path, a version, NumPy's own wording)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import pickle
 import re
 import struct
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,10 +39,22 @@ def _rows() -> dict[str, str]:
     return rows
 
 
-def _quoted_errors(cell: str) -> list[str]:
-    """The error messages a cell quotes: its code spans that start with an exception's name."""
+def _quoted_messages(cell: str) -> list[str]:
+    """The errors and warnings a cell quotes: its code spans that start with an exception's or a warning's name."""
     spans = [span.replace("\\|", "|") for span in re.findall(r"`([^`]+)`", cell)]
-    return [span for span in spans if re.match(r"[A-Z]\w*(Error|Exception): ", span)]
+    return [span for span in spans if re.match(r"[A-Z]\w*(Error|Exception|Warning): ", span)]
+
+
+def _seen(case: Callable[[Path], object], tmp_path: Path, warning: bool) -> list[str]:
+    """What the user sees of ``case``: the warnings it gives, or the error it raises."""
+    if warning:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            case(tmp_path)
+        return [f"{w.category.__name__}: {w.message}" for w in caught]
+    with pytest.raises(Exception) as raised:
+        case(tmp_path)
+    return [f"{type(raised.value).__name__}: {raised.value}"]
 
 
 def _pattern(quoted: str) -> re.Pattern:
@@ -113,6 +126,8 @@ CASES: dict[str, list[Callable[[Path], object]]] = {
     "values outside [0, 1] for Bernoulli units": [lambda _: tr.fit(RBM, [[0, 2, 1]])],
     "empty array": [lambda _: tr.fit(RBM, np.zeros((0, 3)))],
     "1-D data for `fit`": [lambda _: tr.fit(RBM, np.zeros(3))],
+    "images, `(n, height, width)` or `(n, channels, height, width)`, for a data entry point": [
+        lambda _: tr.fit(tr.RBM(64, 2), np.zeros((10, 8, 8)), epochs=0)],
     "a string, `None` or a dict": [lambda _: tr.fit(RBM, "data.csv"), lambda _: tr.fit(RBM, None),
                                    lambda _: tr.log_likelihood(RBM, {"v": [0, 1, 0]})],
     "object or complex arrays": [lambda _: RBM.free_energy(np.array([[0, 1, object()]])),
@@ -154,7 +169,7 @@ def test_every_row_has_its_case_and_every_case_its_row():
 
 @pytest.mark.parametrize("row", sorted(CASES))
 def test_the_messages_quoted_are_the_real_ones(row, tmp_path):
-    quoted = _quoted_errors(_rows().get(row, ""))
+    quoted = _quoted_messages(_rows().get(row, ""))
     if not quoted:
         for case in CASES[row]:
             case(tmp_path)  # no error
@@ -163,7 +178,6 @@ def test_the_messages_quoted_are_the_real_ones(row, tmp_path):
         quoted *= len(CASES[row])
     assert len(quoted) == len(CASES[row]), f"{row}: {len(quoted)} messages quoted, {len(CASES[row])} inputs"
     for message, case in zip(quoted, CASES[row], strict=True):
-        with pytest.raises(Exception) as raised:
-            case(tmp_path)
-        real = f"{type(raised.value).__name__}: {raised.value}"
-        assert _pattern(message).fullmatch(real), f"the page quotes\n  {message}\nbut the user sees\n  {real}"
+        seen = _seen(case, tmp_path, warning=re.match(r"\w*Warning: ", message) is not None)
+        assert any(_pattern(message).fullmatch(real) for real in seen), \
+            f"the page quotes\n  {message}\nbut the user sees\n  " + "\n  ".join(seen)

@@ -142,3 +142,39 @@ def test_momentum_seed_and_dtype_are_checked_by_name():
         with pytest.raises(TypeError, match="dtype must be a floating-point torch.dtype"):
             model(torch.int64)
         assert model(torch.float64).W.dtype == torch.float64
+
+
+def test_images_are_flattened_row_by_row_with_a_note():
+    images = tr.datasets.bars_and_stripes(3).reshape(-1, 3, 3)  # (16, 3, 3)
+    rows = images.reshape(16, 9)
+    model = tr.RBM(9, 4, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning, match=r"data has the shape of images, \(16, 3, 3\): each example is flattened row "
+                                         r"by row to 9 values, shape \(16, 9\)") as caught:
+        from_images = tr.log_likelihood(model, images.numpy())
+    assert caught[0].filename == __file__  # the note points at the caller's line
+    assert from_images == tr.log_likelihood(model, rows)
+    with pytest.warns(UserWarning, match=r"\(16, 1, 3, 3\).* to 9 values"):  # (n, channels, height, width)
+        assert tr.reconstruction_error(model, images[:, None]) == tr.reconstruction_error(model, rows)
+    fitted = []
+    for data in (images, rows):  # the same training, from images or rows
+        model = tr.RBM(9, 4, generator=torch.Generator().manual_seed(0))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tr.fit(model, data, epochs=2, batch_size=4, seed=0)
+        fitted.append(model.W.detach())
+    assert torch.equal(*fitted)
+    conv = tr.ConvRBM((2, 3, 3), 2, 2, generator=torch.Generator().manual_seed(0))  # channels first, as in torch
+    colour = torch.rand(5, 2, 3, 3, generator=torch.Generator().manual_seed(1))
+    with pytest.warns(UserWarning, match=r"\(5, 2, 3, 3\).* to 18 values"):
+        assert tr.mean_free_energy(conv, colour) == tr.mean_free_energy(conv, colour.reshape(5, 18))
+    with pytest.raises(ValueError, match=r"must be 2-D .* or images .*; found shape \(1, 1, 1, 3, 3\)"):
+        tr.fit(model, np.zeros((1, 1, 1, 3, 3)))
+
+
+def test_batches_of_images_are_noted_once():
+    images = tr.datasets.bars_and_stripes(3).reshape(-1, 4, 3, 3)  # 4 batches of 4 images
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tr.fit(tr.RBM(9, 4), tr.IterableBatches(list(images)), epochs=3, seed=0)
+    notes = [str(w.message) for w in caught if "shape of images" in str(w.message)]
+    assert notes and all(note.startswith("batch 0 has the shape of images, (4, 3, 3)") for note in notes)

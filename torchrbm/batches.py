@@ -249,7 +249,7 @@ class IterableBatches(RowSource):
             raise ValueError("the iterable of batches is empty")
         if isinstance(item, (tuple, list)) and item and isinstance(item[0], (Tensor, np.ndarray)):
             item = item[0]
-        rows = as_data_tensor(item, name=f"batch {number}")
+        rows = as_data_tensor(item, name=f"batch {number}", note_images=number == 0)  # images: one note
         if self._units is not None:
             if rows.shape[1] != self.n_features:
                 raise ValueError(f"batch {number} has {rows.shape[1]} columns; the first had {self.n_features}")
