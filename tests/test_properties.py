@@ -107,14 +107,15 @@ def rbm() -> tr.RBM:
     return model
 
 
-def check(name, function, x, values, is_valid: bool, expected_shape=None, reference=None):
+def check(name, function, x, values, is_valid: bool, expected_shape=None, reference=None,
+          errors: tuple[type[Exception], ...] = (TypeError, ValueError)):
     """Run ``function(x)``: a result when ``is_valid`` (finite, shaped, equal to ``reference``), else
-    TypeError or ValueError."""
+    one of ``errors``."""
     event("valid input" if is_valid else "invalid input")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if not is_valid:
-            with pytest.raises((TypeError, ValueError)):
+            with pytest.raises(errors):
                 function(x)
             return
         result = function(x)
@@ -176,7 +177,7 @@ def _fit(x):
 
 
 DATA_FUNCTIONS = {
-    "fit": (_fit, {}),
+    "fit": (_fit, {"paths": True}),
     "log_likelihood (exact)": (lambda x: tr.log_likelihood(MODEL, x, method="exact"), {}),
     "reconstruction_error": (lambda x: tr.reconstruction_error(MODEL, x), {}),
     "mean_free_energy": (lambda x: tr.mean_free_energy(MODEL, x), {}),
@@ -211,9 +212,10 @@ def test_data_entry_points(name, data):
     function, contract = DATA_FUNCTIONS[name]
     x, values = data.draw(inputs(N_VISIBLE, min_dims=0, max_dims=3, clean_dims=2))
     none_ok = contract.get("none_ok", False)  # the default "no data"
-    rules = {key: value for key, value in contract.items() if key != "none_ok"}
+    rules = {key: value for key, value in contract.items() if key not in ("none_ok", "paths")}
     is_valid = (x is None and none_ok) or valid(values, width=N_VISIBLE, data=True, **rules)
-    check(name, function, x, values, is_valid)
+    path = contract.get("paths", False) and isinstance(x, str)  # a string is a file's path, here of none
+    check(name, function, x, values, is_valid, errors=(FileNotFoundError,) if path else (TypeError, ValueError))
 
 
 

@@ -102,6 +102,12 @@ def _pickled(tmp_path: Path) -> Path:
     return path
 
 
+def _named_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "named.csv"
+    path.write_text("red,green,blue\n1,0,1\n0,1,1\n")
+    return path
+
+
 def _missing_entries_inpainted() -> torch.Tensor:
     v = torch.tensor([[1.0, float("nan"), 0.0]])
     return tr.RBM(3, 2).inpaint(v, torch.tensor([False, True, False]), steps=2)
@@ -128,8 +134,16 @@ CASES: dict[str, list[Callable[[Path], object]]] = {
     "1-D data for `fit`": [lambda _: tr.fit(RBM, np.zeros(3))],
     "images, `(n, height, width)` or `(n, channels, height, width)`, for a data entry point": [
         lambda _: tr.fit(tr.RBM(64, 2), np.zeros((10, 8, 8)), epochs=0)],
-    "a string, `None` or a dict": [lambda _: tr.fit(RBM, "data.csv"), lambda _: tr.fit(RBM, None),
-                                   lambda _: tr.log_likelihood(RBM, {"v": [0, 1, 0]})],
+    "`None` or a dict": [lambda _: tr.fit(RBM, None), lambda _: tr.log_likelihood(RBM, {"v": [0, 1, 0]})],
+    "a string for an estimate, which takes arrays": [lambda _: tr.reconstruction_error(RBM, "data.csv")],
+    "a path to a missing file, for `fit` (which reads a path as `torchrbm train --data FILE` does)": [
+        lambda _: tr.fit(RBM, "data.csv")],
+    "a data set's name for `fit`": [lambda _: tr.fit(tr.RBM(784, 2), "mnist")],
+    "a CSV file whose first line is not numbers": [lambda tmp: tr.datasets.load(_named_csv(tmp))],
+    "the same, with `header=False` (`--csv-header no`)": [
+        lambda tmp: tr.datasets.load(_named_csv(tmp), header=False)],
+    "an iterator (a generator) as batches for `fit`": [
+        lambda _: tr.fit(RBM, (np.zeros((2, 3)) for _ in range(3)))],
     "object or complex arrays": [lambda _: RBM.free_energy(np.array([[0, 1, object()]])),
                                  lambda _: RBM.free_energy(np.zeros((1, 3), complex))],
     "ragged nested lists": [lambda _: tr.fit(RBM, [[0, 1, 0], [0, 1]])],

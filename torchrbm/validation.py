@@ -142,14 +142,19 @@ def as_data_tensor(
 
 
 def flatten_images(images: Tensor, name: str, *, note: bool = True) -> Tensor:
-    """``images`` of shape ``(n, ...)`` as ``n`` rows of their values in row-major order; ``note``: say so in a
-    ``UserWarning`` naming both shapes."""
+    """``images`` of shape ``(n, ...)`` as ``n`` rows of their values in row-major order; ``note``: say so
+    (:func:`note_flattened`)."""
     rows = images.reshape(images.shape[0], math.prod(images.shape[1:]))
     if note:
-        warnings.warn(f"{name} has the shape of images, {tuple(images.shape)}: each example is flattened row by row "
-                      f"to {rows.shape[1]} values, shape {tuple(rows.shape)}", UserWarning,
-                      stacklevel=stacklevel_outside("torchrbm", "torch", "contextlib"))  # past decorators
+        note_flattened(name, tuple(images.shape), tuple(rows.shape))
     return rows
+
+
+def note_flattened(name: str, shape: tuple[int, ...], rows: tuple[int, int]) -> None:
+    """A ``UserWarning``, pointing at the caller's line, that images of ``shape`` are read as ``rows``."""
+    warnings.warn(f"{name} has the shape of images, {shape}: each example is flattened row by row to {rows[1]} "
+                  f"values, shape {rows}", UserWarning,
+                  stacklevel=stacklevel_outside("torchrbm", "torch", "contextlib"))  # past decorators
 
 
 def stacklevel_outside(*packages: str) -> int:
