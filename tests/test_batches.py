@@ -1,5 +1,7 @@
 """Training rows from memory, from .npy files in chunks, and from iterables of batches."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -107,9 +109,9 @@ def test_training_from_batches_of_a_data_loader():
 def test_bad_files_and_batches_are_refused_with_their_reason(tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         tr.NpyRows(tmp_path / "missing.npy")
-    np.save(tmp_path / "cube.npy", np.zeros((2, 3, 4)))
-    with pytest.raises(ValueError, match="2-D"):
-        tr.NpyRows(tmp_path / "cube.npy")
+    np.save(tmp_path / "line.npy", np.zeros(4))
+    with pytest.raises(ValueError, match=r"must hold a 2-D array .* or images .*; found shape \(4,\)"):
+        tr.NpyRows(tmp_path / "line.npy")
     np.save(tmp_path / "fortran.npy", np.asfortranarray(np.zeros((5, 3))))
     with pytest.raises(ValueError, match="Fortran"):
         tr.NpyRows(tmp_path / "fortran.npy")
@@ -143,3 +145,43 @@ def test_monitoring_sample_of_a_file_holds_the_same_rows_as_in_memory(tmp_path):
     from_file = tr.NpyRows(tmp_path / "rows.npy").sample(17, torch.Generator().manual_seed(5))
     in_memory = tr.TensorRows(torch.from_numpy(rows)).sample(17, torch.Generator().manual_seed(5))
     assert from_file.shape == (17, 3) and _as_set([from_file]) == _as_set([in_memory])
+
+
+def test_a_npy_file_of_images_is_read_as_rows(tmp_path):
+    rows = _rows(20, 9)
+    np.save(tmp_path / "images.npy", rows.reshape(20, 3, 3))
+    with pytest.warns(UserWarning, match=r"images.npy has the shape of images, \(20, 3, 3\).* shape \(20, 9\)"):
+        source = tr.NpyRows(tmp_path / "images.npy", chunk_bytes=40)
+    assert source.shape == (20, 9) and torch.equal(source.read(0, 20), torch.from_numpy(rows))
+    assert _as_set(_epoch(source, 4)) == _as_set([torch.from_numpy(rows)])
+
+
+def test_a_function_of_batches_is_called_each_epoch():
+    data = tr.datasets.bars_and_stripes(4)
+    calls = []
+
+    def halves():  # a generator function: a new generator of the same two batches each call
+        calls.append(len(calls))
+        yield data[:16]
+        yield data[16:]
+
+    source = tr.IterableBatches(halves)
+    for _ in range(3):
+        assert torch.equal(torch.cat(_epoch(source, 999)), data)
+    assert source.n_batches(8) is None and len(calls) == 4  # the first batch is read once to learn the width
+    from_function = tr.RBM(16, 8, data=data, generator=torch.Generator().manual_seed(0))
+    from_list = tr.RBM(16, 8, data=data, generator=torch.Generator().manual_seed(0))
+    tr.fit(from_function, halves, sampler=tr.Exact(), epochs=4, lr=0.1, seed=0)  # fit takes the function as it is
+    tr.fit(from_list, tr.IterableBatches([data[:16], data[16:]]), sampler=tr.Exact(), epochs=4, lr=0.1, seed=0)
+    assert len(calls) > 4 + 4 and torch.equal(from_function.W, from_list.W)
+
+
+def test_a_function_of_batches_must_return_a_new_iterable_each_epoch():
+    batches = iter([np.zeros((2, 4))] * 3)
+    with pytest.raises(TypeError, match="the function of batches <lambda> returned the same iterator twice"):
+        tr.fit(tr.RBM(4, 2), lambda: batches, epochs=2)
+    with pytest.raises(TypeError, match="the function of batches <lambda> returned a int, not an iterable"):
+        tr.IterableBatches(lambda: 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr.fit(tr.RBM(4, 2), lambda: iter([np.zeros((2, 4))]), epochs=2)  # a new iterator each call

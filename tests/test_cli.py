@@ -327,3 +327,28 @@ def test_run_directory_mistakes_are_named(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     assert main(["train", "--tensorboard", "--epochs", "1", "--out", str(tmp_path / "tb")]) == 2
     assert "pip install tensorboard" in capsys.readouterr().err and not (tmp_path / "tb").exists()
+
+
+def test_train_reads_a_csv_file_with_a_header_and_its_delimiter_and_max_rows(tmp_path, capsys):
+    digits = tr.datasets.load("digits").numpy()
+    csv = tmp_path / "digits.csv"
+    csv.write_text("\n".join(["\t".join(f"p{i}" for i in range(64)), *("\t".join(map(str, row)) for row in digits)]))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(csv), "--csv-header", "yes", "--delimiter", "tab", "--max-rows", "100",
+                 "--hidden", "8", "--epochs", "1", "--holdout", "0.2", "--out", str(run), "--quiet"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["n_train"], config["n_held_out"]) == (80, 20)  # the first 100 rows, 20 of them held out
+    capsys.readouterr()
+    assert main(["evaluate", str(run / "model.safetensors"), "--method", "recon", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)  # the file read as its run read it: the same 20 rows held out
+    held_out = torch.from_numpy(digits[:100])[torch.randperm(100, generator=torch.Generator().manual_seed(0))[:20]]
+    assert result["rows"] == "the 20 rows its training run held out"
+    assert result["recon"]["reconstruction_error"] == pytest.approx(
+        tr.reconstruction_error(tr.load(run / "model.safetensors"), held_out))
+    assert main(["train", "--data", str(csv), "--delimiter", "tab", "--csv-header", "no", "--out",
+                 str(tmp_path / "refused"), "--quiet"]) == 2
+    assert "digits.csv line 1 is not all numbers (a header? skip it with header=True, --csv-header yes)" \
+           in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--max-rows", "0"])
+    assert "--max-rows: must be a positive integer; found 0" in capsys.readouterr().err

@@ -72,10 +72,13 @@ def inputs(draw, width: int, min_dims: int = 0, max_dims: int = 3, clean_dims: i
 
 def valid(values, *, width: int, data: bool, binary: bool = False, clip: bool = False,
           allow_empty: bool = False, any_width: bool = False, real: bool = False,
-          ignored_column: int | None = None, any_range: bool = False, varying: bool = False) -> bool:
+          ignored_column: int | None = None, any_range: bool = False, varying: bool = False,
+          images: bool = True) -> bool:
     """The documented contract: numeric and real, the right width (and 2-D, non-empty unless
-    ``allow_empty``, for data), finite and within float32's range, and in [0, 1] (exactly 0/1 if
-    ``binary``) unless ``clip``."""
+    ``allow_empty``, for data, where ``images`` of 3 or 4 dimensions count as rows of their values),
+    finite and within float32's range, and in [0, 1] (exactly 0/1 if ``binary``) unless ``clip``."""
+    if data and images and values is not None and values.ndim in (3, 4):
+        values = values.reshape(values.shape[0], int(np.prod(values.shape[1:])))
     if values is None or values.ndim == 0 or (values.shape[-1] != width and not any_width):
         return False
     if ignored_column is not None and values.ndim == 2:  # missing units of inpainting: anything goes
@@ -104,14 +107,15 @@ def rbm() -> tr.RBM:
     return model
 
 
-def check(name, function, x, values, is_valid: bool, expected_shape=None, reference=None):
+def check(name, function, x, values, is_valid: bool, expected_shape=None, reference=None,
+          errors: tuple[type[Exception], ...] = (TypeError, ValueError)):
     """Run ``function(x)``: a result when ``is_valid`` (finite, shaped, equal to ``reference``), else
-    TypeError or ValueError."""
+    one of ``errors``."""
     event("valid input" if is_valid else "invalid input")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if not is_valid:
-            with pytest.raises((TypeError, ValueError)):
+            with pytest.raises(errors):
                 function(x)
             return
         result = function(x)
@@ -173,7 +177,7 @@ def _fit(x):
 
 
 DATA_FUNCTIONS = {
-    "fit": (_fit, {}),
+    "fit": (_fit, {"paths": True}),
     "log_likelihood (exact)": (lambda x: tr.log_likelihood(MODEL, x, method="exact"), {}),
     "reconstruction_error": (lambda x: tr.reconstruction_error(MODEL, x), {}),
     "mean_free_energy": (lambda x: tr.mean_free_energy(MODEL, x), {}),
@@ -181,14 +185,16 @@ DATA_FUNCTIONS = {
     "evaluate": (lambda x: tr.evaluate(MODEL, x, ("exact", "recon", "fe"))["exact"]["log_likelihood"], {}),
     "RBM.inpaint": (lambda x: MODEL.inpaint(x, torch.tensor([False, True, False]), steps=4,
                                             generator=torch.Generator().manual_seed(0)),
-                    {"allow_empty": True, "ignored_column": 1}),
+                    {"allow_empty": True, "ignored_column": 1, "images": False}),
     "RBM(data=...)": (lambda x: tr.RBM(N_VISIBLE, N_HIDDEN, data=x).a.detach(), {"none_ok": True}),
     "DBN.transform": (lambda x: tr.DBN([N_VISIBLE, 2, 2], generator=torch.Generator().manual_seed(0)).transform(x),
                       {}),
     "sklearn RBM.fit": (lambda x: torch.as_tensor(SklearnRBM(n_components=2, n_iter=1, random_state=0)
-                                                  .fit(x).components_), {"clip": True, "any_width": True}),
-    "sklearn RBM.transform": (lambda x: torch.as_tensor(FITTED.transform(x)), {"clip": True}),
-    "sklearn RBM.score_samples": (lambda x: torch.as_tensor(FITTED.score_samples(x)), {"clip": True}),
+                                                  .fit(x).components_),
+                        {"clip": True, "any_width": True, "images": False}),
+    "sklearn RBM.transform": (lambda x: torch.as_tensor(FITTED.transform(x)), {"clip": True, "images": False}),
+    "sklearn RBM.score_samples": (lambda x: torch.as_tensor(FITTED.score_samples(x)),
+                                  {"clip": True, "images": False}),
     "ais(data=...)": (lambda x: tr.ais(MODEL, n_chains=4, n_betas=10, data=x, seed=0).log_z, {"none_ok": True}),
     "reverse_ais": (lambda x: tr.reverse_ais(MODEL, x, n_chains=4, n_betas=10, seed=0).log_z, {}),
     "ClassificationRBM.predict_proba": (lambda x: CLASSIFIER.predict_proba(x), {}),
@@ -206,9 +212,10 @@ def test_data_entry_points(name, data):
     function, contract = DATA_FUNCTIONS[name]
     x, values = data.draw(inputs(N_VISIBLE, min_dims=0, max_dims=3, clean_dims=2))
     none_ok = contract.get("none_ok", False)  # the default "no data"
-    rules = {key: value for key, value in contract.items() if key != "none_ok"}
+    rules = {key: value for key, value in contract.items() if key not in ("none_ok", "paths")}
     is_valid = (x is None and none_ok) or valid(values, width=N_VISIBLE, data=True, **rules)
-    check(name, function, x, values, is_valid)
+    path = contract.get("paths", False) and isinstance(x, str)  # a string is a file's path, here of none
+    check(name, function, x, values, is_valid, errors=(FileNotFoundError,) if path else (TypeError, ValueError))
 
 
 

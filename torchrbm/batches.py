@@ -8,7 +8,8 @@
   chunk however large the file is; each epoch visits the chunks in a random
   order and the rows of each chunk in a random order;
 * an iterable of batches (:class:`IterableBatches`), such as a
-  ``torch.utils.data.DataLoader``, iterated afresh each epoch.
+  ``torch.utils.data.DataLoader``, iterated afresh each epoch, or a function
+  called each epoch for a new iterator of batches (a generator function).
 
 Rows keep their stored dtype (binary data stays ``uint8``) until a batch is
 used.  Under data-parallel training (:mod:`torchrbm.distributed`) every
@@ -19,8 +20,9 @@ takes its own share of each.
 from __future__ import annotations
 
 import abc
+import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from .validation import as_data_tensor, check_positive_int
+from .datasets import DATASETS, read_path
+from .validation import as_data_tensor, check_positive_int, note_flattened
 
 #: Default size of one chunk read from a file.
 CHUNK_BYTES = 64 * 2**20
@@ -218,8 +221,13 @@ def _npy_layout(path: Path) -> tuple[tuple[int, int], np.dtype, int]:
         except ValueError as err:
             raise ValueError(f"{path} is not a .npy file: {err}") from None
         offset = file.tell()
+    if len(shape) in (3, 4):  # images: C-ordered, so each example's values are one run of bytes
+        rows = (shape[0], math.prod(shape[1:]))
+        note_flattened(str(path), shape, rows)
+        shape = rows
     if len(shape) != 2:
-        raise ValueError(f"{path} must hold a 2-D array (n_examples, n_features); found shape {shape}")
+        raise ValueError(f"{path} must hold a 2-D array (n_examples, n_features), or images (n_examples, height, "
+                         f"width) or (n_examples, channels, height, width); found shape {shape}")
     if fortran_order:
         raise ValueError(f"{path} is stored in Fortran (column) order; save it C-ordered to read it row by row")
     if dtype.hasobject:
@@ -228,7 +236,8 @@ def _npy_layout(path: Path) -> tuple[tuple[int, int], np.dtype, int]:
 
 
 class IterableBatches(RowSource):
-    """Batches from an iterable that starts afresh each epoch (a list, a ``DataLoader``, ...).
+    """Batches from an iterable that starts afresh each epoch (a list, a ``DataLoader``, ...), or from
+    a function called each epoch for a new iterator of them (a generator function, say).
 
     Each item is one batch: an array or tensor of rows, or a tuple or list whose
     first element is one (as a ``DataLoader`` over a labelled data set yields).
@@ -237,19 +246,40 @@ class IterableBatches(RowSource):
     takes its share of every batch.
     """
 
-    def __init__(self, iterable: Iterable) -> None:
-        if iter(iterable) is iterable:
+    def __init__(self, iterable: Iterable | Callable[[], Iterable]) -> None:
+        if callable(iterable) and not isinstance(iterable, (Iterable, type)):
+            self.function, self.iterable = iterable, None
+        elif iter(iterable) is iterable:
             raise TypeError("an iterator is used up after one epoch; pass an iterable that starts afresh "
-                            "each time it is iterated (a list, a DataLoader, a class with __iter__)")
-        self.iterable = iterable
-        self.n_features = self._rows(next(iter(iterable), None), 0).shape[1]
+                            "each time it is iterated (a list, a DataLoader, a class with __iter__), or a function "
+                            "that returns a new iterator each time it is called (the generator function, not its "
+                            "generator)")
+        else:
+            self.function, self.iterable = None, iterable
+        self._last = None
+        self.n_features = self._rows(next(iter(self._epoch()), None), 0).shape[1]
+
+    def _epoch(self) -> Iterable:
+        """The batches of one epoch: the iterable, or what the function returns, checked to be new."""
+        if self.function is None:
+            return self.iterable
+        batches = self.function()
+        name = getattr(self.function, "__name__", repr(self.function))
+        if not isinstance(batches, Iterable):
+            raise TypeError(f"the function of batches {name} returned a {type(batches).__name__}, not an iterable "
+                            "of batches")
+        if batches is self._last and iter(batches) is batches:
+            raise TypeError(f"the function of batches {name} returned the same iterator twice, used up after one "
+                            "epoch; it must return a new one each time it is called")
+        self._last = batches
+        return batches
 
     def _rows(self, item, number: int) -> Tensor:
         if item is None:
             raise ValueError("the iterable of batches is empty")
         if isinstance(item, (tuple, list)) and item and isinstance(item[0], (Tensor, np.ndarray)):
             item = item[0]
-        rows = as_data_tensor(item, name=f"batch {number}")
+        rows = as_data_tensor(item, name=f"batch {number}", note_images=number == 0)  # images: one note
         if self._units is not None:
             if rows.shape[1] != self.n_features:
                 raise ValueError(f"batch {number} has {rows.shape[1]} columns; the first had {self.n_features}")
@@ -258,10 +288,11 @@ class IterableBatches(RowSource):
 
     def n_batches(self, batch_size, world_size=1):
         # with several processes a batch of fewer rows than processes is skipped: the count is not known
-        return len(self.iterable) if world_size == 1 and hasattr(self.iterable, "__len__") else None
+        known = world_size == 1 and hasattr(self.iterable, "__len__")  # a function's batches: unknown
+        return len(self.iterable) if known else None
 
     def _all(self) -> Iterator[Tensor]:
-        for number, item in enumerate(self.iterable):
+        for number, item in enumerate(self._epoch()):
             yield self._rows(item, number)
 
     def batches(self, batch_size, shuffle, generator, rank=0, world_size=1):
@@ -281,26 +312,41 @@ class IterableBatches(RowSource):
 
 
 def _iterable_of_batches(data) -> bool:
-    """Whether ``data`` is iterable without being array-like (an iterator, a generator, a class with ``__iter__``)."""
-    array_like = isinstance(data, (list, tuple, str, bytes, np.ndarray, Tensor)) or any(
+    """Whether ``data`` is iterable without being array-like (an iterator, a generator, a class with ``__iter__``);
+    a dict is neither (it is refused as data by name)."""
+    array_like = isinstance(data, (list, tuple, str, bytes, Mapping, np.ndarray, Tensor)) or any(
         hasattr(data, name) for name in ("__array__", "toarray"))
     return isinstance(data, Iterable) and not array_like
+
+
+def _read_path(path: str | os.PathLike) -> Tensor:
+    """The rows of the file at ``path``; a missing file that looks like a data set's name says how to load that."""
+    try:
+        return read_path(path)
+    except FileNotFoundError as err:
+        if str(path).lower().replace("_", "-") not in DATASETS:
+            raise
+        raise FileNotFoundError(f"{err} (a data set by name: pass torchrbm.datasets.load({str(path)!r}))") from None
 
 
 def row_source(data, model) -> RowSource:
     """``data`` as a checked :class:`RowSource` for training ``model``.
 
     A source passes through; a ``.npy`` path or ``np.memmap`` is read in chunks
-    (:class:`NpyRows`); a ``DataLoader`` or another iterable that is not array-like
-    gives batches (:class:`IterableBatches`); anything else (arrays, tensors, nested
-    lists, sparse matrices, data frames) is read into memory as one array (:class:`TensorRows`).
+    (:class:`NpyRows`); a path to another file (``.npz``, ``.csv``) is read as ``torchrbm train
+    --data FILE`` reads it (:func:`~torchrbm.datasets.read_path`); a ``DataLoader`` or another
+    iterable that is not array-like gives batches (:class:`IterableBatches`), and so does a function that returns a new
+    iterable of them each time it is called; anything else (arrays,
+    tensors, nested lists, sparse matrices, data frames) is read into memory as one array (:class:`TensorRows`).
     """
     if isinstance(data, RowSource):
         source = data
-    elif isinstance(data, np.memmap) or (isinstance(data, (str, os.PathLike)) and str(data).endswith(".npy")):
+    elif isinstance(data, np.memmap) or (isinstance(data, (str, os.PathLike)) and str(data).lower().endswith(".npy")):
         source = NpyRows(data)
-    elif isinstance(data, DataLoader) or _iterable_of_batches(data):
-        source = IterableBatches(data)
+    elif isinstance(data, (str, os.PathLike)):
+        source = TensorRows(as_data_tensor(_read_path(data), n_features=model.n_visible, units=model.visible))
+    elif isinstance(data, DataLoader) or _iterable_of_batches(data) or (callable(data) and not isinstance(data, type)):
+        source = IterableBatches(data)  # a callable: a function of a new iterable of batches each epoch
     else:
         source = TensorRows(as_data_tensor(data, n_features=model.n_visible, units=model.visible))
     if source.n_features != model.n_visible:

@@ -60,11 +60,29 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, of_a_model: bool = F
     parser.add_argument("--binarize", choices=["default", "threshold", "stochastic", "none"],
                         default="default", help="binarisation of grey levels (default: threshold for "
                         "digits, none otherwise)")
+    parser.add_argument("--csv-header", choices=["yes", "no"], default=None,
+                        help="a .csv file's first line is column names to skip (yes) or numbers (no) (default: "
+                        "skipped, with a note, if it is not all numbers)")
+    parser.add_argument("--delimiter", default=None, metavar="CHAR",
+                        help="what separates a .csv file's values: one character, tab, or whitespace (runs of "
+                        "spaces and tabs) (default: ,)")
 
 
 def _add_split_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default=None, help="split of mnist, fashion-mnist or binarized-mnist (default: "
                         "test); other data: the rows the model's training run held out, else all rows")
+
+
+#: --delimiter's names of characters hard to give on a command line (whitespace: runs of spaces and tabs).
+_DELIMITERS = {"tab": "\t", "\\t": "\t", "whitespace": None}
+
+
+def _reading(args) -> dict[str, Any]:
+    """How to read --data: train's --max-rows, and a .csv file's --csv-header and --delimiter (their
+    defaults for settings recorded before they existed)."""
+    header, delimiter = getattr(args, "csv_header", None), getattr(args, "delimiter", None)
+    return {"max_rows": getattr(args, "max_rows", None), "header": None if header is None else header == "yes",
+            "delimiter": "," if delimiter is None else _DELIMITERS.get(delimiter, delimiter)}
 
 
 def _load_data(args, split: str = "train") -> torch.Tensor:
@@ -73,7 +91,7 @@ def _load_data(args, split: str = "train") -> torch.Tensor:
     if method == "default" and visible == "gaussian":
         method = None  # Gaussian units model the grey levels
     data = datasets.load(args.data, split=split, data_dir=args.data_dir, binarize_method=method,
-                         seed=getattr(args, "seed", 0) or 0)
+                         seed=getattr(args, "seed", 0) or 0, **_reading(args))
     if visible == "bernoulli" and data.numel():
         low, high = (float(value) for value in torch.aminmax(data))
         if low < 0 or high > 1:
@@ -203,7 +221,7 @@ def _sequence_data(args):
     if _key(args.data) == "moving-bars":
         sequences = datasets.moving_bars(seed=args.seed)
     else:
-        sequences = [datasets.load(args.data, binarize_method=None)]
+        sequences = [datasets.load(args.data, binarize_method=None, **_reading(args))]
     frames, context = datasets.sequence_windows(sequences, args.order)
     fraction = _DEFAULT_HOLDOUT if args.holdout is None else args.holdout
     count = int(round(fraction * frames.shape[0]))
@@ -520,8 +538,11 @@ def _evaluate_conditional(args, model: ConditionalRBM, recorded: dict[str, Any])
         raise ValueError("a conditional RBM is measured by its one-step prediction error: --split and --method "
                          "do not apply")
     same_data = bool(recorded) and _key(recorded["data"]) == _key(args.data)
+    reading = {key: recorded.get(key) if same_data else getattr(args, key, None)
+               for key in ("max_rows", "csv_header", "delimiter")}  # the data read as its run read it
     settings = argparse.Namespace(order=recorded.get("order", model.n_context // model.n_visible), data=args.data,
-                                  holdout=recorded["holdout"] if same_data else 0.0, seed=recorded.get("seed", 0))
+                                  holdout=recorded["holdout"] if same_data else 0.0, seed=recorded.get("seed", 0),
+                                  **reading)
     frames, held_frames, context, held_context = _sequence_data(settings)
     which_rows = "all frames"
     if held_frames is not None:
@@ -697,6 +718,9 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
                            "convolutional or conditional) and write a run directory; with no arguments, on "
                            "scikit-learn's 8x8 digits (binarised) in well under a minute.")
     _add_data_arguments(train)
+    train.add_argument("--max-rows", type=_count, default=None, metavar="N",
+                       help="read only the first N rows of the data (of each split of the MNIST family), to try a "
+                       "data set quickly; evaluate and inpaint read the model's data as its run did (default: all)")
     train.add_argument("--hidden", type=int, default=100, help="number of hidden units (default: 100)")
     train.add_argument("--model", choices=["rbm", "conv", "crbm"], default="rbm",
                        help="rbm (fully connected), conv (shared filters, Lee et al. 2009) or crbm (conditional "

@@ -18,7 +18,6 @@ same layout) is tried before the public mirrors.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import itertools
@@ -36,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .validation import as_data_tensor, check_finite, check_positive_int, numeric_tensor
+from .validation import as_data_tensor, check_finite, check_positive_int, numeric_tensor, stacklevel_outside
 
 #: SHA-256 of every file torchrbm may download, by path under the data directory.
 SHA256 = {
@@ -421,14 +420,28 @@ def binarized_mnist(split: str = "train", *, data_dir=None) -> Tensor:
 
 
 # ------------------------------------------------------------------ user files
-def load_file(path: str | os.PathLike, *, key: str | None = None) -> Tensor:
-    """Load a 2-D array from ``.npy``, ``.npz`` (``key``, or its only array) or ``.csv``."""
+#: The kinds of file torchrbm reads rows from.
+FILE_SUFFIXES = (".npy", ".npz", ".csv")
+
+
+def load_file(path: str | os.PathLike, *, key: str | None = None, header: bool | None = None,
+              delimiter: str | None = ",", max_rows: int | None = None) -> Tensor:
+    """Load a 2-D array from ``.npy``, ``.npz`` (``key``, or its only array) or ``.csv``.
+
+    A CSV file's values are separated by ``delimiter`` (one character; ``None``: runs of
+    spaces and tabs).  ``header=True`` skips its first line, ``False`` reads every line as
+    numbers; ``None`` (the default) skips the first line if it is not all numbers (column
+    names), with a ``UserWarning`` that quotes it.  ``max_rows``: only the first rows.
+    Images, ``(n, height, width)``, are flattened to rows (:func:`~torchrbm.validation.as_data_tensor`).
+    """
     path = Path(path)
+    if max_rows is not None:
+        max_rows = check_positive_int(max_rows, "max_rows")
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
+        array = np.load(path, allow_pickle=False, mmap_mode="r")[:max_rows]  # only the rows asked for are read
     elif suffix == ".npz":
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.keys())
@@ -438,32 +451,66 @@ def load_file(path: str | os.PathLike, *, key: str | None = None) -> Tensor:
             name = key if key is not None else names[0]
             if name not in names:
                 raise ValueError(f"{path} has no array {name!r}; it holds {names}")
-            array = archive[name]
+            array = archive[name][:max_rows]
     elif suffix == ".csv":
-        array = _read_csv(path)
+        array = _read_csv(path, header=header, delimiter=delimiter, max_rows=max_rows)
     else:
         raise ValueError(f"cannot read {path}: use a .npy, .npz or .csv file")
-    return as_data_tensor(array, name=str(path))
+    return as_data_tensor(np.array(array), name=str(path))
 
 
-def _read_csv(path: Path) -> np.ndarray:
-    """The numbers of a CSV file as a 2-D array, or an error naming the first line that is not a row of them."""
+def read_path(path: str | os.PathLike, **options) -> Tensor:
+    """The rows of a file named by ``path`` (``FILE.npz:NAME`` for one array of an archive that holds
+    several), read by :func:`load_file` with its ``options``: how ``torchrbm train --data FILE`` and
+    ``fit(model, FILE)`` read a file."""
+    path, key = Path(path), None
+    if ".npz:" in str(path).lower() and not path.exists():  # FILE.npz:NAME, one array of an archive
+        file, key = str(path).rsplit(":", 1)
+        path = Path(file)
+    return load_file(path, key=key, **options)
+
+
+def _fields(line: str, delimiter: str | None) -> list[str]:
+    """A CSV line's values (``None`` as the delimiter: runs of whitespace); ``[]`` for a blank or comment line."""
+    line = line.split("#", 1)[0].strip()
+    return (line.split(delimiter) if delimiter else line.split()) if line else []
+
+
+def _numbers(fields: list[str]) -> bool:
+    try:
+        [float(field) for field in fields]
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(path: Path, *, header: bool | None, delimiter: str | None, max_rows: int | None) -> np.ndarray:
+    """The numbers of a CSV file as a 2-D array (after its header line, if it has one: see :func:`load_file`),
+    or an error naming the first line that is not a row of them."""
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "#\r\n"):
+        raise ValueError(f"the delimiter must be one character (or None for runs of whitespace); found {delimiter!r}")
+    with path.open() as handle:
+        first = handle.readline().rstrip("\r\n")
+    skip = int(bool(header))
+    if header is None and _fields(first, delimiter) and not _numbers(_fields(first, delimiter)):
+        skip = 1
+        warnings.warn(f"{path}: line 1 is not numbers, read as a header and skipped: {first[:60]!r} (header=False, "
+                      f"--csv-header no, refuses such a line)", UserWarning, stacklevel=stacklevel_outside("torchrbm"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # numpy's "input contained no data": refused as empty later
         try:
-            return np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
+            return np.loadtxt(path, delimiter=delimiter, dtype=np.float64, ndmin=2, skiprows=skip, max_rows=max_rows)
         except ValueError as err:
             reason = str(err)
     width = None
-    with path.open(newline="") as handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row:
+    with path.open() as handle:
+        for number, line in enumerate(handle, start=1):
+            row = _fields(line, delimiter)
+            if number <= skip or not row:
                 continue
-            try:
-                [float(value) for value in row]
-            except ValueError:
-                hint = " (a header? remove it)" if number == 1 else ""
-                raise ValueError(f"{path} line {number} is not all numbers{hint}: {','.join(row)[:60]!r}") from None
+            if not _numbers(row):
+                hint = " (a header? skip it with header=True, --csv-header yes)" if number == 1 else ""
+                raise ValueError(f"{path} line {number} is not all numbers{hint}: {line.strip()[:60]!r}")
             if width is not None and len(row) != width:
                 raise ValueError(f"{path} line {number} has {len(row)} values; the lines before it have {width}")
             width = len(row)
@@ -474,14 +521,25 @@ DATASETS = ("digits", "bas", "shifter", "mnist", "fashion-mnist", "binarized-mni
 
 
 def load(name: str, *, split: str = "train", data_dir=None, binarize_method: str | None = "default",
-         threshold: float = 0.5, seed: int = 0) -> Tensor:
+         threshold: float = 0.5, seed: int = 0, max_rows: int | None = None, **file_options) -> Tensor:
     """A data set by name (one of :data:`DATASETS`) or a path to a ``.npy``/``.npz``/``.csv`` file
-    (``FILE.npz:NAME`` for one array of an archive that holds several).
+    (``FILE.npz:NAME`` for one array of an archive that holds several), read by :func:`read_path`
+    with ``file_options`` (a CSV file's ``header`` and ``delimiter``).
 
     ``binarize_method="default"`` binarises ``digits`` by threshold and leaves
     everything else as it is.  Only the MNIST family has splits; the other data
-    sets and files are one set of rows (``split="train"``).
+    sets and files are one set of rows (``split="train"``).  ``max_rows``: only
+    the first rows (of the split), to try a data set quickly.
     """
+    if max_rows is not None:
+        max_rows = check_positive_int(max_rows, "max_rows")
+    rows = _load(name, split=split, data_dir=data_dir, binarize_method=binarize_method, threshold=threshold,
+                 seed=seed, max_rows=max_rows, **file_options)
+    return rows if max_rows is None else rows[:max_rows]
+
+
+def _load(name: str, *, split: str, data_dir, binarize_method: str | None, threshold: float, seed: int,
+          max_rows: int | None, **file_options) -> Tensor:
     options = {"threshold": threshold, "seed": seed}
     method = None if binarize_method == "default" else binarize_method
     key = str(name).lower().replace("_", "-")
@@ -499,12 +557,8 @@ def load(name: str, *, split: str = "train", data_dir=None, binarize_method: str
         return loader(split, data_dir=data_dir, binarize_method=method, **options)
     if key == "binarized-mnist":
         return binarized_mnist(split, data_dir=data_dir)
-    path, key = Path(name), None
-    if ".npz:" in str(name).lower() and not path.exists():  # FILE.npz:NAME, one array of an archive
-        file, key = str(name).rsplit(":", 1)
-        path = Path(file)
-    if path.suffix.lower() in (".npy", ".npz", ".csv") or path.exists():
-        x = load_file(path, key=key)
+    if Path(str(name).rsplit(":", 1)[0]).suffix.lower() in FILE_SUFFIXES or Path(name).exists():
+        x = read_path(name, max_rows=max_rows, **file_options)
         return binarize(x, method, **options) if method else x
     raise ValueError(
         f"unknown data set {name!r}; known: {', '.join(DATASETS)}, or a path to a .npy, .npz or .csv file"

@@ -17,7 +17,6 @@ estimator and plot applies to it.
 
 from __future__ import annotations
 
-import sys
 import types
 import warnings
 
@@ -33,7 +32,7 @@ from .estimate import pseudo_log_likelihood_per_example
 from .rbm import RBM as _TorchRBM
 from .samplers import PersistentSampler, get_sampler
 from .train import fit as _fit
-from .validation import check_device, numeric_tensor
+from .validation import check_device, numeric_tensor, stacklevel_outside
 
 _SCORE_METHODS = ("pll", "pll-stochastic", "ais")
 _VISIBLE_BIAS_INITS = ("data", "zero")
@@ -269,7 +268,8 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             warnings.warn(f"X has values from {low:g} to {high:g}; Bernoulli visible units read values as "
                           "probabilities in [0, 1], so they were clipped to [0, 1] (scale the data into [0, 1] "
                           "first; sklearn.preprocessing.MinMaxScaler(clip=True) also keeps new data beyond the "
-                          "training range inside it)", UserWarning, stacklevel=_first_caller_outside_libraries())
+                          "training range inside it)", UserWarning,
+                          stacklevel=stacklevel_outside("torchrbm", "sklearn"))
             dense = np.clip(dense, 0, 1)
         tensor = torch.as_tensor(np.asarray(dense, dtype=np.float32), device=self.device)
         return (tensor, dtype) if keep_dtype else tensor
@@ -308,12 +308,3 @@ class BernoulliRBM(RBM):
     """
 
     __init__ = _with_defaults(RBM.__init__, "BernoulliRBM.__init__", visible_bias_init="zero")
-
-
-def _first_caller_outside_libraries() -> int:
-    """``stacklevel`` for a warning raised by the calling function that points at the first
-    caller outside torchrbm and scikit-learn (a Pipeline's or GridSearchCV's user, say)."""
-    level, frame = 1, sys._getframe(1)
-    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] in ("torchrbm", "sklearn"):
-        frame, level = frame.f_back, level + 1
-    return level

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import numbers
+import sys
+import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,7 +51,7 @@ def inputs_trusted() -> bool:
 
 def numeric_tensor(data, name: str) -> Tensor:
     """``data`` (tensor, array, nested list or scipy sparse matrix) as a real-valued tensor."""
-    if isinstance(data, (str, bytes)) or data is None:
+    if isinstance(data, (str, bytes, Mapping)) or data is None:  # a dict would become an array of one object
         raise TypeError(f"{name} must be an array of numbers, not a {type(data).__name__}")
     if isinstance(data, Tensor) and data.layout != torch.strided:
         data = data.to_dense()
@@ -105,6 +109,7 @@ def as_data_tensor(
     name: str = "data",
     n_features: int | None = None,
     units: Units | None = None,
+    note_images: bool = True,
 ) -> Tensor:
     """Turn ``data`` (array, tensor, nested list or scipy sparse matrix) into a checked 2-D tensor.
 
@@ -112,12 +117,18 @@ def as_data_tensor(
     device.  Raises ``TypeError`` for non-numeric or complex input and ``ValueError`` for a
     wrong shape, an empty array, NaN, infinite or float32-overflowing values, a wrong
     number of columns or values outside the range of ``units``.
+
+    Images, ``(n_examples, height, width)`` or ``(n_examples, channels, height, width)``, are
+    flattened to rows of ``height * width`` (``channels * height * width``) values in row-major
+    order, the order in which :class:`~torchrbm.ConvRBM` reads its rows, with a ``UserWarning``
+    that names the shapes (unless not ``note_images``).
     """
     data = numeric_tensor(data, name)
+    if data.ndim in (3, 4):
+        data = flatten_images(data, name, note=note_images)
     if data.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D with shape (n_examples, n_features); found shape {tuple(data.shape)}"
-        )
+        raise ValueError(f"{name} must be 2-D with shape (n_examples, n_features), or images (n_examples, height, "
+                         f"width) or (n_examples, channels, height, width); found shape {tuple(data.shape)}")
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {tuple(data.shape)})")
     if n_features is not None and data.shape[1] != n_features:
@@ -128,6 +139,31 @@ def as_data_tensor(
     if units is not None:
         units.check_values(data, name)
     return data
+
+
+def flatten_images(images: Tensor, name: str, *, note: bool = True) -> Tensor:
+    """``images`` of shape ``(n, ...)`` as ``n`` rows of their values in row-major order; ``note``: say so
+    (:func:`note_flattened`)."""
+    rows = images.reshape(images.shape[0], math.prod(images.shape[1:]))
+    if note:
+        note_flattened(name, tuple(images.shape), tuple(rows.shape))
+    return rows
+
+
+def note_flattened(name: str, shape: tuple[int, ...], rows: tuple[int, int]) -> None:
+    """A ``UserWarning``, pointing at the caller's line, that images of ``shape`` are read as ``rows``."""
+    warnings.warn(f"{name} has the shape of images, {shape}: each example is flattened row by row to {rows[1]} "
+                  f"values, shape {rows}", UserWarning,
+                  stacklevel=stacklevel_outside("torchrbm", "torch", "contextlib"))  # past decorators
+
+
+def stacklevel_outside(*packages: str) -> int:
+    """``stacklevel`` for a warning raised by the calling function that points at the first caller
+    outside ``packages`` (the user's line, not torchrbm's, nor a scikit-learn Pipeline's, say)."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] in packages:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def as_layer_tensor(x, *, size: int, units: Units, name: str, like: Tensor) -> Tensor:
