@@ -352,3 +352,26 @@ def test_train_reads_a_csv_file_with_a_header_and_its_delimiter_and_max_rows(tmp
     with pytest.raises(SystemExit):
         main(["train", "--max-rows", "0"])
     assert "--max-rows: must be a positive integer; found 0" in capsys.readouterr().err
+
+
+def test_a_run_records_its_data_and_refuses_to_resume_on_other_rows(tmp_path, capsys, monkeypatch):
+    rows = tr.datasets.load("digits")[:200].numpy()
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    np.save("rows.npy", rows)
+    assert main(["train", "--data", "rows.npy", "--hidden", "6", "--epochs", "2", "--out", "run", "--quiet"]) == 0
+    config = json.loads((tmp_path / "work" / "run" / "config.json").read_text())
+    assert config["data"] == str(tmp_path / "work" / "rows.npy")
+    assert config["data_fingerprint"]["shapes"] == [[180, 64], [20, 64]]
+    # evaluate from another working directory finds the data and the rows the run held out
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["evaluate", "work/run/model.safetensors", "--method", "recon", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == "the 20 rows its training run held out"
+    # the same file name with other rows of the same shape: resuming is refused, naming the change
+    np.save("work/rows.npy", 1 - rows)
+    assert main(["train", "--out", "work/run", "--resume", "--epochs", "3", "--quiet"]) == 2
+    assert "its data changed since the run started" in capsys.readouterr().err
+    np.save("work/rows.npy", rows)  # the same rows again: the finished run is extended to 3 epochs
+    assert main(["train", "--out", "work/run", "--resume", "--epochs", "3", "--quiet"]) == 0
+    assert len((tmp_path / "work" / "run" / "metrics.jsonl").read_text().splitlines()) == 3

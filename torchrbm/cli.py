@@ -8,7 +8,6 @@ import json
 import logging
 import os
 import platform
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -22,13 +21,14 @@ from .checkpoint import checkpoint_history
 from .conditional import ConditionalRBM
 from .conv import ConvRBM
 from .evaluation import METHODS, evaluate
-from .files import atomic_savefig, atomic_write_bytes, atomic_write_text
+from .files import atomic_savefig, atomic_write_bytes
 from .inpainting import check_mask
 from .io import load, read_header, save
 from .monitor import ScalarLogger, require_tensorboard, tensorboard_writer
 from .precision import PRECISIONS
 from .rbm import RBM
 from .report import write_report
+from .runs import RunDirectory, data_fingerprint
 from .samplers import get_sampler
 from .train import check_momentum, fit
 from .validation import check_device
@@ -146,64 +146,37 @@ def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standard
 _RESUMABLE = {"resume", "overwrite", "quiet", "tensorboard", "checkpoint_every", "environment", "out", "data_dir",
               "ais_betas", "epochs"}
 
-#: The files of a run directory whose presence means that it holds a run (one that trained an epoch).
-_RUN_FILES = ("checkpoint.safetensors", "metrics.jsonl", "model.safetensors")
-#: Everything ``train`` writes into a run directory, removed by --overwrite.
-_RUN_OUTPUTS = (*_RUN_FILES, "config.json", "summary.json", "report.html", "filters.png", "samples.png",
-                "reconstructions.png", "curves.png", "generated.png", "tensorboard")
-
-
-def _check_new_run(run_dir: Path, overwrite: bool, write: bool, device: str | None) -> None:
+def _check_new_run(run: RunDirectory, overwrite: bool, write: bool, device: str | None) -> None:
     """Refuse to start a new run in a directory that holds one, unless ``overwrite``, in which case
     the old run's files go (the report would show its figures, a --resume would continue it).
     Under torchrun every process learns the verdict before process 0 writes anything there."""
-    existing = [name for name in _RUN_FILES if (run_dir / name).is_file()]
+    existing = run.existing_run_files()
     (refused,) = distributed.any_process([bool(existing) and not overwrite], torch.device(device or "cpu"))
     if refused:
         found = f" ({', '.join(existing)})" if existing else " (seen by process 0)"
-        raise ValueError(f"{run_dir} already holds a run{found}: continue it with --resume, replace it with "
+        raise ValueError(f"{run.path} already holds a run{found}: continue it with --resume, replace it with "
                          f"--overwrite, or choose another --out")
     if overwrite and write:
-        for name in _RUN_OUTPUTS:
-            path = run_dir / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
+        run.remove_outputs()
 
 
 #: Options a resumed run does not take from its recorded settings when they are not given again.
 _NOT_CARRIED_OVER = {"resume", "overwrite", "out", "environment", "quiet", "tensorboard"}
 
 
-def _recorded_settings(run_dir: Path, options: dict[str, Any]) -> dict[str, Any]:
-    """The ``train`` options recorded in ``run_dir/config.json`` (none if there is no such file)."""
-    path = run_dir / "config.json"
-    if not path.is_file():
-        return {}
-    try:
-        saved = json.loads(path.read_text())
-    except ValueError:
-        saved = None
-    if not isinstance(saved, dict):
-        raise ValueError(f"{path} does not hold a torchrbm run's settings")
-    return {key: value for key, value in saved.items() if key in options and key not in _NOT_CARRIED_OVER}
+def _recorded_settings(run: RunDirectory, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``train`` options recorded in the run directory (none if it has no settings)."""
+    return {key: value for key, value in run.config().items() if key in options and key not in _NOT_CARRIED_OVER}
 
 
-def _check_same_settings(run_dir: Path, config: dict[str, Any]) -> None:
-    """Refuse to resume a run directory whose recorded settings differ from these; a run directory
-    without settings (none yet, or killed before it wrote them) starts a new run."""
-    saved_path = run_dir / "config.json"
-    if not saved_path.is_file():
-        logger.warning("nothing to resume in %s (no config.json): starting a new run", run_dir)
-        return
-    saved = json.loads(saved_path.read_text())
-    differing = sorted(key for key in set(saved) | set(config)
-                       if key not in _RESUMABLE and saved.get(key) != json.loads(json.dumps(config.get(key))))
-    if differing:
-        details = ", ".join(f"{key} {saved.get(key)!r} there, {config.get(key)!r} now" for key in differing)
-        raise ValueError(f"cannot resume {run_dir}: it was trained with other settings ({details}); keep them to "
-                         f"continue it, or start afresh with another --out or with --overwrite instead of --resume")
+def _absolute_data(data: str) -> str:
+    """``--data`` with a file's path made absolute (``FILE.npz:NAME`` too), so that the recorded settings
+    find the file from any working directory; a data set's name as it is."""
+    file, _, key = str(data).partition(".npz:")
+    file = file + ".npz" if key else file
+    if not Path(file).exists():
+        return data
+    return str(Path(file).resolve()) + (f":{key}" if key else "")
 
 
 def _environment() -> dict[str, str]:
@@ -300,28 +273,30 @@ def _train(args, write: bool, device: str | None) -> int:
     model = _build_model(args, train, scaler, generator, device)
     sampler = get_sampler(args.sampler or ("cd" if args.model == "crbm" else "pcd"), k=args.k,
                           n_chains=args.n_chains, n_temps=args.n_temps)
-    run_dir = Path(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
+    run = RunDirectory(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir = run.path
     config = {key: value for key, value in vars(args).items() if key != "func"}
-    config.update(n_train=train.shape[0], n_held_out=0 if held_out is None else held_out.shape[0],
-                  n_visible=train.shape[1], world_size=distributed.rank_and_size()[1], environment=_environment())
+    config.update(data=_absolute_data(args.data), n_train=train.shape[0],
+                  n_held_out=0 if held_out is None else held_out.shape[0], n_visible=train.shape[1],
+                  data_fingerprint=data_fingerprint(train, held_out), world_size=distributed.rank_and_size()[1],
+                  environment=_environment())
     if args.resume:
-        _check_same_settings(run_dir, config)
+        run.check_resumable(config, _RESUMABLE)
     else:
-        _check_new_run(run_dir, args.overwrite, write, device)
+        _check_new_run(run, args.overwrite, write, device)
     if write:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run_dir / "config.json", json.dumps(config, indent=2))
+        run.write_config(config)
 
-    checkpoint = run_dir / "checkpoint.safetensors"
-    lines: list[str] = []
+    checkpoint = run.checkpoint
+    records: list[dict[str, Any]] = []
     if args.resume and checkpoint.is_file():
-        lines = [json.dumps(record) for record in checkpoint_history(checkpoint)]
-        logger.info("resuming %s after epoch %d", run_dir, len(lines))
+        records = checkpoint_history(checkpoint)
+        logger.info("resuming %s after epoch %d", run_dir, len(records))
 
     def log_epoch(model, record):
-        lines.append(json.dumps(record))
+        records.append(record)
         if write:
-            atomic_write_text(run_dir / "metrics.jsonl", "\n".join(lines) + "\n")
+            run.write_metrics(records)
 
     logger.info("training %s on %d rows with %s for %d epochs; run directory %s", type(model).__name__,
                 train.shape[0], sampler, args.epochs, run_dir)
@@ -353,27 +328,28 @@ def _train(args, write: bool, device: str | None) -> int:
         metadata["standardizer"] = scaler.to_dict()
     if history.interrupted:  # the model of the last finished epoch, usable as it is, and its report
         summary["interrupted"] = f"after epoch {len(history)} of {args.epochs}; {resume_hint}"
-        save(model, run_dir / "model.safetensors", metadata=metadata)
-        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+        save(model, run.model, metadata=metadata)
+        run.write_summary(summary)
         write_report(run_dir)
         logger.warning("interrupted after epoch %d of %d; model.safetensors holds that epoch's model; %s",
                        len(history), args.epochs, resume_hint)
         return 130
-    save(model, run_dir / "model.safetensors", metadata=metadata)  # before the (long) evaluation
+    save(model, run.model, metadata=metadata)  # before the (long) evaluation
     try:
-        return _finish(args, run_dir, model, history, summary, metadata, evaluation_data)
+        return _finish(args, run, model, history, summary, metadata, evaluation_data)
     except KeyboardInterrupt:
         summary["interrupted"] = f"during the final evaluation; {resume_hint} (it measures the trained model again)"
-        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+        run.write_summary(summary)
         write_report(run_dir)
         logger.warning("interrupted during the final evaluation; model.safetensors holds the trained model; %s",
                        resume_hint)
         return 130
 
 
-def _finish(args, run_dir: Path, model, history, summary: dict[str, Any], metadata: dict[str, Any],
+def _finish(args, run: RunDirectory, model, history, summary: dict[str, Any], metadata: dict[str, Any],
             data: dict[str, Any]) -> int:
     """Figures, the final measurement on the validation rows, summary.json, the report and the printed results."""
+    run_dir = run.path
     train, held_out, held_out_rows, scaler = data["train"], data["held_out"], data["held_out_rows"], data["scaler"]
     context, held_context = data["context"], data["held_context"]
     if args.model == "crbm":
@@ -392,8 +368,8 @@ def _finish(args, run_dir: Path, model, history, summary: dict[str, Any], metada
                                 n_betas=args.ais_betas, seed=args.seed, progress=not args.quiet))
         if scaler is not None:
             _in_original_units(summary, scaler)
-    save(model, run_dir / "model.safetensors", metadata=metadata)
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+    save(model, run.model, metadata=metadata)
+    run.write_summary(summary)
     write_report(run_dir)
     if not args.quiet:
         print(f"trained {model} in {summary['train_seconds']:.1f} s; run directory: {run_dir}")
@@ -505,8 +481,7 @@ def _settings_of_the_model(args) -> dict[str, Any]:
     """The model file's recorded training settings (:func:`_training_settings`); ``args.data``, if
     not given, becomes the data it was trained on (else digits)."""
     settings = _training_settings(args.model)
-    if args.data is None:
-        args.data = settings.get("data", "digits")
+    args.data = settings.get("data", "digits") if args.data is None else _absolute_data(args.data)
     return settings
 
 
@@ -854,7 +829,7 @@ def _run(argv: list[str] | None) -> int:
     logging.getLogger("torchrbm").setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     try:
         if args.command == "train" and args.resume and args.out:  # the run's own settings, unless given again
-            args = build_parser(train_defaults=_recorded_settings(Path(args.out), vars(args))).parse_args(argv)
+            args = build_parser(train_defaults=_recorded_settings(RunDirectory(args.out), vars(args))).parse_args(argv)
         return args.func(args)
     except BrokenPipeError:
         raise

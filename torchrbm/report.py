@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 from .files import atomic_write_text
-
-#: Figures shown first, in this order; any other PNG in the run directory follows.
-FIGURE_ORDER = ("curves.png", "filters.png", "samples.png", "reconstructions.png", "generated.png")
+from .runs import RunDirectory
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
@@ -74,11 +71,9 @@ def _metrics_table(records: list[dict[str, Any]]) -> str:
     return f'<table id="metrics"><tr>{head}</tr>{rows}</table>'
 
 
-def _figures(run_dir: Path) -> str:
-    pngs = sorted(run_dir.glob("*.png"), key=lambda p: (FIGURE_ORDER.index(p.name) if p.name in FIGURE_ORDER
-                                                         else len(FIGURE_ORDER), p.name))
+def _figures(run: RunDirectory) -> str:
     parts = []
-    for png in pngs:
+    for png in run.figures():
         data = base64.b64encode(png.read_bytes()).decode("ascii")
         caption = html.escape(png.stem.replace("_", " "))
         parts.append(f'<figure><img alt="{caption}" src="data:image/png;base64,{data}">'
@@ -141,10 +136,6 @@ def _headline(config: dict[str, Any], summary: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 def _interrupted(summary: dict[str, Any], records: list[dict[str, Any]], config: dict[str, Any]) -> str:
     """A banner for a run that did not finish: when it stopped and how to continue it."""
     if "interrupted" in summary:
@@ -159,15 +150,12 @@ def _interrupted(summary: dict[str, Any], records: list[dict[str, Any]], config:
 
 def render_report(run_dir: str | os.PathLike) -> str:
     """The HTML page of a run directory (see the module docstring)."""
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"not a torchrbm run directory: {config_path} not found")
-    config = json.loads(config_path.read_text())
-    summary = _read_json(run_dir / "summary.json")
-    metrics_path = run_dir / "metrics.jsonl"
-    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()] \
-        if metrics_path.is_file() else []
+    run = RunDirectory(run_dir)
+    config = run.config()
+    if not config:
+        raise FileNotFoundError(f"not a torchrbm run directory: {run / run.CONFIG} not found")
+    summary = run.summary()
+    records = run.metrics()
     environment = config.pop("environment", {})
     data_keys = ("data", "n_train", "n_held_out", "n_visible", "visible", "data_dir")
     data_rows = [(key, config[key]) for key in data_keys if key in config]
@@ -176,7 +164,7 @@ def render_report(run_dir: str | os.PathLike) -> str:
     timing = [(key, summary[key]) for key in ("epochs", "train_seconds") if key in summary]
     if records and all("time" in record for record in records):
         timing.append(("mean seconds per epoch", sum(r["time"] for r in records) / len(records)))
-    title = f"torchrbm run {run_dir.resolve().name}"
+    title = f"torchrbm run {run.path.resolve().name}"
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>",
@@ -187,7 +175,7 @@ def render_report(run_dir: str | os.PathLike) -> str:
         f"<p>Measured on {html.escape(str(summary.get('evaluated_on', 'the data')))}; each value with the "
         "method that produced it (sampled estimates with their 3σ interval).</p>",
         _results_table(summary),
-        "<h2>Figures</h2>", _figures(run_dir),
+        "<h2>Figures</h2>", _figures(run),
         "<h2>Data</h2>", _table(data_rows),
         "<h2>Settings</h2>", _table(settings),
         "<h2>Timing</h2>", _table(timing, ("quantity", "value")),
@@ -199,6 +187,6 @@ def render_report(run_dir: str | os.PathLike) -> str:
 
 def write_report(run_dir: str | os.PathLike) -> Path:
     """Write ``RUN_DIR/report.html`` (atomically) and return its path."""
-    path = Path(run_dir) / "report.html"
+    path = RunDirectory(run_dir) / RunDirectory.REPORT
     atomic_write_text(path, render_report(run_dir))
     return path

@@ -1,0 +1,156 @@
+"""A training run's directory: its files and the rules for starting, resuming and overwriting it.
+
+``torchrbm train --out RUN_DIR`` writes::
+
+    config.json              the run's settings (with the data's path and fingerprint)
+    metrics.jsonl            one JSON record per finished epoch
+    checkpoint.safetensors   the whole training state, for --resume
+    model.safetensors        the model of the last finished epoch, with config and summary
+    summary.json             final measurements and timing (or why the run stopped)
+    report.html              everything on one page; figures as *.png
+
+Every file is written atomically (a temporary file, then a rename), so a crash
+never leaves a half-written one.  The other commands and :mod:`torchrbm.report`
+find the files through :class:`RunDirectory` alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .files import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+#: Figures a run writes, in the order the report shows them.
+FIGURES = ("curves.png", "filters.png", "samples.png", "reconstructions.png", "generated.png")
+
+
+def data_fingerprint(*parts: torch.Tensor | None) -> dict[str, Any]:
+    """Shapes, dtypes and the SHA-256 of the rows of ``parts`` (training and validation rows): enough to
+    tell whether a resumed run would train on the same data."""
+    digest = hashlib.sha256()
+    shapes = []
+    for part in parts:
+        if part is None:
+            continue
+        rows = part.detach().cpu().contiguous()
+        digest.update(f"{tuple(rows.shape)}:{rows.dtype};".encode())
+        digest.update(rows.numpy().tobytes())
+        shapes.append(list(rows.shape))
+    return {"shapes": shapes, "sha256": digest.hexdigest()}
+
+
+class RunDirectory:
+    """One run directory (see the module docstring): paths, settings, metrics, summary, resume rules."""
+
+    CONFIG = "config.json"
+    METRICS = "metrics.jsonl"
+    CHECKPOINT = "checkpoint.safetensors"
+    MODEL = "model.safetensors"
+    SUMMARY = "summary.json"
+    REPORT = "report.html"
+    #: Files whose presence means that the directory holds a run (one that trained an epoch).
+    RUN_FILES = (CHECKPOINT, METRICS, MODEL)
+    #: Everything a run writes, removed by ``overwrite``.
+    OUTPUTS = (*RUN_FILES, CONFIG, SUMMARY, REPORT, *FIGURES, "tensorboard")
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDirectory({str(self.path)!r})"
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / self.CHECKPOINT
+
+    @property
+    def model(self) -> Path:
+        return self.path / self.MODEL
+
+    # ------------------------------------------------------------------ reading
+    def config(self) -> dict[str, Any]:
+        """The recorded settings (``{}`` if there are none); ``ValueError`` for a file that holds other things."""
+        path = self.path / self.CONFIG
+        if not path.is_file():
+            return {}
+        try:
+            saved = json.loads(path.read_text())
+        except ValueError:
+            saved = None
+        if not isinstance(saved, dict):
+            raise ValueError(f"{path} does not hold a torchrbm run's settings")
+        return saved
+
+    def summary(self) -> dict[str, Any]:
+        path = self.path / self.SUMMARY
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def metrics(self) -> list[dict[str, Any]]:
+        path = self.path / self.METRICS
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+    def existing_run_files(self) -> list[str]:
+        return [name for name in self.RUN_FILES if (self.path / name).is_file()]
+
+    def figures(self) -> list[Path]:
+        """The run's PNG figures: :data:`FIGURES` first, in order, then any other."""
+        return sorted(self.path.glob("*.png"), key=lambda p: (FIGURES.index(p.name) if p.name in FIGURES
+                                                              else len(FIGURES), p.name))
+
+    # ------------------------------------------------------------------ rules
+    def remove_outputs(self) -> None:
+        """Remove everything a run writes here (``--overwrite``): the old run's figures, metrics and
+        checkpoint would otherwise mix with the new run's."""
+        for name in self.OUTPUTS:
+            path = self.path / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+
+    def check_resumable(self, config: dict[str, Any], may_change: set[str]) -> None:
+        """Refuse to resume with settings (``config``) other than the recorded ones, except ``may_change``;
+        and name a change of the data (its fingerprint) on its own.  A directory without settings (none yet,
+        or killed before it wrote them) starts a new run."""
+        saved = self.config()
+        if not saved:
+            logger.warning("nothing to resume in %s (no %s): starting a new run", self.path, self.CONFIG)
+            return
+        now = json.loads(json.dumps(config))
+        if "data_fingerprint" in saved and saved["data_fingerprint"] != now.get("data_fingerprint"):
+            raise ValueError(f"cannot resume {self.path}: its data changed since the run started ({saved.get('data')}"
+                             f": rows {saved['data_fingerprint']['shapes']} with SHA-256 "
+                             f"{saved['data_fingerprint']['sha256'][:12]}... there, "
+                             f"{now['data_fingerprint']['shapes']} with {now['data_fingerprint']['sha256'][:12]}... "
+                             "now); train on the same data, or start afresh with another --out or --overwrite")
+        differing = sorted(key for key in set(saved) | set(now)
+                           if key not in may_change and key != "data_fingerprint" and saved.get(key) != now.get(key))
+        if differing:
+            details = ", ".join(f"{key} {saved.get(key)!r} there, {now.get(key)!r} now" for key in differing)
+            raise ValueError(f"cannot resume {self.path}: it was trained with other settings ({details}); keep them "
+                             "to continue it, or start afresh with another --out or with --overwrite instead of "
+                             "--resume")
+
+    # ------------------------------------------------------------------ writing
+    def write_config(self, config: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path / self.CONFIG, json.dumps(config, indent=2))
+
+    def write_metrics(self, records: list[dict[str, Any]]) -> None:
+        atomic_write_text(self.path / self.METRICS, "".join(json.dumps(record) + "\n" for record in records))
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic_write_text(self.path / self.SUMMARY, json.dumps(summary, indent=2))
