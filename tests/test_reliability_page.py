@@ -160,6 +160,10 @@ CASES: dict[str, list[Callable[[Path], object]]] = {
         lambda _: tr.DBN([3, 2]).fine_tune(np.zeros((4, 3)), [0, 1, 5, 0], n_classes=3, epochs=1)],
     "DBN layers that do not chain": [lambda _: tr.DBN(layers=[tr.RBM(3, 2), tr.RBM(3, 2)])],
     "`transform` before `fit` (scikit-learn)": [lambda _: SklearnRBM().transform(np.zeros((2, 3)))],
+    "uint8 0/1 data mapped by `2 * x - 1` for spin units (255 for 0: unsigned integers wrap around), for any "
+    "entry point": [lambda _: tr.fit(tr.RBM(16, 2, visible="spin"), tr.datasets.bars_and_stripes(4) * 2 - 1)],
+    "values outside [0, 1] to binarise by threshold (uint8 grey levels 0..255 are read as x / 255)": [
+        lambda _: tr.datasets.binarize([[0.0, 16.0]], "threshold")],
     "probabilities outside [0, 1] for stochastic binarisation": [
         lambda _: tr.datasets.binarize([[0.5, 2.0]], "stochastic")],
     # unsafe, truncated and corrupted files
