@@ -52,7 +52,7 @@ def test_train_writes_a_self_contained_report_with_every_figure(run):
     page = _Page()
     page.feed((run / "report.html").read_text())
     pngs = sorted(run.glob("*.png"))
-    assert len(page.images) == len(pngs) == 4
+    assert len(page.images) == len(pngs) == 5  # curves, filters, samples, reconstructions, hidden activity
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
@@ -68,6 +68,35 @@ def test_report_tables_hold_the_runs_numbers(run):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert f"{records[-1]['recon_error']:.6g}" in page.cells["metrics"]
     assert len(page.cells["metrics"]) == 5 * (len(records) + 1)  # epoch, recon, lr, momentum, time; header
+
+
+def test_report_opens_with_a_headline_and_shows_only_the_settings_that_apply(run):
+    page = _Page()
+    page.feed(render_report(run))
+    summary = json.loads((run / "summary.json").read_text())
+    exact = summary["exact"]
+    low, high = exact["log_likelihood_interval_3sigma"]
+    assert page.cells["headline"][5:] == ["exact enumeration", f"{exact['log_likelihood']:.3f}",
+                                          f"{low:.3f} to {high:.3f}", "0.000",
+                                          f"{exact['mean_over_rows_std_error']:.3f}"]
+    assert exact["mean_over_rows_std_error"] > 0  # bas is evaluated on its 32 training rows: s/sqrt(32)
+    text = (run / "report.html").read_text()
+    assert "rbm with 16 bernoulli visible and 8 hidden units, trained by pcd for 4 epochs on 32 rows of bas" in text
+    settings = page.cells[None]
+    assert "n_chains" in settings and "n_temps" not in settings and "filters" not in settings
+    assert "<details><summary>Per-epoch metrics (4 epochs)</summary>" in text
+
+
+def test_a_parallel_tempering_run_records_and_shows_its_swap_rates(tmp_path):
+    run = tmp_path / "pt"
+    assert main(["train", "--data", "bas", "--epochs", "2", "--hidden", "8", "--sampler", "pt", "--n-temps", "4",
+                 "--n-chains", "10", "--out", str(run), "--quiet"]) == 0
+    entry = json.loads((run / "summary.json").read_text())["pt_swap_rates"]
+    assert len(entry["swap_rates"]) == 3 and all(0 <= rate <= 1 for rate in entry["swap_rates"])
+    assert max(entry["betas"]) == 1.0 and len(entry["betas"]) == 4 and (run / "swap_rates.png").is_file()
+    page = _Page()
+    page.feed(render_report(run))
+    assert "n_temps" in page.cells[None] and len(page.images) == 6
 
 
 def test_report_command_and_its_errors(run, tmp_path, capsys):
@@ -109,7 +138,7 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
         assert browser.save_screenshot(str(screenshot))
     finally:
         browser.quit()
-    assert len(images) == len(list(run.glob("*.png"))) == 4
+    assert len(images) == len(list(run.glob("*.png"))) == 5
     assert all(complete and width > 0 for complete, width, _ in images), images
     summary = json.loads((run / "summary.json").read_text())
     assert f"{summary['exact']['log_likelihood']:.6g}" in cells["results"]

@@ -61,6 +61,13 @@ class AISResult:
     seconds: float
 
     @property
+    def heaviest_share(self) -> float:
+        """The share of the total importance weight held by the heaviest chain (1 / n_chains at best):
+        near 1, the estimate rests on one chain."""
+        log_w = self.log_weights.detach().double()
+        return float(torch.exp(log_w.max() - torch.logsumexp(log_w, 0)))
+
+    @property
     def method(self) -> str:
         return "ais" if self.direction == "forward" else "rais"
 
@@ -72,6 +79,7 @@ class AISResult:
             "log_partition_std": self.log_z_std,
             "log_partition_interval_3sigma": list(self.interval),
             "effective_sample_size": self.ess,
+            "heaviest_chain_weight_share": self.heaviest_share,
             "n_chains": self.n_chains,
             "n_betas": self.n_betas,
             "seconds": self.seconds,

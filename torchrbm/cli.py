@@ -120,8 +120,10 @@ def _split_train_held_out(args) -> tuple[torch.Tensor, torch.Tensor | None, str]
 
 
 @torch.no_grad()
-def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standardizer | None) -> None:
-    """Filters, samples, reconstructions and curves; standardised data is shown on its original scale."""
+def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standardizer | None, sampler,
+                  sparsity_target: float | None) -> None:
+    """Filters, samples, reconstructions, curves, the hidden units' activity and, for parallel tempering,
+    the swap rates; standardised data is shown on its original scale."""
     def image(x):
         return x if scaler is None else scaler.inverse_transform(x)
 
@@ -133,11 +135,19 @@ def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standard
     pixels = {} if scaler is None else {"pixels": scaler.columns.tolist(), "n_pixels": scaler.mean.numel()}
     figures = {
         "filters.png": plots.plot_filters(model, **pixels),
-        "samples.png": plots.plot_images(image(samples), title="samples (1000 Gibbs steps)"),
+        "samples.png": plots.plot_images(image(samples), title="100 chains started from the visible biases, "
+                                         "after 1000 Gibbs steps (E[v | h] shown)"),
         "reconstructions.png": plots.plot_images(image(pairs), columns=2 * 5,
-                                                 title="data and mean-field reconstructions"),
+                                                 title="pairs: a data row (left), its mean-field reconstruction "
+                                                 "E[v | E[h | v]] (right)"),
+
         "curves.png": plots.plot_curves(history),
     }
+    rows = data[:1000].to(device=model.device, dtype=model.dtype)
+    if model.prob_h(rows[:1]).ndim == 2:  # one mean per hidden unit (not a convolutional map)
+        figures["hidden_activity.png"] = plots.plot_hidden_activity(model, rows, target=sparsity_target)
+    if hasattr(sampler, "swap_rates"):
+        figures["swap_rates.png"] = plots.plot_swap_rates(sampler)
     for name, fig in figures.items():
         atomic_savefig(fig, run_dir / name, dpi=100)
 
@@ -304,7 +314,7 @@ def _train(args, write: bool, device: str | None) -> int:
     if args.tensorboard and write:
         callbacks.append(ScalarLogger(tensorboard_writer(run_dir / "tensorboard")))
     evaluation_data = {"train": train, "held_out": held_out, "held_out_rows": held_out_rows, "scaler": scaler,
-                       "context": context, "held_context": held_context}
+                       "context": context, "held_context": held_context, "sampler": sampler}
 
     started = time.perf_counter()
     history = fit(model, train, sampler=sampler, epochs=args.epochs, batch_size=args.batch_size,
@@ -356,7 +366,12 @@ def _finish(args, run: RunDirectory, model, history, summary: dict[str, Any], me
         atomic_savefig(plots.plot_curves(history), run_dir / "curves.png", dpi=100)
         atomic_savefig(plots.plot_filters(model), run_dir / "filters.png", dpi=100)
     else:
-        _save_figures(run_dir, model, history, train, scaler)
+        _save_figures(run_dir, model, history, train, scaler, data["sampler"], args.sparsity_target)
+        if hasattr(data["sampler"], "swap_rates"):
+            summary["pt_swap_rates"] = {"method": "parallel tempering: swap acceptance rate between neighbouring "
+                                        "temperatures over the whole run",
+                                        "swap_rates": data["sampler"].swap_rates.tolist(),
+                                        "betas": data["sampler"].betas.tolist()}
     evaluated = held_out if held_out is not None else train
     summary["evaluated_on"] = "validation rows" if held_out is not None else "training data"
     summary["validation_rows"] = held_out_rows

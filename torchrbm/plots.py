@@ -26,26 +26,27 @@ def _grid(images: np.ndarray, shape: tuple[int, int], columns: int, title: str, 
     count = images.shape[0]
     columns = max(1, min(columns, count))
     rows = math.ceil(count / columns)
-    fig = Figure(figsize=(columns * 0.7 + 0.4, rows * 0.7 + 0.6), layout="constrained")
+    fig = Figure(figsize=(columns * 0.7 + (1.2 if symmetric else 0.4), rows * 0.7 + 0.6), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
+    # One scale for every image (symmetric around 0 for weights), shown by a colour bar: images compare.
+    limit = (float(np.abs(images).max()) or 1.0) if symmetric else 1.0
+    shown = None
     for index, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if index >= count:
             continue
-        image = images[index].reshape(shape)
-        if symmetric:
-            limit = float(np.abs(image).max()) or 1.0
-            ax.imshow(image, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
-        else:
-            ax.imshow(image, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+        shown = ax.imshow(images[index].reshape(shape), cmap=cmap, vmin=-limit if symmetric else 0.0, vmax=limit,
+                          interpolation="nearest")
+    if symmetric and shown is not None:
+        fig.colorbar(shown, ax=axes, shrink=0.8, label="weight")
     fig.suptitle(title)
     return fig
 
 
 def plot_filters(model, *, shape: tuple[int, int] | None = None, max_filters: int = 100,
                  columns: int = 10, pixels: Sequence[int] | None = None, n_pixels: int | None = None) -> Figure:
-    """Each hidden unit's incoming weights ``W[:, j]`` as an image (red/blue: +/-);
-    for a convolutional model, each filter (its first channel).
+    """Each hidden unit's incoming weights ``W[:, j]`` as an image (red/blue: +/-, one scale for all,
+    shown by a colour bar); for a convolutional model, each filter (its first channel).
 
     If the visible units show only some pixels of each image (constant pixels
     dropped before standardising), ``pixels`` lists them and ``n_pixels`` is the

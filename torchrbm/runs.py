@@ -31,7 +31,8 @@ from .files import atomic_write_text
 logger = logging.getLogger(__name__)
 
 #: Figures a run writes, in the order the report shows them.
-FIGURES = ("curves.png", "filters.png", "samples.png", "reconstructions.png", "generated.png")
+FIGURES = ("curves.png", "filters.png", "samples.png", "reconstructions.png", "hidden_activity.png", "swap_rates.png",
+           "generated.png")
 
 
 def data_fingerprint(*parts: torch.Tensor | None) -> dict[str, Any]:
