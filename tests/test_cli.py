@@ -375,3 +375,21 @@ def test_a_run_records_its_data_and_refuses_to_resume_on_other_rows(tmp_path, ca
     np.save("work/rows.npy", rows)  # the same rows again: the finished run is extended to 3 epochs
     assert main(["train", "--out", "work/run", "--resume", "--epochs", "3", "--quiet"]) == 0
     assert len((tmp_path / "work" / "run" / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_a_new_run_can_start_from_a_saved_model(tmp_path, capsys):
+    first = tmp_path / "first"
+    assert main(["train", "--hidden", "6", "--epochs", "2", "--out", str(first), "--quiet"]) == 0
+    start = tr.load(first / "model.safetensors")
+    second = tmp_path / "second"
+    assert main(["train", "--init", str(first / "model.safetensors"), "--epochs", "0", "--out", str(second),
+                 "--quiet"]) == 0
+    assert torch.equal(tr.load(second / "model.safetensors").W, start.W)  # no epoch: the model as it was given
+    config = json.loads((second / "config.json").read_text())
+    assert config["hidden"] == 6 and config["init"] == str(first / "model.safetensors")
+    assert main(["train", "--init", str(first / "model.safetensors"), "--epochs", "1", "--out",
+                 str(tmp_path / "third"), "--quiet"]) == 0
+    assert not torch.equal(tr.load(tmp_path / "third" / "model.safetensors").W, start.W)
+    assert main(["train", "--data", "bas", "--init", str(first / "model.safetensors"), "--out",
+                 str(tmp_path / "bad"), "--quiet"]) == 2
+    assert "has 64 visible units but the data has 16 columns" in capsys.readouterr().err

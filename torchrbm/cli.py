@@ -232,6 +232,22 @@ def _build_model(args, train: torch.Tensor, scaler, generator, device: str | Non
 
 
 @torch.no_grad()
+def _initial_model(args, train: torch.Tensor):
+    """The model in ``--init``'s file, to train further as a new run; it must fit the data, and --hidden
+    and --visible, if given, must agree with it (its own architecture is what trains)."""
+    model = load(args.init, device=args.device)
+    if type(model).__name__ != {"rbm": "RBM", "conv": "ConvRBM", "crbm": "ConditionalRBM"}[args.model]:
+        raise ValueError(f"--init {args.init} holds a {type(model).__name__}, not the --model {args.model} to train")
+    if model.n_visible != train.shape[1]:
+        raise ValueError(f"--init {args.init} has {model.n_visible} visible units but the data has {train.shape[1]} "
+                         "columns")
+    if model.visible.name != args.visible:
+        raise ValueError(f"--init {args.init} has {model.visible.name} visible units, not --visible {args.visible}")
+    args.hidden = model.n_hidden  # recorded as trained
+    args.init = str(Path(args.init).resolve())
+    return model
+
+
 def _prediction_errors(model: ConditionalRBM, frames, context, generator: torch.Generator) -> dict[str, Any]:
     """One-step prediction error on ``frames`` from their ``context``, and that of copying the
     previous frame, for scale."""
@@ -280,7 +296,7 @@ def _train(args, write: bool, device: str | None) -> int:
             train, scaler = datasets.standardize(train, drop_constant=True)
             held_out = None if held_out is None else scaler.transform(held_out)
     generator = torch.Generator(device=device).manual_seed(args.seed)
-    model = _build_model(args, train, scaler, generator, device)
+    model = _build_model(args, train, scaler, generator, device) if args.init is None else _initial_model(args, train)
     sampler = get_sampler(args.sampler or ("cd" if args.model == "crbm" else "pcd"), k=args.k,
                           n_chains=args.n_chains, n_temps=args.n_temps)
     run = RunDirectory(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
@@ -711,7 +727,11 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     train.add_argument("--max-rows", type=_count, default=None, metavar="N",
                        help="read only the first N rows of the data (of each split of the MNIST family), to try a "
                        "data set quickly; evaluate and inpaint read the model's data as its run did (default: all)")
-    train.add_argument("--hidden", type=int, default=100, help="number of hidden units (default: 100)")
+    train.add_argument("--hidden", type=int, default=100, help="number of hidden units (default: 100; with --init: "
+                       "the model's)")
+    train.add_argument("--init", default=None, metavar="MODEL",
+                       help="start from the model in this file (written by torchrbm, e.g. a run's "
+                       "model.safetensors) instead of random weights; a new run, with its own settings")
     train.add_argument("--model", choices=["rbm", "conv", "crbm"], default="rbm",
                        help="rbm (fully connected), conv (shared filters, Lee et al. 2009) or crbm (conditional "
                             "on the previous --order frames of a sequence; --data moving-bars or a file of one "
