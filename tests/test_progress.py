@@ -1,11 +1,41 @@
-"""Progress bars: training and AIS report on stderr, never on stdout."""
+"""Progress: tqdm bars on a terminal, plain lines in a log, always on stderr, never on stdout."""
 
+import re
+
+import pytest
 import torch
 
 import torchrbm as tr
+from torchrbm import progress
+from torchrbm.cli import main
+
+#: What a terminal's bars are made of, and no log line may hold.
+BAR_CODES = re.compile(r"[\r\x1b]")
 
 
-def test_progress_bars_for_training_and_ais_go_to_stderr(capsys):
+def _stderr_lines(text: str) -> list[str]:
+    assert not BAR_CODES.search(text), f"carriage return or escape code in {text!r}"
+    return text.splitlines()
+
+
+def _steps(lines: list[str]) -> list[str]:
+    """Each progress line without its timing and values: ``"AIS: beta 3 of 10"``."""
+    return [re.sub(r" \([^()]*\)(; .*)?$", "", line) for line in lines]
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """stderr taken for a terminal, which shows tqdm bars."""
+    monkeypatch.setattr(progress, "shows_bars", lambda stream: True)
+
+
+@pytest.fixture
+def every_step(monkeypatch):
+    """Timed phases write a plain line after every step (no seconds between two lines)."""
+    monkeypatch.setenv(progress.INTERVAL_VARIABLE, "0")
+
+
+def test_progress_bars_for_training_and_ais_on_a_terminal(terminal, capsys):
     data = tr.datasets.bars_and_stripes(4)
     rbm = tr.RBM(16, 8, data=data, generator=torch.Generator().manual_seed(0))
     tr.fit(rbm, data, epochs=2, batch_size=8, seed=0, progress=True)
@@ -13,8 +43,73 @@ def test_progress_bars_for_training_and_ais_go_to_stderr(capsys):
     tr.reverse_ais(rbm, data, n_chains=10, n_betas=300, seed=0, progress=True)
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "training" in captured.err and "epoch 1" in captured.err
+    assert "training" in captured.err and "epoch 1" in captured.err and "\r" in captured.err
     assert "499/499" in captured.err and "reverse AIS" in captured.err and "ess=" in captured.err
+
+
+def test_training_into_a_log_writes_one_plain_line_per_epoch(capsys):
+    data = tr.datasets.bars_and_stripes(4)
+    rbm = tr.RBM(16, 8, data=data, generator=torch.Generator().manual_seed(0))
+    history = tr.fit(rbm, data, epochs=3, batch_size=8, seed=0, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = _stderr_lines(captured.err)
+    assert _steps(lines) == [f"training: epoch {n} of 3" for n in (1, 2, 3)]
+    assert lines[-1].endswith(f"recon={history[-1]['recon_error']:.4f}")
+
+
+def test_a_resumed_run_counts_its_epochs_from_the_checkpoint(tmp_path, capsys):
+    data = tr.datasets.bars_and_stripes(4)
+    options = {"epochs": 4, "batch_size": 8, "seed": 0, "checkpoint": tmp_path / "c.safetensors", "resume": True}
+    tr.fit(tr.RBM(16, 8, data=data), data, callbacks=[lambda model, record: record["epoch"] == 1], **options)
+    tr.fit(tr.RBM(16, 8, data=data), data, progress=True, **options)
+    lines = _stderr_lines(capsys.readouterr().err)
+    assert _steps(lines) == ["training: epoch 3 of 4", "training: epoch 4 of 4"]
+
+
+def test_short_phases_write_nothing_into_a_log(capsys):
+    data = tr.datasets.bars_and_stripes(4)
+    rbm = tr.RBM(16, 8, data=data)
+    tr.ais(rbm, n_chains=10, n_betas=100, seed=0, progress=True)
+    tr.pseudo_log_likelihood(rbm, data, progress=True)
+    rbm.gibbs(data, 10, progress=True)
+    assert capsys.readouterr().err == ""
+
+
+def test_long_phases_write_a_line_every_few_seconds_and_one_at_the_end(every_step, capsys):
+    data = tr.datasets.bars_and_stripes(4)
+    rbm = tr.RBM(16, 8, data=data)
+    tr.pseudo_log_likelihood(rbm, data.repeat(3000, 1), progress=True)  # 1 << 21 / 16**2 = 8192 rows at a time
+    rbm.gibbs(data, 3, progress=True)
+    rbm.inpaint(data, torch.arange(16) < 8, steps=2, progress=True)
+    tr.reverse_ais(rbm, data, n_chains=10, n_betas=3, seed=0, progress=True)
+    lines = _stderr_lines(capsys.readouterr().err)
+    pll = [f"pseudo-likelihood (full): example {n} of 96000" for n in [*range(8192, 96000, 8192), 96000, 96000]]
+    assert _steps(lines) == [
+        *pll, "Gibbs sampling: step 1 of 3", "Gibbs sampling: step 2 of 3", "Gibbs sampling: step 3 of 3",
+        "Gibbs sampling: step 3 of 3", "inpainting: step 1 of 2", "inpainting: step 2 of 2", "inpainting: step 2 of 2",
+        "reverse AIS: beta 1 of 2", "reverse AIS: beta 2 of 2", "reverse AIS: beta 2 of 2"]
+    assert "about" in lines[0] and " left" in lines[0] and "done in" in lines[-1]
+
+
+def test_the_seconds_between_lines_are_a_number(monkeypatch):
+    assert progress.interval() == progress.DEFAULT_INTERVAL
+    monkeypatch.setenv(progress.INTERVAL_VARIABLE, "2.5")
+    assert progress.interval() == 2.5
+    for bad in ("soon", "-1", "nan", "inf"):
+        monkeypatch.setenv(progress.INTERVAL_VARIABLE, bad)
+        with pytest.raises(ValueError, match="TORCHRBM_PROGRESS_SECONDS must be a number of seconds"):
+            progress.interval()
+
+
+def test_fine_tuning_reports_its_epochs_on_stderr(capsys):
+    x, y = tr.datasets.bars_and_stripes(4), torch.arange(32) % 2
+    dbn = tr.DBN([16, 8])
+    history = dbn.fine_tune(x, y, epochs=2, seed=0, progress=True)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert _steps(_stderr_lines(captured.err)) == [
+        f"fine-tuning: epoch {n} of 2" for n in range(1, len(history) + 1)]
 
 
 class _Writer:
@@ -42,8 +137,6 @@ def test_scalar_logger_writes_each_numeric_metric_of_each_epoch():
 
 def test_cli_tensorboard_option_and_messages(tmp_path, caplog, capsys):
     import importlib.util
-
-    from torchrbm.cli import main
 
     with caplog.at_level("INFO", logger="torchrbm"):
         code = main(["train", "--data", "bas", "--epochs", "2", "--hidden", "8", "--out", str(tmp_path / "run"),
