@@ -1,6 +1,9 @@
 """Progress: tqdm bars on a terminal, plain lines in a log, always on stderr, never on stdout."""
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -33,6 +36,14 @@ def terminal(monkeypatch):
 def every_step(monkeypatch):
     """Timed phases write a plain line after every step (no seconds between two lines)."""
     monkeypatch.setenv(progress.INTERVAL_VARIABLE, "0")
+
+
+@pytest.fixture(scope="module")
+def bas_model(tmp_path_factory):
+    run = tmp_path_factory.mktemp("progress") / "run"
+    assert main(["train", "--data", "bas", "--hidden", "8", "--epochs", "3", "--batch-size", "8", "--out", str(run),
+                 "--quiet"]) == 0
+    return run / "model.safetensors"
 
 
 def test_progress_bars_for_training_and_ais_on_a_terminal(terminal, capsys):
@@ -110,6 +121,41 @@ def test_fine_tuning_reports_its_epochs_on_stderr(capsys):
     assert captured.out == ""
     assert _steps(_stderr_lines(captured.err)) == [
         f"fine-tuning: epoch {n} of 2" for n in range(1, len(history) + 1)]
+
+
+def _torchrbm(*args: str) -> subprocess.CompletedProcess:
+    """The torchrbm command, its stdout and stderr into pipes (one thread: the fastest for tiny models)."""
+    return subprocess.run([sys.executable, "-m", "torchrbm", *args], capture_output=True, text=True, check=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_train_into_a_pipe_writes_one_line_per_epoch_and_quiet_only_the_results(tmp_path):
+    common = ["train", "--hidden", "8", "--epochs", "3", "--batch-size", "200"]  # digits; exact log-likelihood
+    logged = _torchrbm(*common, "--out", str(tmp_path / "logged"))
+    lines = _stderr_lines(logged.stderr)
+    epochs = [line for line in lines if line.startswith("training: epoch ")]
+    assert _steps(epochs) == [f"training: epoch {n} of 3" for n in (1, 2, 3)]
+    assert all(line.startswith("torchrbm: ") for line in lines if line not in epochs)  # the messages
+    assert "trained RBM" in logged.stdout and "log-likelihood" in logged.stdout
+    quiet = _torchrbm(*common, "--out", str(tmp_path / "quiet"), "--quiet")
+    assert quiet.stderr == ""
+    results = [line for line in quiet.stdout.splitlines() if "log-likelihood" in line or "reconstruction" in line]
+    assert len(results) == 2 and all(line in logged.stdout for line in results)  # the same results, in seconds more
+
+
+def test_evaluate_sample_and_inpaint_report_progress_unless_quiet(bas_model, tmp_path, every_step, capsys):
+    commands = [["evaluate", str(bas_model), "--method", "pll"],
+                ["sample", str(bas_model), "--n", "4", "--steps", "3", "--out", str(tmp_path / "s.npy")],
+                ["inpaint", str(bas_model), "--n", "4", "--steps", "2", "--mask", "random:0.5",
+                 "--out", str(tmp_path / "i.npy")]]
+    phases = ["pseudo-likelihood (full): example", "Gibbs sampling: step", "inpainting: step"]
+    for command, phase in zip(commands, phases, strict=True):
+        assert main(command) == 0
+        shown = capsys.readouterr()
+        assert shown.err and all(line.startswith(phase) for line in _stderr_lines(shown.err))
+        assert main([*command, "--quiet"]) == 0
+        quiet = capsys.readouterr()
+        assert quiet.err == "" and quiet.out == shown.out != ""
 
 
 class _Writer:
