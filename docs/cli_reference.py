@@ -11,8 +11,24 @@ import sys
 from pathlib import Path
 
 from torchrbm.cli import build_parser
+from torchrbm.progress import DEFAULT_INTERVAL, INTERVAL_VARIABLE
 
 PAGE = Path(__file__).with_name("cli.md")
+
+
+#: How the commands report progress (torchrbm/progress.py), between the table of commands and the commands.
+PROGRESS = f"""
+## Progress, messages and results
+
+Results go to stdout; progress and messages go to stderr. On a terminal the long phases (training epochs and
+their batches, AIS and reverse AIS, the full pseudo-log-likelihood, Gibbs sampling, inpainting) show tqdm bars.
+When stderr is not a terminal (a pipe, a log file, a batch job) there are no bars, carriage returns or escape
+codes: `train` writes one line per epoch, such as
+`training: epoch 3 of 50 (2.1 s, about 49 s left); recon=0.0412`, and every other phase one line at most
+every {DEFAULT_INTERVAL:g} seconds, and one when it ends if it wrote any before, so that short phases write nothing (the
+environment variable `{INTERVAL_VARIABLE}` sets another interval). `--quiet` silences the progress and
+the messages, not the warnings, errors or results.
+"""
 
 
 def _cell(text: str) -> str:
@@ -55,7 +71,7 @@ def render() -> str:
              "`torchrbm COMMAND --help` prints the same.", "",
              "| command | what it does |", "|---|---|"]
     lines += [f"| [`torchrbm {name}`](#torchrbm-{name}) | {_cell(summaries[name])} |" for name in subparsers.choices]
-    lines.append("")
+    lines += ["", *PROGRESS.strip().splitlines(), ""]
     for name, sub in subparsers.choices.items():
         lines += _subcommand(name, sub, summaries[name])
     return "\n".join(lines).rstrip() + "\n"

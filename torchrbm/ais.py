@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
+from .progress import Progress
 from .rng import resolve_generator
 from .tempering import TemperedPath
 from .validation import as_data_tensor, check_positive_int, trusted_inputs
@@ -191,13 +191,13 @@ def _anneal(path: TemperedPath, v: Tensor, generator, betas: Tensor | None, *, r
     from 0 to 1, or from 1 to 0 when ``reverse``, starting from states ``v``.
 
     Returns the log-weights and the number of inverse temperatures used.  With
-    ``progress`` a tqdm bar (on stderr) shows the temperatures done, the current
-    ``beta`` and the effective sample size of the weights so far.
+    ``progress`` reports the temperatures done, the current ``beta`` and the
+    effective sample size of the weights so far on stderr (:mod:`torchrbm.progress`).
     """
     start, end = (1.0, 0.0) if reverse else (0.0, 1.0)
     ladder = None if betas is None else iter((betas.flip(0) if reverse else betas)[1:].tolist())
-    bar = tqdm(total=None if betas is None else betas.numel() - 1, disable=not progress, unit="beta",
-               desc="reverse AIS" if reverse else "AIS", mininterval=0.5)
+    bar = Progress(total=None if betas is None else betas.numel() - 1, enabled=progress, unit="beta",
+                   desc="reverse AIS" if reverse else "AIS")
     log_w = torch.zeros(v.shape[0], dtype=torch.float64, device=v.device)
     beta = start
     pre = path.model.hidden_preactivation(v)
@@ -211,7 +211,7 @@ def _anneal(path: TemperedPath, v: Tensor, generator, betas: Tensor | None, *, r
         beta = following
         bar.update(1)
         if progress and count % 200 == 0:
-            bar.set_postfix(beta=f"{beta:.4f}", ess=f"{_ess(torch.exp(log_w - log_w.max())):.1f}", refresh=False)
+            bar.set_postfix(beta=f"{beta:.4f}", ess=f"{_ess(torch.exp(log_w - log_w.max())):.1f}")
         if beta == end:
             break
         v = path.gibbs(v, beta, generator, pre)
@@ -265,8 +265,9 @@ def ais(
     ``n_betas`` and chooses each next temperature so that the conditional effective
     sample size of the step is ``target_cess`` (a fraction; closer to 1 means more,
     smaller steps).  The adaptive ladder depends on the chains themselves, which
-    adds a small bias of its own; fixed ladders do not.  ``progress`` shows a
-    tqdm bar with the current ``beta`` and effective sample size.
+    adds a small bias of its own; fixed ladders do not.  ``progress`` reports the
+    temperatures done, the current ``beta`` and the effective sample size on stderr:
+    a tqdm bar on a terminal, else a plain line every few seconds (:mod:`torchrbm.progress`).
     """
     n_chains, betas, generator = _prepare(model, n_chains, n_betas, schedule, betas, target_cess, seed, generator)
     path = TemperedPath(model, base_biases(model, data))

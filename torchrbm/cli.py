@@ -402,21 +402,26 @@ def _finish(args, run: RunDirectory, model, history, summary: dict[str, Any], me
     save(model, run.model, metadata=metadata)
     run.write_summary(summary)
     write_report(run_dir)
-    if not args.quiet:
-        print(f"trained {model} in {summary['train_seconds']:.1f} s; run directory: {run_dir}")
-        if summary["recon_error"] is not None:  # None after --epochs 0: the untrained model is evaluated
-            print(f"final reconstruction error {summary['recon_error']:.5f}")
-        if "prediction" in summary:
-            errors = summary["prediction"]
-            print(f"{summary['evaluated_on']}: one-step prediction error {errors['prediction_error']:.4f} "
-                  f"(copying the previous frame: {errors['copy_previous_frame_error']:.4f})")
-        for method in ("exact", "ais", "rais"):
-            entry = summary.get(method, {})
-            if "log_likelihood" in entry:
-                print(f"{summary['evaluated_on']}: {_log_likelihood_line(entry)} by {entry['method']}")
-                if "warning" in entry:
-                    print(f"  WARNING: {entry['warning']}")
+    _print_summary(model, run_dir, summary)
     return 0
+
+
+def _print_summary(model, run_dir: Path, summary: dict[str, Any]) -> None:
+    """``train``'s results on stdout (with or without --quiet)."""
+    print(f"trained {type(model).__name__} {model.n_visible} x {model.n_hidden} in {summary['train_seconds']:.1f} s; "
+          f"run directory: {run_dir}")
+    if summary["recon_error"] is not None:  # None after --epochs 0: the untrained model is evaluated
+        print(f"final reconstruction error {summary['recon_error']:.5f}")
+    if "prediction" in summary:
+        errors = summary["prediction"]
+        print(f"{summary['evaluated_on']}: one-step prediction error {errors['prediction_error']:.4f} "
+              f"(copying the previous frame: {errors['copy_previous_frame_error']:.4f})")
+    for method in ("exact", "ais", "rais"):
+        entry = summary.get(method, {})
+        if "log_likelihood" in entry:
+            print(f"{summary['evaluated_on']}: {_log_likelihood_line(entry)} by {entry['method']}")
+            if "warning" in entry:
+                print(f"  WARNING: {entry['warning']}")
 
 
 def _in_original_units(results: dict[str, Any], scaler: datasets.Standardizer) -> None:
@@ -590,7 +595,7 @@ def cmd_sample(args) -> int:
 
     start = model.sample_from_visible_biases(args.n, generator)
     with torch.no_grad():
-        v = model.gibbs(start, args.steps, generator)
+        v = model.gibbs(start, args.steps, generator, progress=not args.quiet)
         out = Path(args.out)
         if out.suffix == ".npy":
             atomic_write_bytes(out, _npy_bytes(original_scale(v).cpu().numpy()))
@@ -653,11 +658,13 @@ def cmd_inpaint(args) -> int:
     original = data[rows].float()
     mask = check_mask(inpainting_mask(args.mask, original.shape[1], args.seed), original)
     scaler = _standardizer(args.model)
+    progress = not args.quiet
     if scaler is None:
-        completed = model.inpaint(original, mask, args.steps, generator=generator).cpu()
+        completed = model.inpaint(original, mask, args.steps, generator=generator, progress=progress).cpu()
     else:  # the model sees the standardised kept pixels; a missing constant one gets its training value
         kept = scaler.columns
-        completed = model.inpaint(scaler.transform(original), mask[:, kept], args.steps, generator=generator)
+        completed = model.inpaint(scaler.transform(original), mask[:, kept], args.steps, generator=generator,
+                                  progress=progress)
         completed = torch.where(mask, scaler.inverse_transform(completed.cpu()), original)
     mean_fill = torch.where(mask, reference.float().mean(0), original)
     missing = int(mask.sum())
@@ -710,6 +717,12 @@ def _count(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer; found {text}")
     return value
+
+
+def _add_quiet_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress or messages on stderr (warnings and errors still); the results are "
+                        "printed all the same")
 
 
 def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.ArgumentParser:
@@ -781,7 +794,7 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
                        help="cpu or cuda (default: cpu); under torchrun, cuda means cuda:LOCAL_RANK")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default=None, help="run directory (default: runs/DATE-TIME)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar, messages or summary")
+    _add_quiet_argument(train)
     starts = train.add_mutually_exclusive_group()
     starts.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its checkpoint, with its recorded settings (options "
@@ -812,7 +825,7 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--device", default="cpu", type=_device, help="cpu or cuda (default: cpu)")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
-    evaluate.add_argument("--quiet", action="store_true", help="no progress bars (on stderr)")
+    _add_quiet_argument(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     sample = sub.add_parser("sample", help="draw samples from a saved model by Gibbs sampling")
@@ -822,6 +835,7 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", default="cpu", type=_device, help="cpu or cuda (default: cpu)")
     sample.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.npy")
+    _add_quiet_argument(sample)
     sample.set_defaults(func=cmd_sample)
 
     inpaint = sub.add_parser("inpaint", help="fill in missing pixels of data with a saved model")
@@ -838,6 +852,7 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     inpaint.add_argument("--out", required=True,
                          help="FILE.png or FILE.svg (before/after, the first 20 examples) or FILE.npy")
     inpaint.add_argument("--json", action="store_true", help="print JSON")
+    _add_quiet_argument(inpaint)
     inpaint.set_defaults(func=cmd_inpaint)
 
     report = sub.add_parser("report", help="write RUN_DIR/report.html: one self-contained page of a run")

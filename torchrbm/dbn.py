@@ -27,6 +27,7 @@ from .classification import check_labels
 from .conv import ConvRBM
 from .inpainting import clamped_gibbs, observed_input
 from .monitor import History
+from .progress import Progress
 from .rbm import RBM
 from .rng import resolve_generator
 from .train import fit, lr_at
@@ -162,13 +163,14 @@ class DBN(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, steps: int = 1000, *, seed: int | None = None,
-               generator: torch.Generator | None = None) -> Tensor:
+               generator: torch.Generator | None = None, progress: bool = False) -> Tensor:
         """``n`` samples: ``steps`` Gibbs steps in the top RBM, then a down-pass sampling each
-        lower layer; returns the bottom layer's means ``E[v | h_1]``."""
+        lower layer; returns the bottom layer's means ``E[v | h_1]``.  ``progress`` reports
+        the Gibbs steps done on stderr (:mod:`torchrbm.progress`)."""
         n, steps = check_positive_int(n, "n"), check_positive_int(steps, "steps", minimum=0)
         generator = resolve_generator(self.device, seed, generator)
         top = self.layers[-1]
-        x = top.gibbs(top.sample_from_visible_biases(n, generator), steps, generator)
+        x = top.gibbs(top.sample_from_visible_biases(n, generator), steps, generator, progress=progress)
         if len(self.layers) == 1:
             return top.prob_v(top.sample_h(x, generator))
         for layer in list(self.layers[1:-1])[::-1]:
@@ -177,12 +179,12 @@ class DBN(nn.Module):
 
     @torch.no_grad()
     def inpaint(self, v, mask, steps: int = 1000, *, burn_in: int | None = None, seed: int | None = None,
-                generator: torch.Generator | None = None) -> Tensor:
+                generator: torch.Generator | None = None, progress: bool = False) -> Tensor:
         """Fill in the visible units where ``mask`` is ``True`` (see :meth:`RBM.inpaint`).
 
         Each step samples an up-pass to the top RBM, one Gibbs step there and a
         down-pass, then clamps the observed units again; a one-layer DBN is exactly
-        its RBM's inpainting.
+        its RBM's inpainting.  ``progress`` reports the steps done on stderr (:mod:`torchrbm.progress`).
         """
         bottom = self.layers[0]
         generator = resolve_generator(self.device, seed, generator)
@@ -195,7 +197,7 @@ class DBN(nn.Module):
                 x = layer.sample_v(x, generator)
             return bottom.visible_step(x, generator)
 
-        return clamped_gibbs(step, v, mask, start, steps, burn_in)
+        return clamped_gibbs(step, v, mask, start, steps, burn_in, progress=progress)
 
     # ------------------------------------------------------------ as a network
     def to_torch(self) -> nn.Sequential:
@@ -241,7 +243,8 @@ class DBN(nn.Module):
         ``validation_fraction`` of the examples is held out; training stops
         when its error has not improved for ``patience`` epochs, and the network of
         the best epoch is kept as :attr:`classifier`.  The RBMs are not changed.
-        History records: ``epoch``, ``train_loss``, ``valid_error``, ``time``.
+        History records: ``epoch``, ``train_loss``, ``valid_error``, ``time``.  ``progress``
+        reports each epoch's loss and validation error on stderr (:mod:`torchrbm.progress`).
         """
         x = as_data_tensor(x, name="x", n_features=self.n_visible, units=self.layers[0].visible)
         n_classes = int(check_labels(y, x.shape[0]).max()) + 1 if n_classes is None else n_classes
@@ -261,6 +264,7 @@ class DBN(nn.Module):
         # step neither copies from the host nor reads its loss back.
         train_x = x[train].to(self.device, self.dtype if x.is_floating_point() else x.dtype)
         train_labels = labels[train].to(self.device)
+        bar = Progress(total=epochs, desc="fine-tuning", unit="epoch", enabled=progress, lines="each")
         for epoch in range(epochs):
             start = time.perf_counter()
             for group in optimizer.param_groups:
@@ -279,14 +283,15 @@ class DBN(nn.Module):
             error = _error_rate(network, x[valid], labels[valid], self.device, self.dtype) if n_valid else math.nan
             history.append({"epoch": epoch, "train_loss": train_loss, "valid_error": error,
                             "lr": lr_at(lr, epoch), "time": time.perf_counter() - start})
-            if progress:
-                print(f"fine-tune epoch {epoch}: loss {train_loss:.4f}, validation error {error:.4f}")
+            bar.set_postfix(loss=f"{train_loss:.4f}", valid_error=f"{error:.4f}")
+            bar.update()
             if not n_valid or error < best_error:
                 best, best_error, waited = copy.deepcopy(network.state_dict()), error, 0
             else:
                 waited += 1
                 if waited >= patience:
                     break
+        bar.close()
         network.load_state_dict(best)
         self.classifier = network.eval()
         if n_valid:

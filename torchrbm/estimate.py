@@ -16,6 +16,7 @@ from torch import Tensor
 
 from . import enumeration
 from .ais import ais, reverse_ais
+from .progress import Progress
 from .rng import resolve_generator
 from .validation import as_data_tensor, holds_other_than_0_and_1, trusted_inputs
 
@@ -143,7 +144,7 @@ def free_energy_gap(model, train, held_out) -> float:
 
 @torch.no_grad()
 def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None = None,
-                          generator: torch.Generator | None = None) -> float:
+                          generator: torch.Generator | None = None, progress: bool = False) -> float:
     """Mean pseudo-log-likelihood of binary data, in nats per example.
 
     ``sum_i log p(v_i | v_-i) = sum_i log sigmoid(F(v with bit i flipped) - F(v))``.
@@ -153,17 +154,22 @@ def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None
     * ``"stochastic"``: one random bit ``i`` per example, scaled by ``n_visible``
       (``n_visible * log sigmoid(F(flip_i v) - F(v))``), the unbiased one-sample
       estimate scikit-learn's ``BernoulliRBM.score_samples`` returns.
+
+    ``progress`` reports the examples done on stderr (:mod:`torchrbm.progress`): the
+    full method takes minutes on MNIST-sized data.
     """
-    per_example = pseudo_log_likelihood_per_example(model, data, method, seed=seed, generator=generator)
+    per_example = pseudo_log_likelihood_per_example(model, data, method, seed=seed, generator=generator,
+                                                    progress=progress)
     return float(per_example.sum()) / per_example.shape[0]
 
 
 @torch.no_grad()
 @trusted_inputs()
 def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed: int | None = None,
-                                      generator: torch.Generator | None = None, binary_only: bool = True) -> Tensor:
+                                      generator: torch.Generator | None = None, binary_only: bool = True,
+                                      progress: bool = False) -> Tensor:
     """The pseudo-log-likelihood of each example (float64, shape ``(n_examples,)``);
-    see :func:`pseudo_log_likelihood` for the two methods.
+    see :func:`pseudo_log_likelihood` for the two methods and ``progress``.
 
     ``binary_only=False`` also scores values strictly between 0 and 1 with the
     same formula (the flipped value being ``1 - v``), as scikit-learn does.
@@ -178,21 +184,25 @@ def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed
         raise ValueError("the pseudo-log-likelihood needs binary (0/1) data")
     n_visible = model.n_visible
     parts = []
-    if method == "full":
-        rows = max(1, (1 << 21) // (n_visible * n_visible))
-        eye = torch.eye(n_visible, device=model.device, dtype=torch.bool)
-        for start in range(0, data.shape[0], rows):
-            v = data[start : start + rows].to(device=model.device, dtype=model.dtype)
-            flipped = torch.where(eye, 1 - v[:, None, :], v[:, None, :])  # (rows, d, d)
-            delta = model.free_energy(flipped) - model.free_energy(v)[:, None]
-            parts.append(torch.nn.functional.logsigmoid(delta).double().sum(1))
-    else:
-        generator = resolve_generator(model.device, seed, generator)
-        for v in _chunks(model, data):
-            index = torch.randint(n_visible, (v.shape[0],), generator=generator, device=v.device)
-            flipped = v.clone()
-            column = flipped.gather(1, index[:, None])
-            flipped.scatter_(1, index[:, None], 1 - column)
-            delta = model.free_energy(flipped) - model.free_energy(v)
-            parts.append(n_visible * torch.nn.functional.logsigmoid(delta).double())
+    with Progress(total=data.shape[0], desc=f"pseudo-likelihood ({method})", unit="example",
+                  enabled=progress) as bar:
+        if method == "full":
+            rows = max(1, (1 << 21) // (n_visible * n_visible))
+            eye = torch.eye(n_visible, device=model.device, dtype=torch.bool)
+            for start in range(0, data.shape[0], rows):
+                v = data[start : start + rows].to(device=model.device, dtype=model.dtype)
+                flipped = torch.where(eye, 1 - v[:, None, :], v[:, None, :])  # (rows, d, d)
+                delta = model.free_energy(flipped) - model.free_energy(v)[:, None]
+                parts.append(torch.nn.functional.logsigmoid(delta).double().sum(1))
+                bar.update(v.shape[0])
+        else:
+            generator = resolve_generator(model.device, seed, generator)
+            for v in _chunks(model, data):
+                index = torch.randint(n_visible, (v.shape[0],), generator=generator, device=v.device)
+                flipped = v.clone()
+                column = flipped.gather(1, index[:, None])
+                flipped.scatter_(1, index[:, None], 1 - column)
+                delta = model.free_energy(flipped) - model.free_energy(v)
+                parts.append(n_visible * torch.nn.functional.logsigmoid(delta).double())
+                bar.update(v.shape[0])
     return torch.cat(parts)

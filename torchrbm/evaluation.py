@@ -98,7 +98,8 @@ def evaluate(
     * ``fe``: mean free energy and, with ``reference`` (training) data, the free-energy
       gap ``<F>_data - <F>_reference`` on equal-sized subsets.
 
-    ``progress`` shows a tqdm bar for each AIS run.
+    ``progress`` reports the progress of AIS, reverse AIS and the pseudo-log-likelihood on
+    stderr (:mod:`torchrbm.progress`).
     """
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     unknown = sorted(set(methods) - set(METHODS))
@@ -141,7 +142,8 @@ def evaluate(
     if "pll" in methods:
         unless_inapplicable("pll", f"pseudo-log-likelihood ({pll})", lambda: {
             "method": f"pseudo-log-likelihood ({pll})",
-            "pseudo_log_likelihood": pseudo_log_likelihood(model, data, pll, seed=seed), "unit": UNIT})
+            "pseudo_log_likelihood": pseudo_log_likelihood(model, data, pll, seed=seed, progress=progress),
+            "unit": UNIT})
     if "recon" in methods:
         results["recon"] = {"method": "mean-field reconstruction, squared error per unit",
                             "reconstruction_error": reconstruction_error(model, data)}

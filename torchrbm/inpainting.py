@@ -14,6 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from .progress import Progress
 from .validation import check_positive_int, numeric_tensor, trusted_inputs
 
 
@@ -53,17 +54,18 @@ def observed_input(model, v, mask, generator: torch.Generator | None) -> tuple[T
 @torch.no_grad()
 @trusted_inputs()
 def clamped_gibbs(step: Callable[[Tensor], tuple[Tensor, Tensor]], v: Tensor, mask: Tensor, start: Tensor,
-                  steps: int, burn_in: int | None = None) -> Tensor:
+                  steps: int, burn_in: int | None = None, *, progress: bool = False) -> Tensor:
     """Run ``step(v) -> (E[v' | ...], v')`` ``steps`` times from ``start``, resetting the
     observed units (``~mask``) to ``v`` after each step; return ``v`` with its missing
-    units replaced by their mean over the steps after ``burn_in`` (default: half)."""
+    units replaced by their mean over the steps after ``burn_in`` (default: half).
+    ``progress`` reports the steps done on stderr (:mod:`torchrbm.progress`)."""
     steps = check_positive_int(steps, "steps")
     burn_in = steps // 2 if burn_in is None else check_positive_int(burn_in, "burn_in", minimum=0)
     if burn_in >= steps:
         raise ValueError(f"burn_in ({burn_in}) must be smaller than steps ({steps})")
     state = torch.where(mask, start, v)
     total = torch.zeros_like(v)
-    for index in range(steps):
+    for index in Progress(range(steps), desc="inpainting", unit="step", enabled=progress):
         mean, sample = step(state)
         state = torch.where(mask, sample, v)
         if index >= burn_in:

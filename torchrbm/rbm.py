@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from . import kernels
 from .inpainting import clamped_gibbs, observed_input
+from .progress import Progress
 from .rng import initial_normal
 from .units import Units, get_units
 from .validation import (
@@ -225,18 +226,19 @@ class RBM(nn.Module):
         return self.sample_v(hidden_off, generator)
 
     @torch.no_grad()
-    def gibbs(self, v, k: int = 1, generator: torch.Generator | None = None) -> Tensor:
-        """Run ``k`` block-Gibbs steps ``v -> h ~ p(h|v) -> v ~ p(v|h)`` and return ``v``."""
+    def gibbs(self, v, k: int = 1, generator: torch.Generator | None = None, *, progress: bool = False) -> Tensor:
+        """Run ``k`` block-Gibbs steps ``v -> h ~ p(h|v) -> v ~ p(v|h)`` and return ``v``;
+        ``progress`` reports the steps done on stderr (:mod:`torchrbm.progress`)."""
         k = check_positive_int(k, "k", minimum=0)
         v = self._v(v)
         with trusted_inputs():
-            for _ in range(k):
+            for _ in Progress(range(k), desc="Gibbs sampling", unit="step", enabled=progress):
                 v = self.sample_v(self.sample_h(v, generator), generator)
         return v
 
     @torch.no_grad()
     def inpaint(self, v, mask, steps: int = 1000, *, burn_in: int | None = None,
-                generator: torch.Generator | None = None) -> Tensor:
+                generator: torch.Generator | None = None, progress: bool = False) -> Tensor:
         """Fill in the visible units where ``mask`` is ``True``, given the others.
 
         Gibbs sampling with the observed units clamped (:mod:`torchrbm.inpainting`);
@@ -244,10 +246,11 @@ class RBM(nn.Module):
         ``E[v_m | v_o]``, averaged over the ``steps - burn_in`` last steps
         (``burn_in`` defaults to ``steps // 2``).  ``mask`` has shape ``(n_visible,)``
         or that of ``v``; the missing entries of ``v`` may hold anything (NaN, say).
+        ``progress`` reports the steps done on stderr (:mod:`torchrbm.progress`).
         """
         v, mask, start = observed_input(self, v, mask, generator)
         return clamped_gibbs(lambda x: self.visible_step(self.sample_h(x, generator), generator),
-                             v, mask, start, steps, burn_in)
+                             v, mask, start, steps, burn_in, progress=progress)
 
     # ----------------------------------------------------------------- gradients
     @torch.no_grad()

@@ -24,7 +24,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from . import distributed
 from .batches import TensorRows, random_rows, row_source
@@ -34,6 +33,7 @@ from .estimate import mean_free_energy, reconstruction_error
 from .guards import DivergenceGuard
 from .monitor import History, LogLikelihoodMonitor
 from .precision import matmul_dtype, mixed_precision
+from .progress import Progress
 from .rbm import uniform_weights
 from .rng import resolve_generator
 from .samplers import CD, PCD, NegativePhase, Sampler
@@ -179,8 +179,10 @@ def fit(
         Number of training (and held-out) examples, fixed at the start, on which
         the per-epoch metrics are measured.
     progress:
-        Show tqdm bars (on stderr): one for the epochs, with the latest
-        reconstruction error, and one for the batches of the current epoch.
+        Report progress on stderr (:mod:`torchrbm.progress`): on a terminal, tqdm
+        bars for the epochs, with the latest reconstruction error, and for the
+        batches of the current epoch; elsewhere (a pipe, a log file) one plain
+        line per epoch.
     checkpoint, checkpoint_every, resume:
         Write the whole training state to the file ``checkpoint`` every
         ``checkpoint_every`` epochs and after the last one
@@ -285,9 +287,10 @@ def fit(
         "momentum": momentum, "precision": precision, "clip_grad_norm": clip_grad_norm,
         "checkpoint": checkpoint is not None})
     params = [param for _, param in named]
-    bar = tqdm(range(first_epoch, epochs), desc="training", unit="epoch", disable=not progress or rank != 0)
+    bar = Progress(total=epochs, initial=first_epoch, desc="training", unit="epoch", enabled=progress and rank == 0,
+                   lines="each")
     signals = StopAfterEpochOnSignal(enabled=checkpoint is not None)
-    for epoch in signals.guard(bar):
+    for epoch in signals.guard(range(first_epoch, epochs)):
         start = time.perf_counter()
         epoch_lr = lr_at(lr, epoch)
         epoch_momentum = _momentum_at(momentum, momentum_switch, epoch)
@@ -301,8 +304,8 @@ def fit(
             batches = source.batches(batch_size, shuffle, shuffle_generator, rank, world_size)
             if world_size > 1:
                 batches = _batches_or_gaps(batches, planned, unread)
-            batches = tqdm(batches, total=planned, desc=f"epoch {epoch + 1}", unit="batch", leave=False,
-                           disable=bar.disable, mininterval=0.5)
+            batches = Progress(batches, total=planned, desc=f"epoch {epoch + 1}", unit="batch", leave=False,
+                               enabled=bar.enabled, lines="none")
             # With several processes, a gradient (or a batch) that failed on one of them is agreed on at the end
             # of the epoch (below); until then that process takes part in the all-reduces, adding nothing, and
             # applies the others' mean gradient like they do, so parameters stay identical everywhere.
@@ -345,6 +348,7 @@ def fit(
                 }
                 history.append(record)
                 bar.set_postfix(recon=f"{record['recon_error']:.4f}")
+                bar.update()
                 stop = any(callback(model, record) for callback in callbacks)
             except Exception as err:
                 failure = err
