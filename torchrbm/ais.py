@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from . import threads
 from .rng import resolve_generator
 from .tempering import TemperedPath
 from .validation import as_data_tensor, check_positive_int, trusted_inputs
@@ -235,6 +236,7 @@ def _summarise(log_w: Tensor, base_log_z: float, sign: int, n_betas: int, direct
     return AISResult(log_z, relative, interval, ess, log_w.cpu(), base_log_z, n, n_betas, direction, seconds)
 
 
+@threads.per_call(lambda arguments: (arguments["model"], arguments["n_chains"]))
 @torch.no_grad()
 def ais(
     model,
@@ -268,6 +270,7 @@ def ais(
     return _summarise(log_w, path.base_log_partition(), +1, count, "forward", time.perf_counter() - start)
 
 
+@threads.per_call(lambda arguments: (arguments["model"], arguments["n_chains"]))
 @torch.no_grad()
 def reverse_ais(
     model,
