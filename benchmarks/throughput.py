@@ -120,14 +120,14 @@ def sklearn_epoch(x: np.ndarray, batch: int):
     return run
 
 
-def time_runs(runs: dict, repeats: int, pause: float = 1.0) -> dict[str, list[float]]:
-    """Time each run ``repeats`` times, after one warm-up run of each.
+def time_runs(runs: dict, repeats: int, pause: float = 1.0, warm_up: bool = True) -> dict[str, list[float]]:
+    """Time each run ``repeats`` times, after one warm-up run of each (unless ``warm_up`` is false).
 
     The runs take turns (round robin), so that a drift in the machine's speed
     touches all of them alike, with a pause before each so that the previous
     library's idle threads have stopped spinning when the next one starts.
     """
-    for run in runs.values():
+    for run in runs.values() if warm_up else ():
         run()
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):

@@ -1,6 +1,6 @@
 """torchrbm: restricted Boltzmann machines on PyTorch."""
 
-from . import datasets, distributed, precision, units
+from . import datasets, distributed, precision, threads, units
 from .ais import AISResult, ais, beta_schedule, reverse_ais
 from .batches import IterableBatches, NpyRows, RowSource, TensorRows
 from .classification import ClassificationRBM
@@ -62,5 +62,6 @@ __all__ = [
     "reverse_ais",
     "save",
     "precision",
+    "threads",
     "units",
 ]

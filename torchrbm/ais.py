@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from . import threads
 from .progress import Progress
 from .rng import resolve_generator
 from .tempering import TemperedPath
@@ -243,6 +244,7 @@ def _summarise(log_w: Tensor, base_log_z: float, sign: int, n_betas: int, direct
     return AISResult(log_z, relative, interval, ess, log_w.cpu(), base_log_z, n, n_betas, direction, seconds)
 
 
+@threads.per_call(lambda arguments: (arguments["model"], arguments["n_chains"]))
 @torch.no_grad()
 def ais(
     model,
@@ -277,6 +279,7 @@ def ais(
     return _summarise(log_w, path.base_log_partition(), +1, count, "forward", time.perf_counter() - start)
 
 
+@threads.per_call(lambda arguments: (arguments["model"], arguments["n_chains"]))
 @torch.no_grad()
 def reverse_ais(
     model,

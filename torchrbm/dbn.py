@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from . import threads
 from .classification import check_labels
 from .conv import ConvRBM
 from .inpainting import clamped_gibbs, observed_input
@@ -143,6 +144,7 @@ class DBN(nn.Module):
         return histories
 
     @staticmethod
+    @threads.per_call(lambda arguments: (arguments["layer"], min(arguments["x"].shape[0], arguments["chunk"])))
     @torch.no_grad()
     @trusted_inputs()
     def _up(layer: RBM, x: Tensor, chunk: int = 8192) -> Tensor:
@@ -161,6 +163,7 @@ class DBN(nn.Module):
             x = self._up(layer, x)
         return x
 
+    @threads.per_call(lambda arguments: (arguments["self"], arguments["n"]))
     @torch.no_grad()
     def sample(self, n: int, steps: int = 1000, *, seed: int | None = None,
                generator: torch.Generator | None = None, progress: bool = False) -> Tensor:
@@ -177,6 +180,7 @@ class DBN(nn.Module):
             x = layer.sample_v(x, generator)
         return self.layers[0].prob_v(x)
 
+    @threads.per_call(lambda arguments: (arguments["self"], arguments["v"]))
     @torch.no_grad()
     def inpaint(self, v, mask, steps: int = 1000, *, burn_in: int | None = None, seed: int | None = None,
                 generator: torch.Generator | None = None, progress: bool = False) -> Tensor:
@@ -232,6 +236,7 @@ class DBN(nn.Module):
         network.append(output)
         return network
 
+    @threads.per_call(lambda arguments: (arguments["self"], arguments["batch_size"]))
     def fine_tune(self, x, y, *, n_classes: int | None = None, epochs: int = 50, batch_size: int = 100,
                   lr: float | Callable[[int], float] = 0.1, momentum: float = 0.9, weight_decay: float = 0.0,
                   validation_fraction: float = 0.1, patience: int = 5, seed: int | None = None,

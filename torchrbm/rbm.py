@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from . import kernels
+from . import kernels, threads
 from .inpainting import clamped_gibbs, observed_input
 from .progress import Progress
 from .rng import initial_normal
@@ -225,6 +225,7 @@ class RBM(nn.Module):
         hidden_off = torch.zeros(n, self.n_hidden, device=self.device, dtype=self.dtype)
         return self.sample_v(hidden_off, generator)
 
+    @threads.per_call(lambda arguments: (arguments["self"], arguments["v"]))
     @torch.no_grad()
     def gibbs(self, v, k: int = 1, generator: torch.Generator | None = None, *, progress: bool = False) -> Tensor:
         """Run ``k`` block-Gibbs steps ``v -> h ~ p(h|v) -> v ~ p(v|h)`` and return ``v``;
@@ -236,6 +237,7 @@ class RBM(nn.Module):
                 v = self.sample_v(self.sample_h(v, generator), generator)
         return v
 
+    @threads.per_call(lambda arguments: (arguments["self"], arguments["v"]))
     @torch.no_grad()
     def inpaint(self, v, mask, steps: int = 1000, *, burn_in: int | None = None,
                 generator: torch.Generator | None = None, progress: bool = False) -> Tensor:

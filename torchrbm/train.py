@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import distributed
+from . import distributed, threads
 from .batches import TensorRows, random_rows, row_source
 from .checkpoint import load_checkpoint, save_checkpoint
 from .conditional import ConditionalRBM
@@ -78,6 +78,15 @@ def _make_optimizer(model, optimizer, lr: float, momentum: float) -> torch.optim
     raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd', 'adam' or a callable")
 
 
+def _rows_of_step(arguments: dict[str, Any]) -> tuple[Any, Any]:
+    """The model of a :func:`fit` call and the rows of its largest product: the batch, or the
+    sampler's persistent chains (all temperatures) when there are more."""
+    batch, sampler = arguments["batch_size"], arguments["sampler"]
+    chains = getattr(sampler, "n_chains", 0) * getattr(sampler, "n_temps", 1)
+    return arguments["model"], max(batch, chains) if isinstance(batch, int) else batch
+
+
+@threads.per_call(_rows_of_step)
 def fit(
     model,
     data,
