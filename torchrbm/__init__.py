@@ -16,6 +16,7 @@ from .estimate import (
     reconstruction_error,
 )
 from .evaluation import evaluate
+from .grad_mode import differentiable
 from .guards import DivergenceError
 from .io import load, save
 from .monitor import History, LogLikelihoodMonitor, ScalarLogger
@@ -49,6 +50,7 @@ __all__ = [
     "NegativePhase",
     "Sampler",
     "datasets",
+    "differentiable",
     "distributed",
     "evaluate",
     "exact_log_partition",
