@@ -215,3 +215,27 @@ def test_fit_rejects_bad_settings():
         tr.fit(rbm, data, optimizer="lbfgs-ish")
     with pytest.raises(ValueError, match="learning rate"):
         tr.fit(rbm, data, lr=-1.0)
+
+
+def _split_bars_and_stripes():
+    data = tr.datasets.bars_and_stripes(4).double()
+    order = torch.randperm(32, generator=torch.Generator().manual_seed(0))
+    return data[order[:16]], data[order[16:]]  # under monitor_size: every row is monitored
+
+
+def test_log_likelihood_every_records_training_and_held_out_rows():
+    train, valid = _split_bars_and_stripes()
+    rbm = random_rbm(16, 6, seed=2, scale=0.3)
+    measured = []
+    history = tr.fit(rbm, train, validation_data=valid, epochs=4, batch_size=8, lr=0.05, seed=0,
+                     log_likelihood_every=2, callbacks=[lambda model, record: measured.append(
+                         (tr.log_likelihood(model, train, method="exact"),
+                          tr.log_likelihood(model, valid, method="exact")))])
+    assert history["log_likelihood_method"] == [None, "exact", None, "exact"]
+    for record, (train_ll, valid_ll) in zip(history, measured, strict=True):
+        if record["epoch"] % 2:
+            assert record["log_likelihood_train"] == pytest.approx(train_ll, abs=1e-9)
+            assert record["log_likelihood_valid"] == pytest.approx(valid_ll, abs=1e-9)
+        else:
+            assert "log_likelihood_train" not in record and "log_likelihood_valid" not in record
+    assert "log_likelihood" not in history[1]  # no key that does not say which rows

@@ -9,6 +9,16 @@ from .ais import ais
 from .estimate import exact_log_partition, mean_free_energy
 from .validation import check_positive_int
 
+#: Keys of records written by earlier versions, and their names now.
+RENAMED_KEYS = {"log_likelihood": "log_likelihood_train"}  # it was always measured on training rows
+
+
+def current_record(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with the keys of earlier versions renamed (:data:`RENAMED_KEYS`)."""
+    if not any(old in record for old in RENAMED_KEYS):
+        return record
+    return {RENAMED_KEYS.get(key, key): value for key, value in record.items()}
+
 
 class History:
     """Per-epoch training records.
@@ -19,11 +29,11 @@ class History:
     """
 
     def __init__(self, records: Iterable[dict[str, Any]] = ()) -> None:
-        self.records: list[dict[str, Any]] = list(records)
+        self.records: list[dict[str, Any]] = [current_record(record) for record in records]
         self.interrupted = False
 
     def append(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
+        self.records.append(current_record(record))
 
     def __len__(self) -> int:
         return len(self.records)
@@ -42,19 +52,24 @@ class History:
 
 
 class LogLikelihoodMonitor:
-    """Callback recording the log-likelihood of ``data`` every ``every`` epochs.
+    """Callback recording the mean log-likelihood of ``data`` (and ``validation_data``) every ``every`` epochs.
 
-    ``method="auto"`` uses exact enumeration when the smaller layer has at most
-    ``max_exact_units`` units and AIS (``ais_options``, base fitted to ``data``)
-    otherwise.  Adds ``log_likelihood``, ``log_likelihood_method`` and, for AIS,
-    ``log_likelihood_std`` (standard error of log Z) to the epoch's record.
+    ``log p(v) = -F(v) - log Z``, averaged over the rows, with one ``log Z`` for both
+    sets of rows: exact enumeration when ``method="exact"``, or ``"auto"`` and the
+    smaller layer has at most ``max_exact_units`` units; else AIS (``ais_options``,
+    base fitted to ``data``).  Adds to the epoch's record
+    ``log_likelihood_train`` (the rows of ``data``), ``log_likelihood_valid`` (the
+    rows of ``validation_data``, if given), ``log_likelihood_method`` and
+    ``log_likelihood_std`` (for AIS, the standard error of ``log Z``, which both
+    values share; else ``None``).
     """
 
     def __init__(self, data, every: int = 1, method: str = "auto", max_exact_units: int = 20,
-                 seed: int = 0, **ais_options) -> None:
+                 seed: int = 0, *, validation_data=None, **ais_options) -> None:
         if method not in ("auto", "exact", "ais"):
             raise ValueError(f"unknown monitoring method {method!r}; use 'auto', 'exact' or 'ais'")
         self.data = data
+        self.validation_data = validation_data
         self.every = check_positive_int(every, "every")
         self.method = method
         self.max_exact_units = max_exact_units
@@ -72,7 +87,9 @@ class LogLikelihoodMonitor:
         else:
             estimate = ais(model, data=self.data, seed=self.seed + record["epoch"], **self.ais_options)
             log_z, std = estimate.log_z, estimate.log_z_std
-        record["log_likelihood"] = -mean_free_energy(model, self.data) - log_z
+        record["log_likelihood_train"] = -mean_free_energy(model, self.data) - log_z
+        if self.validation_data is not None:
+            record["log_likelihood_valid"] = -mean_free_energy(model, self.validation_data, name="held_out") - log_z
         record["log_likelihood_method"] = method
         record["log_likelihood_std"] = std
 

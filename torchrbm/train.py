@@ -172,8 +172,11 @@ def fit(
         Functions ``(model, record) -> bool | None`` called after each epoch;
         returning ``True`` stops training.
     log_likelihood_every:
-        If positive, record the log-likelihood of the monitored training
-        examples every that many epochs (exact for small models, else AIS; see
+        If positive, every that many epochs record the mean log-likelihood
+        ``-F(v) - log Z`` of the monitored training rows (``log_likelihood_train``)
+        and, with ``validation_data``, of the monitored held-out rows
+        (``log_likelihood_valid``), both with one ``log Z``: exact for small models,
+        else AIS (``log_likelihood_method``, ``log_likelihood_std``; see
         :class:`LogLikelihoodMonitor`).
     monitor_size:
         Number of training (and held-out) examples, fixed at the start, on which
@@ -254,7 +257,8 @@ def fit(
         monitor_train = monitor_train[:size]
 
     if log_likelihood_every:
-        callbacks = [LogLikelihoodMonitor(monitor_train, every=log_likelihood_every), *callbacks]
+        callbacks = [LogLikelihoodMonitor(monitor_train, every=log_likelihood_every, validation_data=monitor_valid),
+                     *callbacks]
     opt = _make_optimizer(model, optimizer, lr_at(lr, 0), _momentum_at(momentum, momentum_switch, 0))
     weight_names = set(getattr(model, "weight_names", ("W",)))
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
