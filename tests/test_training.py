@@ -239,3 +239,10 @@ def test_log_likelihood_every_records_training_and_held_out_rows():
         else:
             assert "log_likelihood_train" not in record and "log_likelihood_valid" not in record
     assert "log_likelihood" not in history[1]  # no key that does not say which rows
+
+
+def test_a_callback_asking_to_stop_does_not_skip_the_others():
+    seen = []
+    history = tr.fit(tr.RBM(16, 4), tr.datasets.bars_and_stripes(4), epochs=10, seed=0, callbacks=[
+        lambda model, record: record["epoch"] == 1, lambda model, record: seen.append(record["epoch"])])
+    assert seen == [0, 1] and len(history) == 2

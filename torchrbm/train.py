@@ -169,8 +169,9 @@ def fit(
         all processes shuffle with rank 0's seed and each samples with a
         generator seeded from it and its rank.
     callbacks:
-        Functions ``(model, record) -> bool | None`` called after each epoch;
-        returning ``True`` stops training.
+        Functions ``(model, record) -> bool | None`` called after each epoch, in
+        order; a truthy return asks training to stop after this epoch, and the
+        other callbacks of the epoch still run.  They may add keys to the record.
     log_likelihood_every:
         If positive, every that many epochs record the mean log-likelihood
         ``-F(v) - log Z`` of the monitored training rows (``log_likelihood_train``)
@@ -343,7 +344,7 @@ def fit(
                 }
                 history.append(record)
                 bar.set_postfix(recon=f"{record['recon_error']:.4f}")
-                stop = any(callback(model, record) for callback in callbacks)
+                stop = any([callback(model, record) for callback in callbacks])  # every one runs
             except Exception as err:
                 failure = err
         stop, interrupted, failed = distributed.any_process([stop, signals.requested, failure is not None],
