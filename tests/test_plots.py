@@ -46,6 +46,8 @@ def test_curves_draw_training_and_held_out_likelihoods_with_their_method(trained
     assert set(lines) == {"training rows", "held-out rows"}
     for label, key in (("training rows", "log_likelihood_train"), ("held-out rows", "log_likelihood_valid")):
         np.testing.assert_allclose(lines[label], [r[key] for r in history if r.get(key) is not None])
+    recon = next(ax for ax in fig.axes if ax.get_ylabel() == "recon error")
+    assert {line.get_label() for line in recon.lines} == {"training rows", "held-out rows"}
     _saves(fig, tmp_path, "curves")
 
 

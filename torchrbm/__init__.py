@@ -19,7 +19,7 @@ from .evaluation import evaluate
 from .grad_mode import differentiable
 from .guards import DivergenceError
 from .io import load, save
-from .monitor import History, LogLikelihoodMonitor, ScalarLogger
+from .monitor import EarlyStopping, History, LogLikelihoodMonitor, ScalarLogger
 from .rbm import RBM
 from .samplers import CD, PCD, PT, Exact, NegativePhase, Sampler
 from .train import fit
@@ -37,6 +37,7 @@ __all__ = [
     "RBM",
     "DBN",
     "DivergenceError",
+    "EarlyStopping",
     "Exact",
     "History",
     "IterableBatches",
