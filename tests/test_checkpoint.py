@@ -1,5 +1,6 @@
 """Checkpoints: an interrupted and resumed run ends bit for bit where an uninterrupted one does."""
 
+import functools
 import json
 
 import pytest
@@ -9,12 +10,14 @@ import torchrbm as tr
 
 SETTINGS = {"epochs": 6, "batch_size": 8, "lr": 0.05, "momentum": (0.5, 0.9), "momentum_switch": 2,
             "weight_decay": 1e-4, "sparsity_target": 0.1, "seed": 4}
+DATA = tr.datasets.bars_and_stripes(4)
 
 
 def _run(sampler, checkpoint=None, resume=False, stop_after=None, **extra):
     data = tr.datasets.bars_and_stripes(4)
     rbm = tr.RBM(16, 10, data=data, generator=torch.Generator().manual_seed(0))
-    callbacks = [] if stop_after is None else [lambda model, record: record["epoch"] == stop_after]
+    callbacks = [*extra.pop("callbacks", ()), *([] if stop_after is None else
+                                                [lambda model, record: record["epoch"] == stop_after])]
     history = tr.fit(rbm, data, sampler=sampler, checkpoint=checkpoint, resume=resume, callbacks=callbacks,
                      **{**SETTINGS, **extra})
     return rbm, history
@@ -48,6 +51,28 @@ def test_a_finished_run_extended_to_more_epochs_equals_a_longer_run(tmp_path):
     assert history["recon_error"] == straight_history["recon_error"]
     with pytest.raises(ValueError, match="holds 6 epochs, more than epochs=5: epochs is the total"):
         _run(tr.PCD(n_chains=20), checkpoint=path, resume=True, epochs=5)
+
+
+@pytest.mark.parametrize("scheduler", [
+    functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5),
+    functools.partial(torch.optim.lr_scheduler.ReduceLROnPlateau, patience=0, threshold=0.5)], ids=["step", "plateau"])
+def test_a_run_with_a_scheduler_and_early_stopping_resumes_bit_for_bit(tmp_path, scheduler):
+    def score(model, record):  # best at epoch 1; early stopping ends the run after epoch 4
+        record["score"] = [5.0, 3.0, 3.5, 4.0, 4.5, 2.0][record["epoch"]]
+
+    def run(**options):
+        return _run(tr.PCD(n_chains=20), callbacks=[score], lr_scheduler=scheduler, validation_data=DATA,
+                    early_stopping=tr.EarlyStopping("score", patience=3), **options)
+
+    straight, straight_history = run()
+    assert len(straight_history) == 5 and straight_history.best_epoch == 1
+    path = tmp_path / "checkpoint.safetensors"
+    run(checkpoint=path, stop_after=2)
+    for _ in range(2):  # the second time the run has ended: nothing to train, the best epoch's parameters
+        resumed, history = run(checkpoint=path, resume=True)
+        for name, param in straight.named_parameters():
+            assert torch.equal(dict(resumed.named_parameters())[name], param), name
+        assert history["lr"] == straight_history["lr"] and history.best_epoch == 1
 
 
 def test_resume_without_a_checkpoint_starts_afresh_and_writes_one(tmp_path):

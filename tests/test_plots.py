@@ -14,8 +14,8 @@ def trained():
     data = tr.datasets.bars_and_stripes(4)
     rbm = tr.RBM(16, 12, data=data, generator=torch.Generator().manual_seed(0))
     sampler = tr.PT(n_temps=5, n_chains=20)
-    history = tr.fit(rbm, data, sampler=sampler, epochs=20, batch_size=8, lr=0.05, seed=0,
-                     log_likelihood_every=5)
+    history = tr.fit(rbm, data[:16], sampler=sampler, epochs=20, batch_size=8, lr=0.05, seed=0,
+                     validation_data=data[16:], log_likelihood_every=5)
     return rbm, data, sampler, history
 
 
@@ -37,18 +37,30 @@ def test_reconstructions_show_data_above_their_reconstructions(trained, tmp_path
     _saves(fig, tmp_path, "reconstructions")
 
 
-def test_curves_draw_the_likelihood_with_its_method(trained, tmp_path):
+def test_curves_draw_training_and_held_out_likelihoods_with_their_method(trained, tmp_path):
     _, _, _, history = trained
     fig = plots.plot_curves(history)
     likelihood = next(ax for ax in fig.axes if "log likelihood" in ax.get_ylabel())
     assert "(exact)" in likelihood.get_ylabel()
-    np.testing.assert_allclose(likelihood.lines[0].get_ydata(),
-                               [r["log_likelihood"] for r in history if r.get("log_likelihood") is not None])
+    lines = {line.get_label(): line.get_ydata() for line in likelihood.lines}
+    assert set(lines) == {"training rows", "held-out rows"}
+    for label, key in (("training rows", "log_likelihood_train"), ("held-out rows", "log_likelihood_valid")):
+        np.testing.assert_allclose(lines[label], [r[key] for r in history if r.get(key) is not None])
+    recon = next(ax for ax in fig.axes if ax.get_ylabel() == "recon error")
+    assert {line.get_label() for line in recon.lines} == {"training rows", "held-out rows"}
     _saves(fig, tmp_path, "curves")
 
 
+def test_curves_of_an_earlier_versions_records_name_their_rows():
+    history = tr.History([{"epoch": e, "recon_error": 0.1, "log_likelihood": -9.0 + e,
+                           "log_likelihood_method": "exact"} for e in range(3)])
+    assert history["log_likelihood_train"] == [-9.0, -8.0, -7.0]  # it always measured training rows
+    ax = next(ax for ax in plots.plot_curves(history).axes if "likelihood" in ax.get_ylabel())
+    assert [line.get_label() for line in ax.lines] == ["training rows"]
+
+
 def test_an_ais_likelihood_gets_a_three_sigma_band():
-    records = [{"epoch": e, "recon_error": 0.1, "log_likelihood": -90.0 + e, "log_likelihood_std": 0.5,
+    records = [{"epoch": e, "recon_error": 0.1, "log_likelihood_train": -90.0 + e, "log_likelihood_std": 0.5,
                 "log_likelihood_method": "ais"} for e in range(3)]
     history = tr.History()
     for record in records:

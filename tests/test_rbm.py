@@ -41,7 +41,7 @@ def test_free_energy_grad_matches_autograd(weighted):
     if weighted == "signed":  # data minus model: the log-likelihood gradient in one call
         weight = torch.tensor([0.25] * 4 + [-0.2] * 5, dtype=torch.float64)
     grads = rbm.free_energy_grad(v, weight=weight)
-    free = rbm.free_energy(v)
+    free = rbm(v)
     objective = (weight * free).sum() if weighted else free.mean()
     auto = torch.autograd.grad(objective, [rbm.W, rbm.a, rbm.b])
     for name, expected in zip("Wab", auto, strict=True):

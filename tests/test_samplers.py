@@ -103,7 +103,7 @@ def test_log_likelihood_monitor_records_exact_values():
     rbm = tr.RBM(16, 8, data=data, generator=torch.Generator().manual_seed(0))
     history = tr.fit(rbm, data, epochs=6, batch_size=8, lr=0.05, seed=0, log_likelihood_every=3)
     assert history["log_likelihood_method"] == [None, None, "exact", None, None, "exact"]
-    assert history["log_likelihood"][-1] == pytest.approx(tr.log_likelihood(rbm, data), abs=1e-9)
+    assert history["log_likelihood_train"][-1] == pytest.approx(tr.log_likelihood(rbm, data), abs=1e-9)
 
 
 def test_log_likelihood_monitor_uses_ais_for_large_models():
@@ -112,4 +112,4 @@ def test_log_likelihood_monitor_uses_ais_for_large_models():
     history = tr.fit(rbm, data, epochs=2, batch_size=50, lr=0.01, seed=0, log_likelihood_every=2)
     record = history[1]
     assert record["log_likelihood_method"] == "ais" and record["log_likelihood_std"] < 0.05
-    assert record["log_likelihood"] == pytest.approx(tr.log_likelihood(rbm, data, method="exact"), abs=0.1)
+    assert record["log_likelihood_train"] == pytest.approx(tr.log_likelihood(rbm, data, method="exact"), abs=0.1)

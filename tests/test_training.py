@@ -1,6 +1,8 @@
 """Samplers and fit(): updates checked against independent computations."""
 
 import copy
+import functools
+import math
 
 import pytest
 import torch
@@ -109,7 +111,7 @@ def test_exact_sampler_enumerates_the_hidden_layer_when_it_is_smaller():
     for model, neg in ((rbm, negative), (visible, neg_v)):
         grads = model.free_energy_grad(neg.v, neg.h, neg.weight)
         # <dF/dtheta>_model is d log Z / d theta.
-        log_z = torch.logsumexp(-model.free_energy(all_binary(model.n_visible)), 0)
+        log_z = torch.logsumexp(-model(all_binary(model.n_visible)), 0)
         auto = torch.autograd.grad(-log_z, [model.W, model.a, model.b])
         for name, expected in zip("Wab", auto, strict=True):
             torch.testing.assert_close(grads[name], expected, atol=1e-10, rtol=0)
@@ -215,3 +217,137 @@ def test_fit_rejects_bad_settings():
         tr.fit(rbm, data, optimizer="lbfgs-ish")
     with pytest.raises(ValueError, match="learning rate"):
         tr.fit(rbm, data, lr=-1.0)
+
+
+def _split_bars_and_stripes():
+    data = tr.datasets.bars_and_stripes(4).double()
+    order = torch.randperm(32, generator=torch.Generator().manual_seed(0))
+    return data[order[:16]], data[order[16:]]  # under monitor_size: every row is monitored
+
+
+def test_log_likelihood_every_records_training_and_held_out_rows():
+    train, valid = _split_bars_and_stripes()
+    rbm = random_rbm(16, 6, seed=2, scale=0.3)
+    measured = []
+    history = tr.fit(rbm, train, validation_data=valid, epochs=4, batch_size=8, lr=0.05, seed=0,
+                     log_likelihood_every=2, callbacks=[lambda model, record: measured.append(
+                         (tr.log_likelihood(model, train, method="exact"),
+                          tr.log_likelihood(model, valid, method="exact")))])
+    assert history["log_likelihood_method"] == [None, "exact", None, "exact"]
+    for record, (train_ll, valid_ll) in zip(history, measured, strict=True):
+        if record["epoch"] % 2:
+            assert record["log_likelihood_train"] == pytest.approx(train_ll, abs=1e-9)
+            assert record["log_likelihood_valid"] == pytest.approx(valid_ll, abs=1e-9)
+        else:
+            assert "log_likelihood_train" not in record and "log_likelihood_valid" not in record
+    assert "log_likelihood" not in history[1]  # no key that does not say which rows
+
+
+def test_a_callback_asking_to_stop_does_not_skip_the_others():
+    seen = []
+    history = tr.fit(tr.RBM(16, 4), tr.datasets.bars_and_stripes(4), epochs=10, seed=0, callbacks=[
+        lambda model, record: record["epoch"] == 1, lambda model, record: seen.append(record["epoch"])])
+    assert seen == [0, 1] and len(history) == 2
+
+
+def test_the_learning_rate_follows_a_scheduler():
+    data = tr.datasets.bars_and_stripes(4)
+    step_lr = functools.partial(torch.optim.lr_scheduler.StepLR, step_size=2, gamma=0.5)
+    history = tr.fit(tr.RBM(16, 4), data, epochs=5, batch_size=8, lr=0.1, seed=0, lr_scheduler=step_lr)
+    assert history["lr"] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+
+    rbm = tr.RBM(16, 4)
+    optimizer = torch.optim.SGD(rbm.parameters(), lr=0.2, momentum=0.5)
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=4)
+    history = tr.fit(rbm, data, epochs=4, batch_size=8, seed=0, optimizer=optimizer, lr_scheduler=cosine)
+    expected = [0.1 * (1 + math.cos(math.pi * e / 4)) for e in range(4)]
+    assert history["lr"] == pytest.approx(expected)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # the scheduler's last step
+    assert history["momentum"] == [0.5] * 4  # the given optimizer's own
+
+
+def test_a_learning_rate_schedule_in_a_scheduler_follows_the_updates():
+    """The updates use the scheduler's rate: a rate of 0 from the second epoch on freezes the model."""
+    data = _binary(8, 6, seed=3)
+    rbm = random_rbm(6, 3, seed=4)
+    after_first = []
+    tr.fit(rbm, data, epochs=3, batch_size=8, lr=0.1, seed=0, callbacks=[
+        lambda model, record: after_first.append(_params(model)) if record["epoch"] == 0 else None],
+        lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 1.0 if epoch == 0 else 0.0))
+    assert all(torch.equal(p, after_first[0][name]) for name, p in _params(rbm).items())
+
+
+def test_bad_schedulers_are_refused_clearly():
+    rbm, data = tr.RBM(4, 2), torch.zeros(3, 4)
+    other = torch.optim.SGD(tr.RBM(4, 2).parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="bound to another optimizer"):
+        tr.fit(rbm, data, lr_scheduler=torch.optim.lr_scheduler.StepLR(other, 1))
+    with pytest.raises(TypeError, match="must be a torch.optim.lr_scheduler scheduler or a function"):
+        tr.fit(rbm, data, lr_scheduler="step")
+    with pytest.raises(TypeError, match="must return a torch.optim.lr_scheduler scheduler"):
+        tr.fit(rbm, data, lr_scheduler=lambda opt: 0.5)
+    with pytest.raises(ValueError, match="give the learning-rate schedule once"):
+        tr.fit(rbm, data, lr=lambda epoch: 0.1, lr_scheduler=functools.partial(torch.optim.lr_scheduler.StepLR,
+                                                                              step_size=1))
+    with pytest.raises(ValueError, match="exactly the model's trained parameters"):
+        tr.fit(rbm, data, optimizer=other)
+    with pytest.raises(ValueError, match="keeps its own learning rate"):
+        tr.fit(rbm, data, optimizer=torch.optim.SGD(rbm.parameters(), lr=0.1), lr=lambda epoch: 0.1)
+    plateau = functools.partial(torch.optim.lr_scheduler.ReduceLROnPlateau, mode="min")
+    with pytest.raises(ValueError, match="needs validation_data"):
+        tr.fit(rbm, data, lr_scheduler=plateau)
+    with pytest.raises(ValueError, match="mode='max'"):
+        tr.fit(rbm, data, validation_data=data, log_likelihood_every=1, lr_scheduler=plateau)
+
+
+def test_a_plateau_scheduler_follows_the_held_out_measure():
+    data = tr.datasets.bars_and_stripes(4)
+    history = tr.fit(tr.RBM(16, 4), data, epochs=4, batch_size=8, lr=0.1, seed=0, validation_data=data,
+                     lr_scheduler=functools.partial(torch.optim.lr_scheduler.ReduceLROnPlateau, threshold=10.0,
+                                                    patience=0, factor=0.5))  # no step is 10x better: halve each
+    assert history["lr"] == pytest.approx([0.1, 0.05, 0.025, 0.0125])
+
+
+def _scripted(scores):
+    """A callback adding a made-up held-out ``score`` per epoch, and the parameters after each epoch."""
+    params = []
+
+    def callback(model, record):
+        record["score"] = scores[record["epoch"]]
+        params.append(_params(model))
+
+    return callback, params
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_epoch():
+    callback, params = _scripted([5.0, 3.0, 3.5, 4.0, 2.0, 1.0])
+    rbm = tr.RBM(16, 4)
+    stopping = tr.EarlyStopping("score", patience=2)
+    history = tr.fit(rbm, tr.datasets.bars_and_stripes(4), epochs=6, batch_size=8, seed=0, callbacks=[callback],
+                     early_stopping=stopping)
+    assert len(history) == 4 and history.best_epoch == 1 and stopping.best_value == 3.0
+    assert all(torch.equal(p, params[1][name]) for name, p in _params(rbm).items())
+
+    callback, params = _scripted([5.0, 3.0, 3.5, 4.0])
+    history = tr.fit(rbm, tr.datasets.bars_and_stripes(4), epochs=4, batch_size=8, seed=0, callbacks=[callback],
+                     early_stopping=tr.EarlyStopping("score", patience=2, restore_best=False))
+    assert all(torch.equal(p, params[-1][name]) for name, p in _params(rbm).items())  # the last epoch's
+
+
+def test_early_stopping_follows_the_held_out_log_likelihood_by_default():
+    train, valid = _split_bars_and_stripes()
+    stopping = tr.EarlyStopping(patience=100)
+    history = tr.fit(random_rbm(16, 6, seed=2, scale=0.3), train, validation_data=valid, epochs=4, batch_size=8,
+                     lr=0.05, seed=0, log_likelihood_every=2, early_stopping=stopping)
+    assert stopping.key == "log_likelihood_valid" and stopping.maximize
+    valid_ll = history["log_likelihood_valid"]
+    assert history.best_epoch == max((1, 3), key=lambda e: valid_ll[e])
+    tr.fit(tr.RBM(16, 4), train, validation_data=valid, epochs=1, early_stopping=stopping)
+    assert stopping.key == "recon_error_valid" and not stopping.maximize
+    with pytest.raises(ValueError, match="needs validation_data"):
+        tr.fit(tr.RBM(16, 4), train, epochs=1, early_stopping=tr.EarlyStopping())
+    with pytest.raises(ValueError, match="recorded only with log_likelihood_every"):
+        tr.fit(tr.RBM(16, 4), train, validation_data=valid, epochs=1,
+               early_stopping=tr.EarlyStopping("log_likelihood_valid"))
+    with pytest.raises(ValueError, match="monitors 'recon_eror', which the record of epoch 0 does not hold"):
+        tr.fit(tr.RBM(16, 4), train, epochs=1, early_stopping=tr.EarlyStopping("recon_eror"))

@@ -16,9 +16,10 @@ from .estimate import (
     reconstruction_error,
 )
 from .evaluation import evaluate
+from .grad_mode import differentiable
 from .guards import DivergenceError
 from .io import load, save
-from .monitor import History, LogLikelihoodMonitor, ScalarLogger
+from .monitor import EarlyStopping, History, LogLikelihoodMonitor, ScalarLogger
 from .rbm import RBM
 from .samplers import CD, PCD, PT, Exact, NegativePhase, Sampler
 from .train import fit
@@ -36,6 +37,7 @@ __all__ = [
     "RBM",
     "DBN",
     "DivergenceError",
+    "EarlyStopping",
     "Exact",
     "History",
     "IterableBatches",
@@ -49,6 +51,7 @@ __all__ = [
     "NegativePhase",
     "Sampler",
     "datasets",
+    "differentiable",
     "distributed",
     "evaluate",
     "exact_log_partition",

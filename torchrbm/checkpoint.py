@@ -4,8 +4,9 @@ A checkpoint is one ``.safetensors`` file written atomically
 (:func:`~torchrbm.files.atomic_write_bytes`) at the end of an epoch.  Its
 tensors are everything the next epoch depends on: the model's parameters, the
 optimizer's state (momentum buffers), the sampler's persistent state (chains),
-the random generators' states and the running averages of the sparsity target
-and of centring.  Its JSON header holds the epoch, the history so far, the
+the random generators' states, the running averages of the sparsity target
+and of centring, and the parameters of early stopping's best epoch; the state
+of a learning-rate scheduler goes in the header.  Its JSON header holds the epoch, the history so far, the
 optimizer's settings, a format version, the SHA-256 of header and tensors and
 a *fingerprint* of the training settings; resuming with different settings is
 refused, and so is a truncated or corrupted file.  A run resumed from the
@@ -63,7 +64,7 @@ def _key(text: str):
 
 
 def save_checkpoint(path: str | os.PathLike, *, epoch: int, model, optimizer, sampler, generators,
-                    history, fingerprint: dict[str, Any], extra: dict[str, Tensor]) -> None:
+                    history, fingerprint: dict[str, Any], extra: dict[str, Tensor], lr_scheduler=None) -> None:
     """Write the state after ``epoch`` (see the module docstring) to ``path``, atomically."""
     tensors: dict[str, Tensor] = {}
     _tensors_and_rest("model", dict(model.state_dict()), tensors)  # flat: keys may hold dots
@@ -75,6 +76,8 @@ def save_checkpoint(path: str | os.PathLike, *, epoch: int, model, optimizer, sa
     _tensors_and_rest("extra", extra, tensors)
     header = {"format": FORMAT_VERSION, "epoch": epoch, "history": history.records, "fingerprint": fingerprint,
               "optimizer_param_groups": optimizer_state["param_groups"], "optimizer_state": optimizer_rest}
+    if lr_scheduler is not None:
+        header["lr_scheduler"] = _tensors_and_rest("lr_scheduler", lr_scheduler.state_dict(), tensors)
     write_tensor_file(path, tensors, _KEY, header)
 
 
@@ -123,4 +126,6 @@ def load_checkpoint(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dic
         "sampler": _flat("sampler", tensors),
         "generators": [tensors[f"rng.{i}"] for i in range(sum(name.startswith("rng.") for name in tensors))],
         "extra": _flat("extra", tensors),
+        "lr_scheduler": _restore("lr_scheduler", header["lr_scheduler"], tensors) if "lr_scheduler" in header
+        else None,
     }

@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 from . import kernels
+from .grad_mode import differentiable
 from .rbm import RBM
 from .units import Blocks, Softmax, Units
 from .validation import as_data_tensor, check_positive_int, inputs_trusted
@@ -61,6 +62,8 @@ class ClassificationRBM(RBM):
     Other keyword arguments are those of :class:`~torchrbm.RBM`; ``data`` may be
     joint rows from :meth:`joint_data`.
     """
+
+    grad_free_methods = (*RBM.grad_free_methods, "class_log_prob")
 
     def __init__(self, n_features: int, n_classes: int, n_hidden: int, visible: str | dict | Units = "bernoulli",
                  hidden: str | dict | Units = "bernoulli", **options: Any) -> None:
@@ -113,6 +116,8 @@ class ClassificationRBM(RBM):
         return self.class_log_prob(x).argmax(-1)
 
     def discriminative_loss(self, rows: Tensor) -> Tensor:
-        """``-mean log p(y | x)`` of joint rows ``[x, one_hot(y)]``, differentiable in the parameters."""
-        log_prob = self.class_log_prob(rows[:, : self.n_features])
+        """``-mean log p(y | x)`` of joint rows ``[x, one_hot(y)]``, differentiable in the parameters
+        (a loss: its autograd history is kept, see :mod:`torchrbm.grad_mode`)."""
+        with differentiable():
+            log_prob = self.class_log_prob(rows[:, : self.n_features])
         return -(log_prob * rows[:, self.n_features :]).sum(1).mean()

@@ -764,7 +764,8 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     train.add_argument("--n-temps", type=int, default=10, help="temperatures for pt (default: 10)")
     train.add_argument("--centered", action="store_true", help="centred gradients (Melchior et al. 2016)")
     train.add_argument("--ll-every", type=int, default=0, metavar="N",
-                       help="record the log-likelihood (exact or AIS) every N epochs (default: never)")
+                       help="every N epochs record the log-likelihood (exact or AIS, one log Z) of the monitored "
+                            "training rows and of the held-out rows (default: never)")
     train.add_argument("--ais-betas", type=int, default=10000,
                        help="temperatures for the final AIS/RAIS estimates of large models (default: 10000)")
     train.add_argument("--epochs", type=int, default=50, help="default: 50")

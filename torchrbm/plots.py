@@ -87,29 +87,50 @@ def plot_reconstructions(model, data, *, n: int = 10, shape: tuple[int, int] | N
                  "data (top) and mean-field reconstructions (bottom)", "gray", symmetric=False)
 
 
-def plot_curves(history, keys: Sequence[str] = ("recon_error", "free_energy_gap", "log_likelihood")
-                ) -> Figure:
-    """Learning curves: one panel per metric in ``keys`` that the history holds.
+#: Panels of :func:`plot_curves` that draw several record keys: training and held-out rows.
+CURVE_PANELS = {
+    "recon_error": ("recon_error", "recon_error_valid"),
+    "log_likelihood": ("log_likelihood_train", "log_likelihood_valid"),
+}
+#: Which rows each curve measured (the legend of a panel with several curves).
+CURVE_ROWS = {"recon_error": "training rows", "recon_error_valid": "held-out rows",
+              "log_likelihood_train": "training rows", "log_likelihood_valid": "held-out rows"}
 
-    A log-likelihood estimated by AIS is drawn with a band of ``+-3`` standard
-    errors of its ``log Z`` (``log_likelihood_std``), and its method is named.
+
+def plot_curves(history, keys: Sequence[str | Sequence[str]] = ("recon_error", "free_energy_gap", "log_likelihood")
+                ) -> Figure:
+    """Learning curves: one panel per entry of ``keys`` that the history holds.
+
+    An entry is a record key, a tuple of keys drawn in one panel, or the name of
+    one of :data:`CURVE_PANELS`: ``"recon_error"`` and ``"log_likelihood"`` draw the
+    training rows' curve and the held-out rows' one (where recorded), each
+    labelled with its rows.  A log-likelihood names its method, and one estimated
+    by AIS is drawn with a band of ``+-3`` standard errors of its ``log Z``
+    (``log_likelihood_std``).
     """
-    present = [key for key in keys if any(value is not None for value in history[key])]
-    fig = Figure(figsize=(4.5 * max(len(present), 1), 3.2), layout="constrained")
-    axes = fig.subplots(1, max(len(present), 1), squeeze=False)[0]
-    for ax, key in zip(axes, present, strict=False):
-        records = [r for r in history if r.get(key) is not None]
-        epochs = np.array([r["epoch"] + 1 for r in records])
-        values = np.array([r[key] for r in records], dtype=float)
-        ax.plot(epochs, values, marker="o", markersize=2)
-        label = key.replace("_", " ")
-        if key == "log_likelihood":
-            std = np.array([r.get("log_likelihood_std") or 0.0 for r in records])
-            if std.any():
-                ax.fill_between(epochs, values - 3 * std, values + 3 * std, alpha=0.25, label="±3σ (AIS)")
-                ax.legend(fontsize=8)
-            methods = sorted({str(r.get("log_likelihood_method")) for r in records})
-            label += f" ({', '.join(methods)})"
+    panels = [CURVE_PANELS.get(entry, (entry,)) if isinstance(entry, str) else tuple(entry) for entry in keys]
+    panels = [[key for key in panel if any(value is not None for value in history[key])] for panel in panels]
+    panels = [panel for panel in panels if panel]
+    fig = Figure(figsize=(4.5 * max(len(panels), 1), 3.2), layout="constrained")
+    axes = fig.subplots(1, max(len(panels), 1), squeeze=False)[0]
+    for ax, panel in zip(axes, panels, strict=False):
+        likelihood = all(key.startswith("log_likelihood") for key in panel)
+        for key in panel:
+            records = [r for r in history if r.get(key) is not None]
+            epochs = np.array([r["epoch"] + 1 for r in records])
+            values = np.array([r[key] for r in records], dtype=float)
+            line = ax.plot(epochs, values, marker="o", markersize=2, label=CURVE_ROWS.get(key, key))[0]
+            std = np.array([r.get("log_likelihood_std") or 0.0 for r in records]) if likelihood else 0.0
+            if np.any(std):
+                ax.fill_between(epochs, values - 3 * std, values + 3 * std, alpha=0.25, color=line.get_color(),
+                                label=f"±3σ of log Z ({CURVE_ROWS.get(key, key)})")
+        if likelihood:
+            methods = sorted({str(r.get("log_likelihood_method")) for r in history if r.get(panel[0]) is not None})
+            label = f"log likelihood per example ({', '.join(methods)})"
+        else:
+            label = panel[0].replace("_", " ")
+        if len(panel) > 1 or likelihood or panel[0] in CURVE_ROWS:
+            ax.legend(fontsize=8)
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from . import kernels, threads
+from .grad_mode import differentiable, make_grad_free
 from .inpainting import clamped_gibbs, observed_input
 from .progress import Progress
 from .rng import initial_normal
@@ -53,7 +54,23 @@ class RBM(nn.Module):
         Random generator for the initial weights.
     device, dtype:
         Where the parameters live; every method follows them.
+
+    Outputs and autograd (:mod:`torchrbm.grad_mode`): the methods in
+    :attr:`grad_free_methods` return tensors without autograd history, ready for
+    ``.numpy()``; calling the model, ``rbm(v)``, returns the free energy with it,
+    and inside ``with torchrbm.differentiable():`` every method keeps it.
     """
+
+    #: Methods whose outputs carry no autograd history outside :func:`~torchrbm.differentiable`;
+    #: a subclass's own definitions of these names follow the same rule.
+    grad_free_methods: tuple[str, ...] = (
+        "energy", "free_energy", "free_energy_hidden", "hidden_preactivation", "visible_preactivation",
+        "prob_h", "prob_v", "sample_h", "sample_v", "hidden_step", "visible_step", "sample_from_visible_biases",
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        make_grad_free(cls, cls.grad_free_methods)
 
     def __init__(
         self,
@@ -195,6 +212,15 @@ class RBM(nn.Module):
             self.visible_preactivation(h)
         )
 
+    def forward(self, v) -> Tensor:
+        """``F(v)``, differentiable in the parameters: ``rbm(v)``, the ``nn.Module`` call.
+
+        The same values as :meth:`free_energy`, with autograd history (under PyTorch's
+        grad mode), so that ``rbm(v).mean().backward()`` reaches every parameter.
+        """
+        with differentiable():
+            return self.free_energy(v)
+
     # ------------------------------------------------------------- conditionals
     def prob_h(self, v) -> Tensor:
         """``E[h | v]``; for binary units ``P(h_j = 1 | v) = sigmoid(b_j + v^T W_:j)``."""
@@ -318,6 +344,9 @@ class RBM(nn.Module):
             hidden=config.get("hidden", "bernoulli"),
             **factory,
         )
+
+
+make_grad_free(RBM, RBM.grad_free_methods)
 
 
 def uniform_weights(n: int, like: Tensor, total: float = 1.0) -> Tensor:

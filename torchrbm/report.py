@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write_text
+from .monitor import current_record
 from .runs import RunDirectory
 
 _STYLE = """
@@ -63,9 +64,14 @@ def _results_table(summary: dict[str, Any]) -> str:
     return f'<table id="results">{head}{"".join(rows)}</table>' if rows else "<p>No final measurements.</p>"
 
 
+#: The per-epoch metrics shown, in this order (those the run recorded).
+METRIC_KEYS = ("epoch", "recon_error", "recon_error_valid", "free_energy_gap", "log_likelihood_train",
+               "log_likelihood_valid", "log_likelihood_method", "lr", "momentum", "time")
+
+
 def _metrics_table(records: list[dict[str, Any]]) -> str:
-    keys = [key for key in ("epoch", "recon_error", "free_energy_gap", "log_likelihood", "lr", "momentum", "time")
-            if any(record.get(key) is not None for record in records)]
+    records = [current_record(record) for record in records]  # a run of an earlier version
+    keys = [key for key in METRIC_KEYS if any(record.get(key) is not None for record in records)]
     head = "".join(f"<th>{html.escape(key)}</th>" for key in keys)
     rows = "".join("<tr>" + "".join(_cell(record.get(key, "")) for key in keys) + "</tr>" for record in records)
     return f'<table id="metrics"><tr>{head}</tr>{rows}</table>'

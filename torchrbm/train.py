@@ -31,7 +31,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .conditional import ConditionalRBM
 from .estimate import mean_free_energy, reconstruction_error
 from .guards import DivergenceGuard
-from .monitor import History, LogLikelihoodMonitor
+from .monitor import EarlyStopping, History, LogLikelihoodMonitor, higher_is_better, resolve_measure
 from .precision import matmul_dtype, mixed_precision
 from .progress import Progress
 from .rbm import uniform_weights
@@ -41,6 +41,7 @@ from .updates import Centering, SparsityTarget, add_autograd_grad
 from .validation import as_data_tensor, check_nonnegative_float, check_positive_int, trusted_inputs
 
 Callback = Callable[[Any, dict[str, Any]], "bool | None"]
+Scheduler = torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
 logger = logging.getLogger(__name__)
 
 
@@ -68,6 +69,12 @@ def lr_at(lr: float | Callable[[int], float], epoch: int) -> float:
 
 def _make_optimizer(model, optimizer, lr: float, momentum: float) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
+    if isinstance(optimizer, torch.optim.Optimizer):
+        given = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        if given != {id(p) for p in params}:
+            raise ValueError("the optimizer given to fit must hold exactly the model's trained parameters "
+                             "(those with requires_grad), e.g. torch.optim.SGD(model.parameters(), lr=0.01)")
+        return optimizer
     if callable(optimizer):
         return optimizer(params)
     name = str(optimizer).lower()
@@ -75,7 +82,52 @@ def _make_optimizer(model, optimizer, lr: float, momentum: float) -> torch.optim
         return torch.optim.SGD(params, lr=lr, momentum=momentum)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
-    raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd', 'adam' or a callable")
+    raise ValueError(f"unknown optimizer {optimizer!r}; use 'sgd', 'adam', a callable or a torch.optim.Optimizer")
+
+
+def _make_scheduler(spec, opt: torch.optim.Optimizer, lr) -> Scheduler | None:
+    """The learning-rate scheduler of ``fit(..., lr_scheduler=spec)``, bound to ``opt``."""
+    if spec is None:
+        return None
+    if callable(lr):
+        raise ValueError("give the learning-rate schedule once: lr as a function of the epoch, or lr_scheduler "
+                         "(with a number as the starting lr)")
+    scheduler = spec
+    if not isinstance(spec, Scheduler):
+        if not callable(spec):
+            raise TypeError("lr_scheduler must be a torch.optim.lr_scheduler scheduler or a function optimizer -> "
+                            f"scheduler (e.g. functools.partial(StepLR, step_size=10)); found {type(spec).__name__}")
+        scheduler = spec(opt)
+        if not isinstance(scheduler, Scheduler):
+            raise TypeError("lr_scheduler(optimizer) must return a torch.optim.lr_scheduler scheduler; "
+                            f"found {type(scheduler).__name__}")
+    if scheduler.optimizer is not opt:
+        raise ValueError("lr_scheduler is bound to another optimizer than the one fit trains with: make the "
+                         "optimizer, pass it as optimizer=, and bind the scheduler to it (or pass a function "
+                         "optimizer -> scheduler)")
+    return scheduler
+
+
+def _plateau_key(scheduler: Scheduler | None, has_validation: bool, log_likelihood_every: int) -> str | None:
+    """The record key a ``ReduceLROnPlateau`` follows: fit's held-out measure, in its scheduler's mode."""
+    if not isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        return None
+    key = resolve_measure("auto", has_validation, log_likelihood_every)
+    wanted = "max" if higher_is_better(key) else "min"
+    if scheduler.mode != wanted:
+        raise ValueError(f"ReduceLROnPlateau follows {key} here, which is better when {wanted}imal: "
+                         f"make it with mode={wanted!r}")
+    return key
+
+
+def _step_scheduler(scheduler: Scheduler | None, plateau_key: str | None, record: dict[str, Any]) -> None:
+    """Step ``scheduler`` at the end of an epoch (a plateau scheduler on the epochs that measured its key)."""
+    if scheduler is None:
+        return
+    if plateau_key is None:
+        scheduler.step()
+    elif record.get(plateau_key) is not None:
+        scheduler.step(record[plateau_key])
 
 
 def _rows_of_step(arguments: dict[str, Any]) -> tuple[Any, Any]:
@@ -102,7 +154,8 @@ def fit(
     sparsity_cost: float = 0.1,
     extra_loss: Callable[[Any, Tensor], Tensor] | None = None,
     centered: bool = False,
-    optimizer: str | Callable[[list[Tensor]], torch.optim.Optimizer] = "sgd",
+    optimizer: str | Callable[[list[Tensor]], torch.optim.Optimizer] | torch.optim.Optimizer = "sgd",
+    lr_scheduler: Scheduler | Callable[[torch.optim.Optimizer], Scheduler] | None = None,
     precision: str = "32-true",
     context=None,
     validation_data=None,
@@ -111,6 +164,7 @@ def fit(
     seed: int | None = None,
     generator: torch.Generator | None = None,
     callbacks: Sequence[Callback] = (),
+    early_stopping: EarlyStopping | None = None,
     log_likelihood_every: int = 0,
     monitor_size: int = 1000,
     progress: bool = False,
@@ -136,10 +190,12 @@ def fit(
     sampler:
         Source of negative statistics; ``CD(k=1)`` by default.
     lr:
-        Learning rate, or a function ``epoch -> learning rate``.
+        Learning rate, or a function ``epoch -> learning rate``; fit sets it on
+        every parameter group of the optimizer it makes at the start of each
+        epoch, unless an ``lr_scheduler`` is given.
     momentum:
         A constant, or ``(initial, final)`` switched at epoch ``momentum_switch``
-        (Hinton's 0.5 -> 0.9).
+        (Hinton's 0.5 -> 0.9), for the optimizers fit makes that have one.
     weight_decay:
         L2 penalty ``weight_decay * ||W||^2 / 2`` on the weights (not the biases).
     sparsity_target, sparsity_cost:
@@ -157,7 +213,22 @@ def fit(
         Follow the centred gradient (:class:`Centering`), which trains deeper
         and larger models more stably.
     optimizer:
-        ``"sgd"`` (with momentum), ``"adam"`` or a callable ``params -> Optimizer``.
+        ``"sgd"`` (with momentum), ``"adam"``, a callable ``params -> Optimizer``, or
+        a ``torch.optim.Optimizer`` over exactly the model's trained parameters;
+        such an instance keeps its own learning rate and momentum (``lr`` and
+        ``momentum`` are not used; schedule it with ``lr_scheduler``).
+    lr_scheduler:
+        A ``torch.optim.lr_scheduler`` scheduler, stepped once at the end of every
+        epoch (after the callbacks): a function ``optimizer -> scheduler``
+        (``functools.partial(torch.optim.lr_scheduler.StepLR, step_size=10)``) or a
+        scheduler already bound to the optimizer given as ``optimizer=``.  It then
+        owns the learning rate, starting from the optimizer's (``lr`` for the
+        optimizers fit makes; ``lr`` must then be a number), and each record's
+        ``lr`` is the one that epoch trained with.  A ``ReduceLROnPlateau`` follows
+        the held-out measure of :class:`~torchrbm.monitor.EarlyStopping`'s
+        ``"auto"`` (``log_likelihood_valid`` when recorded, else
+        ``recon_error_valid``), so it needs ``validation_data`` and the matching
+        ``mode``.  Its state is part of a checkpoint.
     precision:
         ``"32-true"`` (every product in the parameters' dtype), ``"bf16-mixed"`` or
         ``"16-mixed"``: the matrix products of the training steps take bfloat16 /
@@ -171,18 +242,28 @@ def fit(
         the batch's context row ``i mod N``.
     validation_data:
         Held-out data; if given, each epoch records the free-energy gap
-        ``mean F(held-out) - mean F(training)`` on equal-sized subsets.
+        ``mean F(held-out) - mean F(training)`` on equal-sized subsets and the
+        reconstruction error of the held-out subset (``recon_error_valid``).
     seed, generator:
         Every random draw (shuffling, sampling) uses ``generator``, or a new one
         on the model's device seeded with ``seed``.  Under data-parallel training
         all processes shuffle with rank 0's seed and each samples with a
         generator seeded from it and its rank.
     callbacks:
-        Functions ``(model, record) -> bool | None`` called after each epoch;
-        returning ``True`` stops training.
+        Functions ``(model, record) -> bool | None`` called after each epoch, in
+        order; a truthy return asks training to stop after this epoch, and the
+        other callbacks of the epoch still run.  They may add keys to the record.
+    early_stopping:
+        An :class:`~torchrbm.monitor.EarlyStopping`: stop when a measure (by
+        default the held-out log-likelihood, else the held-out reconstruction
+        error) has not improved for ``patience`` measurements, and end with the
+        best epoch's parameters.  It reads the record after the callbacks.
     log_likelihood_every:
-        If positive, record the log-likelihood of the monitored training
-        examples every that many epochs (exact for small models, else AIS; see
+        If positive, every that many epochs record the mean log-likelihood
+        ``-F(v) - log Z`` of the monitored training rows (``log_likelihood_train``)
+        and, with ``validation_data``, of the monitored held-out rows
+        (``log_likelihood_valid``), both with one ``log Z``: exact for small models,
+        else AIS (``log_likelihood_method``, ``log_likelihood_std``; see
         :class:`LogLikelihoodMonitor`).
     monitor_size:
         Number of training (and held-out) examples, fixed at the start, on which
@@ -219,9 +300,10 @@ def fit(
     Returns
     -------
     History
-        One record per epoch: ``epoch``, ``recon_error``, ``free_energy_gap``
-        (``None`` without validation data), ``lr``, ``momentum`` and ``time``
-        (seconds).
+        One record per epoch: ``epoch``, ``recon_error`` (training rows),
+        ``recon_error_valid`` and ``free_energy_gap`` (``None`` without validation
+        data), ``lr``, ``momentum`` and ``time`` (seconds), plus the log-likelihoods
+        where recorded.
     """
     epochs = check_positive_int(epochs, "epochs", minimum=0)
     batch_size = check_positive_int(batch_size, "batch_size")
@@ -268,8 +350,18 @@ def fit(
         monitor_train = monitor_train[:size]
 
     if log_likelihood_every:
-        callbacks = [LogLikelihoodMonitor(monitor_train, every=log_likelihood_every), *callbacks]
+        callbacks = [LogLikelihoodMonitor(monitor_train, every=log_likelihood_every, validation_data=monitor_valid),
+                     *callbacks]
+    if early_stopping is not None:
+        if not isinstance(early_stopping, EarlyStopping):
+            raise TypeError(f"early_stopping must be a torchrbm EarlyStopping; found {type(early_stopping).__name__}")
+        early_stopping.start(resolve_measure(early_stopping.monitor, monitor_valid is not None, log_likelihood_every))
     opt = _make_optimizer(model, optimizer, lr_at(lr, 0), _momentum_at(momentum, momentum_switch, 0))
+    scheduler = _make_scheduler(lr_scheduler, opt, lr)
+    given_optimizer = isinstance(optimizer, torch.optim.Optimizer)  # keeps its own lr and momentum
+    if given_optimizer and callable(lr):
+        raise ValueError("an optimizer given to fit keeps its own learning rate: schedule it with lr_scheduler")
+    plateau_key = _plateau_key(scheduler, monitor_valid is not None, log_likelihood_every)
     weight_names = set(getattr(model, "weight_names", ("W",)))
     named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     history = History()
@@ -280,18 +372,23 @@ def fit(
                    if isinstance(momentum, (tuple, list)) else momentum, "momentum_switch": momentum_switch,
                    "weight_decay": weight_decay, "sparsity": [sparsity_target, sparsity_cost], "centered": centered,
                    "optimizer": optimizer if isinstance(optimizer, str) else "custom", "precision": precision,
-                   "shuffle": shuffle, "world_size": world_size, "clip_grad_norm": clip_grad_norm}
+                   "shuffle": shuffle, "world_size": world_size, "clip_grad_norm": clip_grad_norm,
+                   "lr_scheduler": None if scheduler is None else type(scheduler).__name__,
+                   "early_stopping": None if early_stopping is None else early_stopping.config()}
     first_epoch = 0
     if resume and checkpoint is not None and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint, fingerprint)
         _check_generator_states(state["generators"], generators, checkpoint)
         try:
-            first_epoch = _resume(state, model, opt, sampler, generators, history, sparsity, centering)
+            first_epoch = _resume(state, model, opt, sampler, generators, history, sparsity, centering, scheduler,
+                                  early_stopping)
         except (AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError) as err:
             raise ValueError(f"{checkpoint} is corrupted: its state does not fit this training run ({err})") from None
         if epochs < first_epoch:
             raise ValueError(f"{checkpoint} holds {first_epoch} epochs, more than epochs={epochs}: epochs is the "
                              f"total, so give at least {first_epoch} to continue it")
+        if early_stopping is not None and early_stopping.stopped:  # the run had ended: nothing more to train
+            first_epoch = epochs
     guard = DivergenceGuard(model, weight_names, max_abs_weight=max_abs_weight, settings={
         "momentum": momentum, "precision": precision, "clip_grad_norm": clip_grad_norm,
         "checkpoint": checkpoint is not None})
@@ -301,11 +398,14 @@ def fit(
     signals = StopAfterEpochOnSignal(enabled=checkpoint is not None)
     for epoch in signals.guard(range(first_epoch, epochs)):
         start = time.perf_counter()
-        epoch_lr = lr_at(lr, epoch)
-        epoch_momentum = _momentum_at(momentum, momentum_switch, epoch)
+        sets_lr = scheduler is None and not given_optimizer
+        epoch_lr = lr_at(lr, epoch) if sets_lr else float(opt.param_groups[0]["lr"])
+        epoch_momentum = opt.param_groups[0].get("momentum") if given_optimizer \
+            else _momentum_at(momentum, momentum_switch, epoch)
         for group in opt.param_groups:
-            group["lr"] = epoch_lr
-            if "momentum" in group:
+            if sets_lr:
+                group["lr"] = epoch_lr
+            if "momentum" in group and not given_optimizer:
                 group["momentum"] = epoch_momentum
         with mixed_precision(model, precision):
             planned = source.n_batches(batch_size, world_size)
@@ -349,6 +449,8 @@ def fit(
                 record = {
                     "epoch": epoch,
                     "recon_error": reconstruction_error(*_model_and_data(model, monitor_train)),
+                    "recon_error_valid": None if monitor_valid is None
+                    else reconstruction_error(*_model_and_data(model, monitor_valid)),
                     "free_energy_gap": None if monitor_valid is None
                     else mean_free_energy(*_model_and_data(model, monitor_valid), name="held_out") - train_free_energy,
                     "lr": epoch_lr,
@@ -358,7 +460,10 @@ def fit(
                 history.append(record)
                 bar.set_postfix(recon=f"{record['recon_error']:.4f}")
                 bar.update()
-                stop = any(callback(model, record) for callback in callbacks)
+                stop = any([callback(model, record) for callback in callbacks])  # every one runs
+                if early_stopping is not None:
+                    stop = early_stopping(model, record) or stop
+                _step_scheduler(scheduler, plateau_key, record)
             except Exception as err:
                 failure = err
         stop, interrupted, failed = distributed.any_process([stop, signals.requested, failure is not None],
@@ -372,7 +477,8 @@ def fit(
                 try:
                     save_checkpoint(checkpoint, epoch=epoch, model=model, optimizer=opt, sampler=sampler,
                                     generators=generators, history=history, fingerprint=fingerprint,
-                                    extra=_running_averages(sparsity, centering))
+                                    extra=_running_averages(sparsity, centering, early_stopping),
+                                    lr_scheduler=scheduler)
                 except Exception as err:  # agreed on below: the other processes must not wait for this one
                     failure = err
             (failed,) = distributed.any_process([failure is not None], model.device)
@@ -380,6 +486,9 @@ def fit(
         if stop:
             break
     bar.close()
+    if early_stopping is not None and not history.interrupted:
+        early_stopping.restore(model)
+        history.best_epoch = early_stopping.best_epoch
     return history
 
 
@@ -497,9 +606,13 @@ class StopAfterEpochOnSignal:
                 signal.signal(sig, handler)
 
 
-def _running_averages(sparsity: SparsityTarget | None, centering: Centering | None) -> dict[str, Tensor]:
-    """The running averages a checkpoint must keep: the sparsity estimate and centring offsets."""
+def _running_averages(sparsity: SparsityTarget | None, centering: Centering | None,
+                      early_stopping: EarlyStopping | None = None) -> dict[str, Tensor]:
+    """The running state a checkpoint must keep: the sparsity estimate, centring offsets and the
+    parameters of early stopping's best epoch (``best.<name>``)."""
     state = {}
+    if early_stopping is not None and early_stopping.best_state is not None:
+        state.update({f"best.{name}": value for name, value in early_stopping.best_state.items()})
     if sparsity is not None and sparsity.q is not None:
         state["sparsity_q"] = sparsity.q
     if centering is not None:
@@ -516,11 +629,14 @@ def _check_generator_states(saved: list[Tensor], generators: list[torch.Generato
 
 
 @torch.no_grad()
-def _resume(state: dict, model, opt, sampler, generators, history: History, sparsity, centering) -> int:
+def _resume(state: dict, model, opt, sampler, generators, history: History, sparsity, centering,
+            scheduler: Scheduler | None = None, early_stopping: EarlyStopping | None = None) -> int:
     """Restore a checkpoint's training state; return the first epoch still to run."""
     for name, value in model.state_dict().items():
         value.copy_(state["model"][name])
     opt.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["lr_scheduler"])
     sampler.load_state_dict(state["sampler"])
     for generator, saved in zip(generators, state["generators"], strict=True):
         generator.set_state(saved)
@@ -532,6 +648,12 @@ def _resume(state: dict, model, opt, sampler, generators, history: History, spar
         centering.hidden.copy_(extra["hidden_offset"])
     for record in state["history"]:
         history.append(record)
+    if early_stopping is not None:  # its counts follow from the records; the best parameters were saved
+        for record in history:
+            early_stopping.observe(record)
+        if early_stopping.restore_best and early_stopping.best_epoch is not None:
+            early_stopping.best_state = {name: extra[f"best.{name}"].to(value.device)
+                                         for name, value in model.state_dict().items()}
     return state["epoch"] + 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .grad_mode import differentiable
 from .validation import check_nonnegative_float
 
 
@@ -34,7 +35,7 @@ class SparsityTarget:
 def add_autograd_grad(model, output, grad_output: Tensor | None = None) -> None:
     """Add the gradient of ``output()`` (a scalar, or weighted by ``grad_output``) with
     respect to every trained parameter of ``model`` to the parameters' ``.grad``."""
-    with torch.enable_grad():
+    with torch.enable_grad(), differentiable():
         params = [p for p in model.parameters() if p.requires_grad]
         grads = torch.autograd.grad(output(), params, grad_outputs=grad_output, allow_unused=True)
     for param, grad in zip(params, grads, strict=True):
