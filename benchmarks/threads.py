@@ -47,7 +47,6 @@ shows what two threads gain where they get their cores.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -59,7 +58,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from throughput import paired_ratio, time_runs, torchrbm_epoch
+from throughput import paired_ratio, time_runs, torchrbm_epoch, write_report
 
 import torchrbm as tr
 from torchrbm import threads
@@ -240,7 +239,7 @@ def main() -> int:
         report = {"products": product_times((1, default_threads)), "load_average_end": os.getloadavg()[0],
                   "torch": torch.__version__, "machine": processor(), "cores": cores,
                   "command": "python benchmarks/threads.py " + " ".join(sys.argv[1:])}
-        return write(report, args.out)
+        return write_report(report, args.out)
     work = workloads(args.data_dir)
     if args.only:
         work = {name: work[name] for name in args.only.split(",")}
@@ -304,15 +303,7 @@ def main() -> int:
               "default_one_thread_below": threads.DEFAULT_ONE_THREAD_BELOW, "cores": cores,
               "torch": torch.__version__, "machine": processor(),
               "command": "python benchmarks/threads.py " + " ".join(sys.argv[1:])}
-    return write(report, args.out)
-
-
-def write(report: dict, path: str) -> int:
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {out}")
-    return 0
+    return write_report(report, args.out)
 
 
 if __name__ == "__main__":

@@ -194,7 +194,12 @@ def main() -> int:
               "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
               "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(args.device),
               "command": "python benchmarks/throughput.py"}
-    out = Path(args.out)
+    return write_report(report, args.out)
+
+
+def write_report(report: dict, path: str) -> int:
+    """Write a benchmark's JSON ``report`` to ``path`` (making its directory) and say so; 0, for exit codes."""
+    out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")
