@@ -46,8 +46,8 @@ def test_cli_tensorboard_option_and_messages(tmp_path, caplog, capsys):
     from torchrbm.cli import main
 
     with caplog.at_level("INFO", logger="torchrbm"):
-        code = main(["train", "--data", "bas", "--epochs", "2", "--hidden", "8", "--out", str(tmp_path / "run"),
-                     "--tensorboard"])
+        code = main(["train", "--data", "bas", "--epochs", "2", "--hidden", "8", "--sampler", "pcd",
+                     "--out", str(tmp_path / "run"), "--tensorboard"])
     if importlib.util.find_spec("tensorboard") is None:
         assert code == 2 and "needs the tensorboard package" in capsys.readouterr().err
     else:
