@@ -44,7 +44,8 @@ def curve(make_sampler, data, *, epochs: int, every: int, lr: float, seed: int) 
         if (entry["epoch"] + 1) % every == 0:
             points.append((entry["epoch"] + 1, tr.log_likelihood(model, data)))
 
-    tr.fit(rbm, data, sampler=make_sampler(), epochs=epochs, batch_size=8, lr=lr, seed=seed, callbacks=[record])
+    tr.fit(rbm, data, sampler=make_sampler(), epochs=epochs, batch_size=8, lr=lr, momentum=0.0, weight_decay=0.0,
+           seed=seed, callbacks=[record])
     return points
 
 

@@ -26,7 +26,8 @@ import torchrbm as tr
 def prediction_errors(seed: int, epochs: int, steps: int) -> dict[str, float]:
     train_frames, train_context = tr.datasets.sequence_windows(tr.datasets.moving_bars(60, seed=seed), order=2)
     test_frames, test_context = tr.datasets.sequence_windows(tr.datasets.moving_bars(20, seed=1000 + seed), order=2)
-    settings = {"epochs": epochs, "batch_size": 20, "lr": 0.05, "momentum": 0.5, "seed": seed}
+    settings = {"epochs": epochs, "batch_size": 20, "lr": 0.05, "momentum": 0.5, "weight_decay": 0.0,
+                "seed": seed}
     crbm = tr.ConditionalRBM(12, 24, 24, generator=torch.Generator().manual_seed(seed))
     tr.fit(crbm, train_frames, context=train_context, **settings)
     rbm = tr.RBM(12, 24, data=train_frames, generator=torch.Generator().manual_seed(seed))

@@ -62,7 +62,7 @@ def child(path: str, mode: str, budget_mib: int) -> dict:
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak resident-memory mark
     baseline = _status("VmRSS")
     start = time.perf_counter()
-    tr.fit(rbm, data, sampler=tr.CD(k=1), epochs=1, batch_size=100, lr=0.01, seed=0)
+    tr.fit(rbm, data, sampler=tr.CD(k=1), epochs=1, batch_size=100, lr=0.01, momentum=0.0, weight_decay=0.0, seed=0)
     seconds = time.perf_counter() - start
     peak = _status("VmHWM")
     rows = data.shape[0]

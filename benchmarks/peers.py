@@ -39,7 +39,8 @@ BATCH = 100
 def torchrbm_epoch(x: torch.Tensor, k: int, trained: list):
     def run():
         rbm = tr.RBM(x.shape[1], N_HIDDEN, generator=torch.Generator().manual_seed(0))
-        tr.fit(rbm, x, sampler=tr.CD(k=k), epochs=1, batch_size=BATCH, lr=LR, seed=0)
+        tr.fit(rbm, x, sampler=tr.CD(k=k), epochs=1, batch_size=BATCH, lr=LR, momentum=0.0, weight_decay=0.0,
+               seed=0)
         trained.append(rbm)
 
     return run

@@ -73,7 +73,8 @@ def torchrbm_epoch(x: torch.Tensor, sampler: str, k: int, batch: int, precision:
     def run():
         rbm = tr.RBM(x.shape[1], n_hidden, generator=torch.Generator().manual_seed(0), device=device)
         chains = tr.CD(k=k) if sampler == "cd" else tr.PCD(n_chains=batch, k=k)
-        tr.fit(rbm, x, sampler=chains, epochs=1, batch_size=batch, lr=LR, seed=0, precision=precision)
+        tr.fit(rbm, x, sampler=chains, epochs=1, batch_size=batch, lr=LR, momentum=0.0, weight_decay=0.0, seed=0,
+               precision=precision)
 
     return run
 

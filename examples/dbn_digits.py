@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     sizes = [64, *args.layers]
     dbn = tr.DBN(sizes, generator=torch.Generator().manual_seed(0))
-    histories = dbn.pretrain(x_train, epochs=args.epochs, batch_size=20, lr=0.1, sampler=tr.CD(k=1), seed=0)
+    histories = dbn.pretrain(x_train, epochs=args.epochs, batch_size=20, lr=0.1, momentum=0.0, weight_decay=0.0,
+                              sampler=tr.CD(k=1), seed=0)
     for index, history in enumerate(histories):
         print(f"layer {index + 1} ({sizes[index]} -> {sizes[index + 1]}): reconstruction error "
               f"{history[-1]['recon_error']:.4f}")

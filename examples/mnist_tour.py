@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
     # 1. training
     rbm = tr.RBM(784, args.hidden, data=train, generator=torch.Generator().manual_seed(0))
     history = tr.fit(rbm, train, sampler=tr.PCD(n_chains=100), epochs=args.epochs, batch_size=100, lr=args.lr,
-                     weight_decay=1e-4, centered=True, validation_data=test, seed=0,
+                     momentum=0.0, weight_decay=1e-4, centered=True, validation_data=test, seed=0,
                      checkpoint=out / "checkpoint.safetensors", resume=True)
     tr.save(rbm, out / "model.safetensors")
     print(f"trained {len(history)} epochs in {sum(r['time'] for r in history):.1f} s")

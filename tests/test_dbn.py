@@ -48,7 +48,7 @@ def test_greedy_pretraining_trains_each_layer_on_the_up_pass(digits):
     x, _ = digits
     dbn = tr.DBN([64, 40, 20], generator=torch.Generator().manual_seed(0))
     histories = dbn.pretrain(x, [{"epochs": 6, "lr": 0.05}, {"epochs": 4, "lr": 0.1}], batch_size=20,
-                             sampler=tr.PCD(20), seed=0)
+                             momentum=0.0, weight_decay=0.0, sampler=tr.PCD(20), seed=0)
     assert [len(h) for h in histories] == [6, 4]
     for history in histories:
         assert history[-1]["recon_error"] < history[0]["recon_error"]

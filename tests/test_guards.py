@@ -24,8 +24,8 @@ def test_a_huge_learning_rate_stops_with_the_cause_and_keeps_the_last_good_check
     rbm = _rbm()
     with pytest.raises(tr.DivergenceError, match=r"diverged in epoch (\d+): .*learning rate too large for this "
                        r"model \(lr = 1e\+0\d in this epoch; try a tenth\)") as error:
-        tr.fit(rbm, DATA, epochs=20, lr=lambda epoch: 10.0 ** epoch, momentum=0.9, batch_size=8, seed=0,
-               checkpoint=path, callbacks=[remember], max_abs_weight=None)
+        tr.fit(rbm, DATA, epochs=20, lr=lambda epoch: 10.0 ** epoch, momentum=0.9, weight_decay=0.0, batch_size=8,
+               seed=0, checkpoint=path, callbacks=[remember], max_abs_weight=None)
     assert isinstance(error.value, FloatingPointError)
     last = max(good)
     assert f"epoch {last + 1}" in str(error.value)

@@ -58,8 +58,8 @@ def test_bf16_training_reaches_the_float32_likelihood_on_bars_and_stripes():
     results = {}
     for precision in ("32-true", "bf16-mixed"):
         rbm = tr.RBM(16, 16, data=data, generator=torch.Generator().manual_seed(0))
-        tr.fit(rbm, data, sampler=tr.PCD(100), epochs=1000, batch_size=8, lr=0.05, seed=0,
-               precision=precision)
+        tr.fit(rbm, data, sampler=tr.PCD(100), epochs=1000, batch_size=8, lr=0.05, momentum=0.0,
+               weight_decay=0.0, seed=0, precision=precision)
         results[precision] = tr.log_likelihood(rbm, data)
     initial = tr.log_likelihood(tr.RBM(16, 16, data=data, generator=torch.Generator().manual_seed(0)), data)
     assert results["32-true"] > initial + 4

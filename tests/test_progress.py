@@ -185,8 +185,8 @@ def test_cli_tensorboard_option_and_messages(tmp_path, caplog, capsys):
     import importlib.util
 
     with caplog.at_level("INFO", logger="torchrbm"):
-        code = main(["train", "--data", "bas", "--epochs", "2", "--hidden", "8", "--out", str(tmp_path / "run"),
-                     "--tensorboard"])
+        code = main(["train", "--data", "bas", "--epochs", "2", "--hidden", "8", "--sampler", "pcd",
+                     "--out", str(tmp_path / "run"), "--tensorboard"])
     if importlib.util.find_spec("tensorboard") is None:  # refused before anything is written
         assert code == 2 and "needs the tensorboard package" in capsys.readouterr().err
         assert not (tmp_path / "run").exists() and "training RBM" not in caplog.text

@@ -48,7 +48,8 @@ def test_parallel_tempering_beats_pcd_on_bars_and_stripes():
     results = {}
     for name, sampler in (("pt", tr.PT(n_temps=10, n_chains=100)), ("pcd", tr.PCD(n_chains=100))):
         rbm = tr.RBM(16, 16, data=data, generator=torch.Generator().manual_seed(0))
-        tr.fit(rbm, data, sampler=sampler, epochs=1500, batch_size=8, lr=0.05, seed=0)
+        tr.fit(rbm, data, sampler=sampler, epochs=1500, batch_size=8, lr=0.05, momentum=0.0, weight_decay=0.0,
+               seed=0)
         results[name] = tr.log_likelihood(rbm, data)
     assert results["pt"] > -4.0
     assert results["pt"] > results["pcd"]
@@ -93,7 +94,8 @@ def test_centring_helps_pcd_on_bars_and_stripes():
     results = {}
     for centered in (False, True):
         rbm = tr.RBM(16, 16, data=data, generator=torch.Generator().manual_seed(0))
-        tr.fit(rbm, data, sampler=tr.PCD(100), epochs=1000, batch_size=8, lr=0.05, seed=0, centered=centered)
+        tr.fit(rbm, data, sampler=tr.PCD(100), epochs=1000, batch_size=8, lr=0.05, momentum=0.0, weight_decay=0.0,
+               seed=0, centered=centered)
         results[centered] = tr.log_likelihood(rbm, data)
     assert results[True] > results[False] + 0.2
 

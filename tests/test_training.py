@@ -33,7 +33,7 @@ def test_cd_update_equals_positive_minus_negative_statistics():
     rbm = random_rbm(6, 4, seed=1, scale=0.5)
     data = _binary(10, 6, seed=2)
     before = _params(rbm)
-    tr.fit(rbm, data, sampler=tr.CD(k=2), epochs=1, batch_size=10, lr=1.0, shuffle=False,
+    tr.fit(rbm, data, sampler=tr.CD(k=2), epochs=1, batch_size=10, lr=1.0, weight_decay=0.0, shuffle=False,
            generator=torch.Generator().manual_seed(5))
     # The same chain, drawn independently with the same random stream.
     W, a, b = before["W"], before["a"], before["b"]
@@ -58,7 +58,7 @@ def test_pcd_update_uses_persistent_chains():
     data = _binary(8, 5, seed=4)
     sampler = tr.PCD(n_chains=6, k=1)
     before = _params(rbm)
-    tr.fit(rbm, data, sampler=sampler, epochs=1, batch_size=8, lr=1.0, shuffle=False,
+    tr.fit(rbm, data, sampler=sampler, epochs=1, batch_size=8, lr=1.0, weight_decay=0.0, shuffle=False,
            generator=torch.Generator().manual_seed(11))
     W, a, b = before["W"], before["a"], before["b"]
     g = torch.Generator().manual_seed(11)
@@ -80,7 +80,7 @@ def test_exact_sampler_follows_the_log_likelihood_gradient():
     data = _binary(12, 6, seed=22)
     eta = 1e-3
     before = _params(rbm)
-    tr.fit(rbm, data, sampler=tr.Exact(), epochs=1, batch_size=12, lr=eta, seed=0)
+    tr.fit(rbm, data, sampler=tr.Exact(), epochs=1, batch_size=12, lr=eta, weight_decay=0.0, seed=0)
     step = {name: (p.detach() - before[name]) / eta for name, p in rbm.named_parameters()}
 
     probe = random_rbm(6, 4)
@@ -130,7 +130,7 @@ def test_sparsity_pulls_hidden_activation_toward_target():
     rbm = random_rbm(4, 3, seed=7)
     data = _binary(6, 4, 2)
     before = _params(rbm)
-    tr.fit(rbm, data, sampler=_DataAsModel(), epochs=1, batch_size=6, lr=0.1,
+    tr.fit(rbm, data, sampler=_DataAsModel(), epochs=1, batch_size=6, lr=0.1, weight_decay=0.0,
            sparsity_target=0.05, sparsity_cost=0.5, seed=0)
     q = torch.sigmoid(data @ before["W"] + before["b"]).mean(0)
     delta = 0.5 * (q - 0.05)
@@ -187,7 +187,8 @@ def test_pcd_raises_the_exact_likelihood_on_bars_and_stripes():
     data = tr.datasets.bars_and_stripes(4)
     rbm = tr.RBM(16, 16, data=data, generator=torch.Generator().manual_seed(0))
     initial = tr.log_likelihood(rbm, data)
-    tr.fit(rbm, data, sampler=tr.PCD(n_chains=100, k=1), epochs=1000, batch_size=8, lr=0.05, seed=0)
+    tr.fit(rbm, data, sampler=tr.PCD(n_chains=100, k=1), epochs=1000, batch_size=8, lr=0.05, momentum=0.0,
+           weight_decay=0.0, seed=0)
     final = tr.log_likelihood(rbm, data)
     assert initial == pytest.approx(-11.09, abs=0.01)
     # Optimum -3.379; PCD-1 after 4000 updates is within about one nat of it.

@@ -280,7 +280,8 @@ def test_relu_hidden_training_with_pcd_tracks_the_exact_gradient():
 
     def trained(sampler, seed):
         rbm = tr.RBM(9, 6, hidden="relu", data=data, generator=torch.Generator().manual_seed(0))
-        tr.fit(rbm, data, sampler=sampler, epochs=300, batch_size=4, lr=0.05, seed=seed)
+        tr.fit(rbm, data, sampler=sampler, epochs=300, batch_size=4, lr=0.05, momentum=0.0, weight_decay=0.0,
+               seed=seed)
         return tr.log_likelihood(rbm, data)
 
     before = tr.log_likelihood(tr.RBM(9, 6, hidden="relu", data=data, generator=torch.Generator().manual_seed(0)),

@@ -75,7 +75,8 @@ def test_example_2_cd1_update_through_fit():
     rbm = seed_example_rbm()
     before = {name: p.detach().clone() for name, p in rbm.named_parameters()}
     eta = 0.1
-    tr.fit(rbm, [[1, 0]], sampler=_ExampleTwoSampler(), epochs=1, batch_size=1, lr=eta, momentum=0.0, seed=0)
+    tr.fit(rbm, [[1, 0]], sampler=_ExampleTwoSampler(), epochs=1, batch_size=1, lr=eta, momentum=0.0,
+           weight_decay=0.0, seed=0)
     delta_w = (rbm.W.detach() - before["W"]) / eta
     assert delta_w[0, 0].item() == pytest.approx(0.046, abs=5e-4)
     # The whole update: <v h>_data - <v h>_recon with P(h|v) in both phases.
@@ -98,7 +99,8 @@ def test_example_2_cd1_update_under_every_speed_option(tmp_path, precision, tole
     if source == "npy":
         np.save(tmp_path / "v0.npy", data.numpy())
         data = tmp_path / "v0.npy"
-    tr.fit(rbm, data, sampler=_ExampleTwoSampler(), epochs=1, batch_size=1, lr=0.1, seed=0, precision=precision)
+    tr.fit(rbm, data, sampler=_ExampleTwoSampler(), epochs=1, batch_size=1, lr=0.1, weight_decay=0.0, seed=0,
+           precision=precision)
     delta_w = (rbm.W.detach() - before) / 0.1
     assert delta_w[0, 0].item() == pytest.approx(0.046, abs=5e-4 + tolerance)
     expected = torch.outer(torch.tensor([1.0, 0.0]), torch.sigmoid(torch.tensor([0.7, 0.6]))) - torch.outer(

@@ -20,6 +20,7 @@ from . import __version__, datasets, distributed, plots, units
 from .checkpoint import checkpoint_history
 from .conditional import ConditionalRBM
 from .conv import ConvRBM
+from .defaults import DEFAULTS
 from .evaluation import METHODS, evaluate
 from .files import atomic_savefig, atomic_write_bytes
 from .inpainting import check_mask
@@ -297,7 +298,7 @@ def _train(args, write: bool, device: str | None) -> int:
             held_out = None if held_out is None else scaler.transform(held_out)
     generator = torch.Generator(device=device).manual_seed(args.seed)
     model = _build_model(args, train, scaler, generator, device) if args.init is None else _initial_model(args, train)
-    sampler = get_sampler(args.sampler or ("cd" if args.model == "crbm" else "pcd"), k=args.k,
+    sampler = get_sampler(args.sampler or DEFAULTS.sampler, k=args.k,
                           n_chains=args.n_chains, n_temps=args.n_temps)
     run = RunDirectory(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = run.path
@@ -757,10 +758,10 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
                        help="visible unit type; gaussian standardises the grey levels (default: bernoulli)")
     train.add_argument("--learn-sigma", action="store_true", help="learn the Gaussian units' variances")
     train.add_argument("--sampler", choices=["cd", "pcd", "pt"], default=None,
-                       help="default: pcd (cd for --model crbm)")
-    train.add_argument("--k", type=int, default=1, help="Gibbs steps per update (default: 1)")
-    train.add_argument("--n-chains", type=int, default=100,
-                       help="persistent chains for pcd, per temperature for pt (default: 100)")
+                       help=f"default: {DEFAULTS.sampler}")
+    train.add_argument("--k", type=int, default=DEFAULTS.k, help=f"Gibbs steps per update (default: {DEFAULTS.k})")
+    train.add_argument("--n-chains", type=int, default=DEFAULTS.n_chains,
+                       help=f"persistent chains for pcd, per temperature for pt (default: {DEFAULTS.n_chains})")
     train.add_argument("--n-temps", type=int, default=10, help="temperatures for pt (default: 10)")
     train.add_argument("--centered", action="store_true", help="centred gradients (Melchior et al. 2016)")
     train.add_argument("--ll-every", type=int, default=0, metavar="N",
@@ -769,14 +770,15 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
     train.add_argument("--ais-betas", type=int, default=10000,
                        help="temperatures for the final AIS/RAIS estimates of large models (default: 10000)")
     train.add_argument("--epochs", type=int, default=50, help="default: 50")
-    train.add_argument("--batch-size", type=int, default=20,
-                       help="rows per step and process (default: 20); under torchrun the global batch is "
-                            "this times the number of processes")
-    train.add_argument("--lr", type=float, default=0.01, help="learning rate (default: 0.01)")
-    train.add_argument("--momentum", type=float, nargs="+", default=[0.5, 0.9], metavar="M",
-                       help="momentum, or initial and final momentum switched after 5 epochs "
-                       "(default: 0.5 0.9)")
-    train.add_argument("--weight-decay", type=float, default=1e-4, help="L2 on weights (default: 1e-4)")
+    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                       help=f"rows per step and process (default: {DEFAULTS.batch_size}); under torchrun the global "
+                            "batch is this times the number of processes")
+    train.add_argument("--lr", type=float, default=DEFAULTS.lr, help=f"learning rate (default: {DEFAULTS.lr:g})")
+    train.add_argument("--momentum", type=float, nargs="+", default=list(DEFAULTS.momentum), metavar="M",
+                       help="momentum, or initial and final momentum switched after "
+                       f"{DEFAULTS.momentum_switch} epochs (default: {' '.join(f'{m:g}' for m in DEFAULTS.momentum)})")
+    train.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay,
+                       help=f"L2 on weights (default: {DEFAULTS.weight_decay:g})")
     train.add_argument("--sparsity-target", type=float, default=None,
                        help="target mean hidden activation, e.g. 0.05 (default: none)")
     train.add_argument("--clip-grad-norm", type=float, default=None, metavar="NORM",

@@ -29,6 +29,7 @@ from . import distributed, threads
 from .batches import TensorRows, random_rows, row_source
 from .checkpoint import load_checkpoint, save_checkpoint
 from .conditional import ConditionalRBM
+from .defaults import DEFAULTS
 from .estimate import mean_free_energy, reconstruction_error
 from .guards import DivergenceGuard
 from .monitor import EarlyStopping, History, LogLikelihoodMonitor, higher_is_better, resolve_measure
@@ -145,11 +146,11 @@ def fit(
     *,
     sampler: Sampler | None = None,
     epochs: int = 10,
-    batch_size: int = 100,
-    lr: float | Callable[[int], float] = 0.01,
-    momentum: float | tuple[float, float] = 0.0,
-    momentum_switch: int = 5,
-    weight_decay: float = 0.0,
+    batch_size: int = DEFAULTS.batch_size,
+    lr: float | Callable[[int], float] = DEFAULTS.lr,
+    momentum: float | tuple[float, float] = DEFAULTS.momentum,
+    momentum_switch: int = DEFAULTS.momentum_switch,
+    weight_decay: float = DEFAULTS.weight_decay,
     sparsity_target: float | None = None,
     sparsity_cost: float = 0.1,
     extra_loss: Callable[[Any, Tensor], Tensor] | None = None,
@@ -176,6 +177,10 @@ def fit(
 ) -> History:
     """Train ``model`` on ``data`` by stochastic gradient descent on the negative log-likelihood.
 
+    The settings not given are :data:`torchrbm.defaults.DEFAULTS`, the same as ``torchrbm train``'s:
+    CD-1, batch 20, learning rate 0.01, momentum 0.5 then 0.9 after 5 epochs, weight decay 0.0001
+    (chosen by training on the built-in data sets, ``benchmarks/defaults.py``).
+
     Parameters
     ----------
     data:
@@ -188,7 +193,7 @@ def fit(
         ``batch_size * world_size`` rows and the gradients are averaged
         (:mod:`torchrbm.distributed`).
     sampler:
-        Source of negative statistics; ``CD(k=1)`` by default.
+        Source of negative statistics; by default a new ``DEFAULTS.make_sampler()``, ``CD(k=1)``.
     lr:
         Learning rate, or a function ``epoch -> learning rate``; fit sets it on
         every parameter group of the optimizer it makes at the start of each
@@ -317,7 +322,7 @@ def fit(
     if clip_grad_norm is not None and check_nonnegative_float(clip_grad_norm, "clip_grad_norm") == 0:
         raise ValueError("clip_grad_norm must be positive (or None for no clipping); found 0")
     matmul_dtype(precision)
-    sampler = CD(k=1) if sampler is None else sampler
+    sampler = DEFAULTS.make_sampler() if sampler is None else sampler
     if not isinstance(sampler, Sampler):
         raise TypeError(f"sampler must be a torchrbm Sampler (CD, PCD, ...), not {type(sampler).__name__}")
     conditional = _check_conditional(model, context, sampler, centered, log_likelihood_every)
