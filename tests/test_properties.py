@@ -222,10 +222,11 @@ def test_data_entry_points(name, data):
 @SETTINGS
 @given(data=st.data(), method=st.sampled_from(["threshold", "stochastic"]))
 def test_binarize(data, method):
-    """Any shape of finite values (in [0, 1] for stochastic binarisation) becomes 0/1 of that shape."""
+    """Any shape of values in [0, 1], or of uint8 grey levels (read as x / 255), becomes 0/1 of that shape."""
     x, values = data.draw(inputs(N_VISIBLE))
     is_valid = values is not None and bool(np.all(np.isfinite(values)) and np.all(np.abs(values) <= FLOAT32_MAX))
-    if method == "stochastic" and is_valid:
-        is_valid = bool(np.all((values >= 0) & (values <= 1)))
+    if is_valid:
+        values = np.asarray(values)
+        is_valid = values.dtype in (np.uint8, np.bool_) or bool(np.all((values >= 0) & (values <= 1)))
     check(f"binarize {method}", lambda x: tr.datasets.binarize(x, method), x, values, is_valid,
           expected_shape=lambda v: v.shape)
