@@ -177,8 +177,9 @@ def test_scalar_logger_writes_each_numeric_metric_of_each_epoch():
     assert writer.flushes == 3
     recon = [(value, step) for tag, value, step in writer.scalars if tag == "train/recon_error"]
     assert recon == [(record["recon_error"], record["epoch"]) for record in history]
-    assert {tag for tag, _, _ in writer.scalars} == {"train/recon_error", "train/free_energy_gap", "train/lr",
-                                                     "train/momentum", "train/time"}
+    assert {tag for tag, _, _ in writer.scalars} == {"train/recon_error", "train/recon_error_valid",
+                                                     "train/free_energy_gap", "train/lr", "train/momentum",
+                                                     "train/time"}
 
 
 def test_cli_tensorboard_option_and_messages(tmp_path, caplog, capsys):
