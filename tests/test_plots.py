@@ -103,3 +103,15 @@ def test_hidden_activity_and_activation_map(trained, tmp_path):
     np.testing.assert_allclose(fig.axes[0].images[0].get_array(), means[:10], rtol=1e-6)
     _saves(fig, tmp_path, "activation_map")
 
+
+
+def test_the_free_energy_gap_is_drawn_with_its_running_mean():
+    history = tr.History()
+    for epoch in range(20):
+        history.append({"epoch": epoch, "recon_error": 0.1, "free_energy_gap": float(epoch % 2)})
+    ax = tr.plots.plot_curves(history, keys=["free_energy_gap"]).axes[0]
+    raw, smooth = ax.get_lines()
+    assert list(raw.get_ydata()) == [float(epoch % 2) for epoch in range(20)]
+    assert list(smooth.get_xdata()) == list(range(2, 21)) and set(smooth.get_ydata()) == {0.5}  # window 2
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["free energy gap per epoch",
+                                                                         "mean of the last 2 epochs"]

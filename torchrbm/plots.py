@@ -97,6 +97,10 @@ CURVE_ROWS = {"recon_error": "training rows", "recon_error_valid": "held-out row
               "log_likelihood_train": "training rows", "log_likelihood_valid": "held-out rows"}
 
 
+#: Curves drawn with their running mean (the free-energy gap is measured on a few hundred rows: noisy).
+SMOOTHED = ("free_energy_gap",)
+
+
 def plot_curves(history, keys: Sequence[str | Sequence[str]] = ("recon_error", "free_energy_gap", "log_likelihood")
                 ) -> Figure:
     """Learning curves: one panel per entry of ``keys`` that the history holds.
@@ -119,6 +123,13 @@ def plot_curves(history, keys: Sequence[str | Sequence[str]] = ("recon_error", "
             records = [r for r in history if r.get(key) is not None]
             epochs = np.array([r["epoch"] + 1 for r in records])
             values = np.array([r[key] for r in records], dtype=float)
+            if key in SMOOTHED and len(values) >= 5:  # noisy: the raw values faint, their running mean on top
+                window = max(2, len(values) // 10)
+                ax.plot(epochs, values, alpha=0.3, label=f"{key.replace('_', ' ')} per epoch")
+                smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+                line = ax.plot(epochs[window - 1:], smooth, label=f"mean of the last {window} epochs")[0]
+                ax.legend(fontsize=8)
+                continue
             line = ax.plot(epochs, values, marker="o", markersize=2, label=CURVE_ROWS.get(key, key))[0]
             std = np.array([r.get("log_likelihood_std") or 0.0 for r in records]) if likelihood else 0.0
             if np.any(std):
