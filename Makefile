@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/torchrbm train --out runs/demo --overwrite
+	$(BIN)/torchrbm train --out runs/demo --overwrite --ll-every 5
 
 # The report test drives Debian's chromium through chromedriver; installed here where apt-get may be used.
 browser:
