@@ -81,9 +81,9 @@ def test_report_opens_with_a_headline_and_shows_only_the_settings_that_apply(run
                                           f"{exact['mean_over_rows_std_error']:.3f}"]
     assert exact["mean_over_rows_std_error"] > 0  # bas is evaluated on its 32 training rows: s/sqrt(32)
     text = (run / "report.html").read_text()
-    assert "rbm with 16 bernoulli visible and 8 hidden units, trained by pcd for 4 epochs on 32 rows of bas" in text
+    assert "rbm with 16 bernoulli visible and 8 hidden units, trained by cd for 4 epochs on 32 rows of bas" in text
     settings = page.cells[None]
-    assert "n_chains" in settings and "n_temps" not in settings and "filters" not in settings
+    assert "k" in settings and "n_chains" not in settings and "n_temps" not in settings and "filters" not in settings
     assert "<details><summary>Per-epoch metrics (4 epochs)</summary>" in text
 
 

@@ -298,7 +298,8 @@ def _train(args, write: bool, device: str | None) -> int:
             held_out = None if held_out is None else scaler.transform(held_out)
     generator = torch.Generator(device=device).manual_seed(args.seed)
     model = _build_model(args, train, scaler, generator, device) if args.init is None else _initial_model(args, train)
-    sampler = get_sampler(args.sampler or DEFAULTS.sampler, k=args.k,
+    args.sampler = args.sampler or DEFAULTS.sampler  # recorded as trained
+    sampler = get_sampler(args.sampler, k=args.k,
                           n_chains=args.n_chains, n_temps=args.n_temps)
     run = RunDirectory(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = run.path

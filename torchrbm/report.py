@@ -90,7 +90,7 @@ def _figures(run: RunDirectory) -> str:
 #: Settings that apply only to some runs: shown when the run's model or sampler uses them.
 _APPLIES = {
     "n_temps": lambda c: c.get("sampler") == "pt",
-    "n_chains": lambda c: c.get("sampler") in ("pcd", "pt", None),
+    "n_chains": lambda c: c.get("sampler") in ("pcd", "pt"),
     "order": lambda c: c.get("model") == "crbm",
     "filters": lambda c: c.get("model") == "conv",
     "filter_size": lambda c: c.get("model") == "conv",
@@ -107,7 +107,7 @@ def _headline(config: dict[str, Any], summary: dict[str, Any]) -> str:
     reverse AIS side by side, the reconstruction error, the training time, and data and model in one line."""
     parts = []
     model = (f"{config.get('model', 'rbm')} with {config.get('n_visible', '?')} {config.get('visible', 'bernoulli')} "
-             f"visible and {config.get('hidden', '?')} hidden units, trained by {config.get('sampler') or 'pcd'} for "
+             f"visible and {config.get('hidden', '?')} hidden units, trained by {config.get('sampler')} for "
              f"{summary.get('epochs', '?')} epochs on {config.get('n_train', '?')} rows of {config.get('data', '?')}")
     parts.append(f'<p id="model-line">{html.escape(model)}.</p>')
     rows = []
