@@ -393,3 +393,24 @@ def test_a_new_run_can_start_from_a_saved_model(tmp_path, capsys):
     assert main(["train", "--data", "bas", "--init", str(first / "model.safetensors"), "--out",
                  str(tmp_path / "bad"), "--quiet"]) == 2
     assert "has 64 visible units but the data has 16 columns" in capsys.readouterr().err
+
+
+def test_data_set_names_stay_names_and_older_runs_still_resume(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits").mkdir()  # a folder named like a data set does not make --data digits a path
+    assert main(["train", "--hidden", "5", "--epochs", "2", "--out", "run", "--quiet"]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"] == "digits" and config["n_hidden"] == 5
+    capsys.readouterr()
+    # fewer epochs than done is refused before anything changes; the recorded settings stay
+    assert main(["train", "--out", "run", "--resume", "--epochs", "1", "--quiet"]) == 2
+    assert "holds 2 epochs, more than --epochs 1" in capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["epochs"] == 2
+    # a run recorded by an earlier version (default sampler null, meaning pcd; no n_hidden) resumes as pcd
+    assert main(["train", "--sampler", "pcd", "--hidden", "5", "--epochs", "2", "--out", "old", "--quiet"]) == 0
+    old = json.loads((tmp_path / "old" / "config.json").read_text())
+    old.update(sampler=None)
+    del old["n_hidden"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(old))
+    assert main(["train", "--out", "old", "--resume", "--epochs", "3", "--quiet"]) == 0
+    assert json.loads((tmp_path / "old" / "config.json").read_text())["sampler"] == "pcd"

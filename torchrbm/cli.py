@@ -29,7 +29,7 @@ from .monitor import ScalarLogger, require_tensorboard, tensorboard_writer
 from .precision import PRECISIONS
 from .rbm import RBM
 from .report import write_report
-from .runs import RunDirectory, data_fingerprint
+from .runs import RunDirectory, absolute_data, data_fingerprint
 from .samplers import get_sampler
 from .train import check_momentum, fit
 from .validation import check_device
@@ -180,16 +180,6 @@ def _recorded_settings(run: RunDirectory, options: dict[str, Any]) -> dict[str, 
     return {key: value for key, value in run.config().items() if key in options and key not in _NOT_CARRIED_OVER}
 
 
-def _absolute_data(data: str) -> str:
-    """``--data`` with a file's path made absolute (``FILE.npz:NAME`` too), so that the recorded settings
-    find the file from any working directory; a data set's name as it is."""
-    file, _, key = str(data).partition(".npz:")
-    file = file + ".npz" if key else file
-    if not Path(file).exists():
-        return data
-    return str(Path(file).resolve()) + (f":{key}" if key else "")
-
-
 def _environment() -> dict[str, str]:
     return {"torchrbm": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version(), "platform": platform.platform()}
@@ -232,10 +222,9 @@ def _build_model(args, train: torch.Tensor, scaler, generator, device: str | Non
     return RBM(train.shape[1], args.hidden, **common)
 
 
-@torch.no_grad()
 def _initial_model(args, train: torch.Tensor):
-    """The model in ``--init``'s file, to train further as a new run; it must fit the data, and --hidden
-    and --visible, if given, must agree with it (its own architecture is what trains)."""
+    """The model in ``--init``'s file, to train further as a new run: it must fit the data and --visible;
+    its own architecture is what trains (and what the run records, whatever --hidden says)."""
     model = load(args.init, device=args.device)
     if type(model).__name__ != {"rbm": "RBM", "conv": "ConvRBM", "crbm": "ConditionalRBM"}[args.model]:
         raise ValueError(f"--init {args.init} holds a {type(model).__name__}, not the --model {args.model} to train")
@@ -249,6 +238,7 @@ def _initial_model(args, train: torch.Tensor):
     return model
 
 
+@torch.no_grad()
 def _prediction_errors(model: ConditionalRBM, frames, context, generator: torch.Generator) -> dict[str, Any]:
     """One-step prediction error on ``frames`` from their ``context``, and that of copying the
     previous frame, for scale."""
@@ -304,12 +294,16 @@ def _train(args, write: bool, device: str | None) -> int:
     run = RunDirectory(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = run.path
     config = {key: value for key, value in vars(args).items() if key != "func"}
-    config.update(data=_absolute_data(args.data), n_train=train.shape[0],
+    config.update(data=absolute_data(args.data), n_hidden=model.n_hidden, n_train=train.shape[0],
                   n_held_out=0 if held_out is None else held_out.shape[0], n_visible=train.shape[1],
                   data_fingerprint=data_fingerprint(train, held_out), world_size=distributed.rank_and_size()[1],
                   environment=_environment())
     if args.resume:
         run.check_resumable(config, _RESUMABLE)
+        done = len(checkpoint_history(run.checkpoint)) if run.checkpoint.is_file() else 0
+        if args.epochs < done:
+            raise ValueError(f"{run.path} holds {done} epochs, more than --epochs {args.epochs}: --epochs is the "
+                             f"total, so give at least {done} to continue it")
     else:
         _check_new_run(run, args.overwrite, write, device)
     if write:
@@ -500,7 +494,7 @@ def _measured_rows(args, settings: dict[str, Any]) -> tuple[torch.Tensor, torch.
         return _load_data(args, split), _load_data(args, "train"), f"{split} split"
     if args.split is not None:
         raise ValueError(f"--split applies to mnist, fashion-mnist and binarized-mnist; {args.data} has no splits")
-    if settings and _key(settings["data"]) == _key(args.data):
+    if settings and _key(absolute_data(settings["data"])) == _key(args.data):
         binarize = {} if args.binarize == "default" else {"binarize": args.binarize}
         train, held_out, _ = _split_train_held_out(argparse.Namespace(**{**settings, **binarize,
                                                                          "data_dir": args.data_dir}))
@@ -519,7 +513,7 @@ def _settings_of_the_model(args) -> dict[str, Any]:
     """The model file's recorded training settings (:func:`_training_settings`); ``args.data``, if
     not given, becomes the data it was trained on (else digits)."""
     settings = _training_settings(args.model)
-    args.data = settings.get("data", "digits") if args.data is None else _absolute_data(args.data)
+    args.data = settings.get("data", "digits") if args.data is None else absolute_data(args.data)
     return settings
 
 
@@ -550,7 +544,7 @@ def _evaluate_conditional(args, model: ConditionalRBM, recorded: dict[str, Any])
     if args.split is not None or args.method != "all":
         raise ValueError("a conditional RBM is measured by its one-step prediction error: --split and --method "
                          "do not apply")
-    same_data = bool(recorded) and _key(recorded["data"]) == _key(args.data)
+    same_data = bool(recorded) and _key(absolute_data(recorded["data"])) == _key(absolute_data(args.data))
     reading = {key: recorded.get(key) if same_data else getattr(args, key, None)
                for key in ("max_rows", "csv_header", "delimiter")}  # the data read as its run read it
     settings = argparse.Namespace(order=recorded.get("order", model.n_context // model.n_visible), data=args.data,

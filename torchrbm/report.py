@@ -106,8 +106,9 @@ def _headline(config: dict[str, Any], summary: dict[str, Any]) -> str:
     """What a reader wants first: the validation log-likelihood with its combined interval, forward and
     reverse AIS side by side, the reconstruction error, the training time, and data and model in one line."""
     parts = []
+    n_hidden = config.get("n_hidden", config.get("hidden", "?"))
     model = (f"{config.get('model', 'rbm')} with {config.get('n_visible', '?')} {config.get('visible', 'bernoulli')} "
-             f"visible and {config.get('hidden', '?')} hidden units, trained by {config.get('sampler')} for "
+             f"visible and {n_hidden} hidden units, trained by {config.get('sampler')} for "
              f"{summary.get('epochs', '?')} epochs on {config.get('n_train', '?')} rows of {config.get('data', '?')}")
     parts.append(f'<p id="model-line">{html.escape(model)}.</p>')
     rows = []
@@ -122,9 +123,11 @@ def _headline(config: dict[str, Any], summary: dict[str, Any]) -> str:
                     f"<td>{band}</td><td class=\"number\">{entry.get('log_partition_std', 0.0):.3f}</td>"
                     f"<td class=\"number\">{entry.get('mean_over_rows_std_error', float('nan')):.3f}</td></tr>")
     if rows:
-        rows_label = html.escape(str(summary.get("validation_rows") or summary.get("evaluated_on", "")))
+        held_out = summary.get("validation_rows", "none") != "none"
+        rows_label = html.escape(f"the validation rows ({summary['validation_rows']})" if held_out
+                                 else f"the {summary.get('evaluated_on', 'data')} (none held out)")
         parts.append(
-            f'<p>Log-likelihood of the validation rows ({rows_label}), nats per example; the interval is '
+            f'<p>Log-likelihood of {rows_label}, nats per example; the interval is '
             "mean ± 3·√(σ_logZ² + s²/n), the estimator's error in log Z and the sampling error of the mean over "
             "the rows.</p>"
             '<table id="headline"><tr><th>method</th><th>log-likelihood</th><th>3σ interval</th><th>σ_logZ</th>'

@@ -35,6 +35,37 @@ FIGURES = ("curves.png", "filters.png", "samples.png", "reconstructions.png", "h
            "generated.png")
 
 
+#: Names that ``--data`` takes for data sets (never read as paths, even where a file of that name exists).
+DATA_SET_NAMES = {"digits", "bas", "shifter", "mnist", "fashion-mnist", "binarized-mnist", "moving-bars"}
+
+
+def absolute_data(data: str) -> str:
+    """``--data`` with a file's path made absolute (``FILE.npz:NAME`` too), so that recorded settings find
+    the file from any working directory; a data set's name as it is."""
+    if str(data).lower().replace("_", "-") in DATA_SET_NAMES:
+        return data
+    file, _, key = str(data).partition(".npz:")
+    file = file + ".npz" if key else file
+    if not Path(file).exists():
+        return data
+    return str(Path(file).resolve()) + (f":{key}" if key else "")
+
+
+#: Facts a run records that earlier versions did not (absent from their settings, not a difference).
+RECORDED_SINCE = {"n_hidden"}
+
+
+def _upgraded(config: dict[str, Any]) -> dict[str, Any]:
+    """Settings recorded by earlier versions in today's terms: a null sampler meant pcd (cd for a
+    conditional model), and a relative data path was relative to the working directory."""
+    config = dict(config)
+    if "sampler" in config and config["sampler"] is None:
+        config["sampler"] = "cd" if config.get("model") == "crbm" else "pcd"
+    if isinstance(config.get("data"), str):
+        config["data"] = absolute_data(config["data"])
+    return config
+
+
 def data_fingerprint(*parts: torch.Tensor | None) -> dict[str, Any]:
     """Shapes, dtypes and the SHA-256 of the rows of ``parts`` (training and validation rows): enough to
     tell whether a resumed run would train on the same data."""
@@ -93,7 +124,7 @@ class RunDirectory:
             saved = None
         if not isinstance(saved, dict):
             raise ValueError(f"{path} does not hold a torchrbm run's settings")
-        return saved
+        return _upgraded(saved)
 
     def summary(self) -> dict[str, Any]:
         path = self.path / self.SUMMARY
@@ -138,7 +169,8 @@ class RunDirectory:
                              f"{now['data_fingerprint']['shapes']} with {now['data_fingerprint']['sha256'][:12]}... "
                              "now); train on the same data, or start afresh with another --out or --overwrite")
         differing = sorted(key for key in set(saved) | set(now)
-                           if key not in may_change and key != "data_fingerprint" and saved.get(key) != now.get(key))
+                           if key not in may_change and key != "data_fingerprint" and saved.get(key) != now.get(key)
+                           and not (key in RECORDED_SINCE and key not in saved))
         if differing:
             details = ", ".join(f"{key} {saved.get(key)!r} there, {now.get(key)!r} now" for key in differing)
             raise ValueError(f"cannot resume {self.path}: it was trained with other settings ({details}); keep them "
