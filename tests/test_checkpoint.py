@@ -155,6 +155,7 @@ def test_sigterm_stops_after_the_epoch_and_the_run_resumes_bit_for_bit(tmp_path)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["epochs"] == done and summary["interrupted"].startswith(f"after epoch {done} of 150")
     assert f"interrupted after epoch {done} of 150" in (run / "report.html").read_text()
+    assert (run / "curves.png").is_file() and 'alt="curves"' in (run / "report.html").read_text()
     resumed = subprocess.run([*command, "--out", str(run), "--resume"], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     summary = json.loads((run / "summary.json").read_text())

@@ -352,6 +352,7 @@ def _train(args, write: bool, device: str | None) -> int:
         summary["interrupted"] = f"after epoch {len(history)} of {args.epochs}; {resume_hint}"
         save(model, run.model, metadata=metadata)
         run.write_summary(summary)
+        atomic_savefig(plots.plot_curves(history), run_dir / "curves.png", dpi=100)  # the curves it has
         write_report(run_dir)
         logger.warning("interrupted after epoch %d of %d; model.safetensors holds that epoch's model; %s",
                        len(history), args.epochs, resume_hint)
