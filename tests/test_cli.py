@@ -414,3 +414,22 @@ def test_data_set_names_stay_names_and_older_runs_still_resume(tmp_path, capsys,
     (tmp_path / "old" / "config.json").write_text(json.dumps(old))
     assert main(["train", "--out", "old", "--resume", "--epochs", "3", "--quiet"]) == 0
     assert json.loads((tmp_path / "old" / "config.json").read_text())["sampler"] == "pcd"
+
+
+def test_ctrl_c_during_the_final_evaluation_ends_with_the_resume_hint(tmp_path, capsys, caplog, monkeypatch):
+    import torchrbm.cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torchrbm.cli, "evaluate", interrupted)
+    run = tmp_path / "run"
+    assert main(["train", "--hidden", "5", "--epochs", "2", "--out", str(run), "--quiet"]) == 130
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["interrupted"].startswith(f"during the final evaluation; continue with: torchrbm train --out {run}")
+    assert summary["epochs"] == 2 and tr.load(run / "model.safetensors").n_hidden == 5
+    assert "interrupted during the final evaluation" in (run / "report.html").read_text()
+    assert "continue with" in caplog.text
+    monkeypatch.undo()
+    assert main(["train", "--out", str(run), "--resume", "--quiet"]) == 0  # measures the trained model again
+    assert "interrupted" not in json.loads((run / "summary.json").read_text())

@@ -89,3 +89,22 @@ def test_exact_log_likelihood_of_discrete_data_is_never_above_zero(visible, seed
     for best in log_p.argsort(descending=True)[:5]:
         assert tr.log_likelihood(model, states[best][None], method="exact") <= 0.0
     assert tr.evaluate(model, states, ["exact"])["exact"]["log_likelihood"] < 0.0
+
+
+def test_a_mean_log_likelihood_carries_both_uncertainties():
+    """sigma_logZ (the estimator's) and s / sqrt(n) (the rows'), combined as mean -+ 3 sqrt(sigma^2 + s^2/n)."""
+    generator = torch.Generator().manual_seed(3)
+    model = tr.RBM(12, 6, generator=generator)
+    data = (torch.rand(50, 12, generator=generator) < 0.3).float()
+    free = free_energies(as_float64(model), data)
+    rows_error = float(free.std()) / 50 ** 0.5
+    exact = tr.evaluate(model, data, ["exact"])["exact"]
+    assert exact["log_partition_std"] == 0.0 and exact["n_rows"] == 50
+    assert exact["mean_over_rows_std_error"] == pytest.approx(rows_error, rel=1e-9)
+    assert exact["log_likelihood_interval_3sigma"] == pytest.approx(
+        [exact["log_likelihood"] - 3 * rows_error, exact["log_likelihood"] + 3 * rows_error], rel=1e-9)
+    sampled = tr.evaluate(model, data, ["ais"], n_chains=20, n_betas=50)["ais"]
+    combined = (sampled["log_partition_std"] ** 2 + rows_error ** 2) ** 0.5
+    assert sampled["log_likelihood_std"] == pytest.approx(combined, rel=1e-5)
+    assert sampled["log_likelihood_interval_3sigma"][1] - sampled["log_likelihood"] == pytest.approx(3 * combined,
+                                                                                                    rel=1e-5)
