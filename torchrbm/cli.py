@@ -93,13 +93,13 @@ def _load_data(args, split: str = "train") -> torch.Tensor:
         method = None  # Gaussian units model the grey levels
     data = datasets.load(args.data, split=split, data_dir=args.data_dir, binarize_method=method,
                          seed=getattr(args, "seed", 0) or 0, **_reading(args))
-    if visible == "bernoulli" and data.numel():
-        low, high = (float(value) for value in torch.aminmax(data))
-        if low < 0 or high > 1:
-            raise ValueError(f"{args.data} holds values from {low:g} to {high:g}, but Bernoulli visible units need "
-                             "values in [0, 1]: binarise them with --binarize threshold or --binarize stochastic "
-                             "(uint8 grey levels are read as x / 255), scale them into [0, 1] yourself, or model "
-                             "them with --visible gaussian")
+    if visible == "bernoulli":  # the units' own check, with the command line's ways out
+        try:
+            units.get_units("bernoulli", data.shape[-1]).check_values(data, str(args.data))
+        except ValueError as err:
+            raise ValueError(f"{err}: binarise them with --binarize threshold or --binarize stochastic (uint8 grey "
+                             "levels are read as x / 255), scale them into [0, 1] yourself, or model them with "
+                             "--visible gaussian") from None
     return data
 
 

@@ -103,11 +103,10 @@ def exact_log_likelihood(model, data, *, log_z: float | None = None, chunk_size:
     rounding (``1e-9`` relative to ``log Z``) is returned as 0; one above that means that the model's
     free energy and its partition function disagree, and raises ``RuntimeError``.
     """
-    data = _model_input(model, data, "data")
-    model64 = enumeration.as_float64(model)
+    mean_free = mean_free_energy(enumeration.as_float64(model), data)  # checks the data first
     if log_z is None:
         log_z = exact_log_partition(model, chunk_size=chunk_size)
-    return at_most_zero(model, -mean_free_energy(model64, data) - log_z, log_z)
+    return at_most_zero(model, -mean_free - log_z, log_z)
 
 
 def at_most_zero(model, value: float, log_z: float) -> float:

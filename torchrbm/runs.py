@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from .datasets import DATASETS
 from .files import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -35,8 +36,9 @@ FIGURES = ("curves.png", "filters.png", "samples.png", "reconstructions.png", "h
            "generated.png")
 
 
-#: Names that ``--data`` takes for data sets (never read as paths, even where a file of that name exists).
-DATA_SET_NAMES = {"digits", "bas", "shifter", "mnist", "fashion-mnist", "binarized-mnist", "moving-bars"}
+#: Names that ``--data`` takes for data sets (never read as paths, even where a file of that name exists):
+#: those of :func:`torchrbm.datasets.load`, and the conditional model's moving bars.
+DATA_SET_NAMES = {*DATASETS, "moving-bars"}
 
 
 def absolute_data(data: str) -> str:
