@@ -298,21 +298,20 @@ def _train(args, write: bool, device: str | None) -> int:
                   n_held_out=0 if held_out is None else held_out.shape[0], n_visible=train.shape[1],
                   data_fingerprint=data_fingerprint(train, held_out), world_size=distributed.rank_and_size()[1],
                   environment=_environment())
+    checkpoint = run.checkpoint
+    records: list[dict[str, Any]] = []
     if args.resume:
         run.check_resumable(config, _RESUMABLE)
-        done = len(checkpoint_history(run.checkpoint)) if run.checkpoint.is_file() else 0
-        if args.epochs < done:
-            raise ValueError(f"{run.path} holds {done} epochs, more than --epochs {args.epochs}: --epochs is the "
-                             f"total, so give at least {done} to continue it")
+        if checkpoint.is_file():
+            records = checkpoint_history(checkpoint)
+        if args.epochs < len(records):  # refused before config.json records the smaller total
+            raise ValueError(f"{run.path} holds {len(records)} epochs, more than --epochs {args.epochs}: --epochs "
+                             f"is the total, so give at least {len(records)} to continue it")
     else:
         _check_new_run(run, args.overwrite, write, device)
     if write:
         run.write_config(config)
-
-    checkpoint = run.checkpoint
-    records: list[dict[str, Any]] = []
-    if args.resume and checkpoint.is_file():
-        records = checkpoint_history(checkpoint)
+    if records:
         logger.info("resuming %s after epoch %d", run_dir, len(records))
 
     def log_epoch(model, record):
