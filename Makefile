@@ -29,6 +29,7 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/ruff check torchrbm tests benchmarks examples docs
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -6,7 +6,7 @@ and sample, hidden means again, the gradient statistics), median over ``--steps`
 * ``plain_eager``: the step written with plain ``torch.addmm`` / ``@`` (PyTorch's default products);
 * ``plain_compiled``: that function under ``torch.compile`` (inductor; its compile time is reported);
 * ``torchrbm_step``: torchrbm's own training step (``tr.fit`` for one epoch of ``--steps`` batches, per step),
-  whose products go through ``torchrbm.kernels`` (oneDNN for large float32 products).
+  whose products go through ``torchrbm._utils.kernels`` (oneDNN for large float32 products).
 
     TORCHRBM_DATA=../shared/data python benchmarks/compile_step.py [--steps 200] [--out results/compile_step.json]
 """

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from torchrbm.blas import reexec_without_blas_overrides
+from torchrbm._utils.blas import reexec_without_blas_overrides
 
 reexec_without_blas_overrides()
 

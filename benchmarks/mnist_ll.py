@@ -65,7 +65,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     generator = torch.Generator().manual_seed(args.seed)
     rbm = tr.RBM(784, args.hidden, data=train, generator=generator)
-    sampler = tr.samplers.get_sampler(args.sampler, k=args.k, n_chains=args.n_chains)
+    sampler = tr.sampling.samplers.get_sampler(args.sampler, k=args.k, n_chains=args.n_chains)
     deadline = time.perf_counter() + 60 * args.minutes
 
     def log(model, record):

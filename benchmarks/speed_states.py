@@ -2,7 +2,7 @@
 
 Repeats ``throughput.py``'s headline run (one CD-1 epoch on MNIST, 784 x 500,
 batch 100, float32) in one process, with timers around torchrbm's
-matrix products (:mod:`torchrbm.kernels`) and ``torch.rand``, and prints each
+matrix products (:mod:`torchrbm._utils.kernels`) and ``torch.rand``, and prints each
 epoch's split with its page faults and involuntary context switches.  On a
 machine whose speed changes while it runs, it shows which part slows down.
 
@@ -24,7 +24,7 @@ import torch
 from throughput import roofline_epoch, torchrbm_epoch
 
 import torchrbm as tr
-from torchrbm import kernels
+from torchrbm._utils import kernels
 
 
 def timed(totals: dict[str, float], name: str, function):

@@ -125,10 +125,10 @@ PRODUCTS = ((100, 16, 16), (20, 64, 100), (20, 256, 256), (100, 784, 25), (100, 
 
 
 def product_times(threads_counts: tuple[int, ...], blocks: int = 10, calls: int = 30) -> dict[str, dict]:
-    """The fastest of ``blocks x calls`` runs of one ``b + v W`` product (``torchrbm.kernels.addmm``) on
+    """The fastest of ``blocks x calls`` runs of one ``b + v W`` product (``torchrbm._utils.kernels.addmm``) on
     each thread count, in blocks that take turns: on a busy machine the fastest run is the
     nearest to the idle machine's time."""
-    from torchrbm import kernels
+    from torchrbm._utils import kernels
 
     results = {}
     for rows, n_visible, n_hidden in PRODUCTS:

@@ -10,8 +10,8 @@ import functools
 import sys
 from pathlib import Path
 
+from torchrbm._utils.progress import DEFAULT_INTERVAL, INTERVAL_VARIABLE
 from torchrbm.cli import build_parser
-from torchrbm.progress import DEFAULT_INTERVAL, INTERVAL_VARIABLE
 
 PAGE = Path(__file__).with_name("cli.md")
 

@@ -35,7 +35,7 @@ import json
 import statistics
 import time
 
-from torchrbm.blas import blas_description, reexec_without_blas_overrides
+from torchrbm._utils.blas import blas_description, reexec_without_blas_overrides
 
 reexec_without_blas_overrides()
 

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import torchrbm as tr
-from torchrbm.batches import row_source
+from torchrbm.data.batches import row_source
 
 
 def _rows(n=53, width=6, seed=0) -> np.ndarray:

@@ -113,7 +113,7 @@ def test_cli_resume_continues_a_run_and_refuses_other_settings(tmp_path, capsys,
     interrupted = tmp_path / "interrupted"
     assert main([*common, "--out", str(interrupted)]) == 0
     checkpoint = interrupted / "checkpoint.safetensors"
-    assert tr.checkpoint.checkpoint_history(checkpoint)[-1]["epoch"] == 3
+    assert tr.training.checkpoint.checkpoint_history(checkpoint)[-1]["epoch"] == 3
     assert main([*common, "--out", str(interrupted), "--resume", "--lr", "0.5"]) == 2
     assert "lr 0.01 there, 0.5 now" in capsys.readouterr().err
     assert main([*common, "--out", str(interrupted), "--resume"]) == 0  # nothing left to train
@@ -146,7 +146,7 @@ def test_sigterm_stops_after_the_epoch_and_the_run_resumes_bit_for_bit(tmp_path)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err[-2000:]
     assert "continue with" in err
-    done = len(tr.checkpoint.checkpoint_history(run / "checkpoint.safetensors"))
+    done = len(tr.training.checkpoint.checkpoint_history(run / "checkpoint.safetensors"))
     assert 3 <= done < 150 and len(metrics.read_text().splitlines()) == done
     # The interrupted run leaves a usable model of its last finished epoch, and a report that says so.
     interrupted = tr.load(run / "model.safetensors")
@@ -168,7 +168,7 @@ def test_sigterm_stops_after_the_epoch_and_the_run_resumes_bit_for_bit(tmp_path)
 
 
 def test_a_checkpoint_from_another_kind_of_device_is_refused_by_name():
-    from torchrbm.train import _check_generator_states
+    from torchrbm.training.fit import _check_generator_states
 
     cuda_state = torch.zeros(16, dtype=torch.uint8)  # what a CUDA generator's state holds: seed and offset
     with pytest.raises(ValueError, match="made on another kind of device than this model's \\(cpu\\)"):

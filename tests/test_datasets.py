@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm import datasets
+from torchrbm.data import datasets
 
 
 def test_bars_and_stripes_has_32_patterns_and_known_optimum():

@@ -1,4 +1,4 @@
-"""One set of default training settings (torchrbm.defaults.DEFAULTS), shared by fit, the CLI and the docs."""
+"""One set of default training settings (torchrbm.training.defaults.DEFAULTS), shared by fit, the CLI and the docs."""
 
 import dataclasses
 import inspect
@@ -9,7 +9,7 @@ import torch
 
 import torchrbm as tr
 from torchrbm.cli import build_parser
-from torchrbm.defaults import DEFAULTS, TrainingDefaults
+from torchrbm.training.defaults import DEFAULTS, TrainingDefaults
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -99,7 +99,7 @@ def _full_disk_worker(rank: int, world_size: int, port: int, out: str) -> None:
     """Process 0 cannot write its checkpoint (ENOSPC); every process must stop with an error."""
     import errno
 
-    from torchrbm import files
+    from torchrbm._utils import files
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
@@ -185,7 +185,7 @@ def test_a_failed_training_step_on_one_process_stops_every_process_at_the_end_of
         assert torch.equal(getattr(models[0], name), getattr(models[1], name)), name
 
 
-class _RowsUnreadableOnProcess1(tr.batches.TensorRows):
+class _RowsUnreadableOnProcess1(tr.data.batches.TensorRows):
     """Rows whose third batch cannot be read on process 1 (a disk or network error there only)."""
 
     def __init__(self, rows, rank: int) -> None:

@@ -12,7 +12,7 @@ import time
 import torch
 
 import torchrbm as tr
-from torchrbm.checkpoint import checkpoint_history
+from torchrbm.training.checkpoint import checkpoint_history
 
 EPOCHS = 20
 KILLS = 4

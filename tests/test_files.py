@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm import files
-from torchrbm.checkpoint import checkpoint_history
+from torchrbm._utils import files
 from torchrbm.cli import main
+from torchrbm.training.checkpoint import checkpoint_history
 
 DATA = tr.datasets.bars_and_stripes(4)
 SETTINGS = {"sampler": tr.PCD(n_chains=10), "batch_size": 8, "lr": 0.05, "seed": 0}
@@ -221,7 +221,7 @@ def test_a_changed_header_fails_the_checksum(tmp_path):
 
 
 def test_a_garbled_format_1_checkpoint_is_refused(tmp_path):
-    from torchrbm.checkpoint import checkpoint_history
+    from torchrbm.training.checkpoint import checkpoint_history
 
     path = _checkpoint_file(tmp_path, epochs=2)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm.checkpoint import checkpoint_history
+from torchrbm.training.checkpoint import checkpoint_history
 
 DATA = tr.datasets.bars_and_stripes(4)
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from torchrbm import kernels
+from torchrbm._utils import kernels
 
 
 def _float64_addmm(bias, x, weight):

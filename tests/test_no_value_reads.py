@@ -15,8 +15,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import torchrbm as tr
-from torchrbm.train import _step
-from torchrbm.updates import Centering, SparsityTarget
+from torchrbm.training.fit import _step
+from torchrbm.training.regularisers import Centering, SparsityTarget
 
 META = torch.device("meta")
 

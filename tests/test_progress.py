@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm import progress
+from torchrbm._utils import progress
 from torchrbm.cli import main
 
 #: What a terminal's bars are made of, and no log line may hold.

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm import kernels, threads
+from torchrbm import threads
+from torchrbm._utils import kernels
 
 TORCH_THREADS = 2  # set by the fixture, whatever the machine's core count
 

@@ -101,7 +101,7 @@ def test_asking_for_a_missing_gpu_is_a_clear_error(tmp_path):
 
 
 def test_a_generator_on_another_device_than_the_model_is_a_clear_error():
-    from torchrbm.rng import resolve_generator
+    from torchrbm._utils.rng import resolve_generator
 
     with pytest.raises(ValueError, match="generator is on cpu but the model is on cuda"):
         resolve_generator(torch.device("cuda"), generator=torch.Generator())

@@ -7,8 +7,8 @@ import torch
 
 import torchrbm as tr
 import torchrbm.sklearn as trs
-from torchrbm.enumeration import as_float64
-from torchrbm.estimate import free_energies
+from torchrbm.estimation.estimate import free_energies
+from torchrbm.sampling.enumeration import as_float64
 
 
 def _entry_points(model):

@@ -1,13 +1,11 @@
 """torchrbm: restricted Boltzmann machines on PyTorch."""
 
 from . import datasets, distributed, precision, threads, units
-from .ais import AISResult, ais, beta_schedule, reverse_ais
-from .batches import IterableBatches, NpyRows, RowSource, TensorRows
-from .classification import ClassificationRBM
-from .conditional import ConditionalRBM
-from .conv import ConvRBM
-from .dbn import DBN
-from .estimate import (
+from ._utils.grad_mode import differentiable
+from ._version import __version__ as __version__
+from .data.batches import IterableBatches, NpyRows, RowSource, TensorRows
+from .estimation.ais import AISResult, ais, beta_schedule, reverse_ais
+from .estimation.estimate import (
     exact_log_partition,
     free_energy_gap,
     log_likelihood,
@@ -15,16 +13,17 @@ from .estimate import (
     pseudo_log_likelihood,
     reconstruction_error,
 )
-from .evaluation import evaluate
-from .grad_mode import differentiable
-from .guards import DivergenceError
+from .estimation.evaluation import evaluate
 from .io import load, save
-from .monitor import EarlyStopping, History, LogLikelihoodMonitor, ScalarLogger
-from .rbm import RBM
-from .samplers import CD, PCD, PT, Exact, NegativePhase, Sampler
-from .train import fit
-
-__version__ = "0.1.0"
+from .models.classification import ClassificationRBM
+from .models.conditional import ConditionalRBM
+from .models.conv import ConvRBM
+from .models.rbm import RBM
+from .sampling.samplers import CD, PCD, PT, Exact, NegativePhase, Sampler
+from .training.dbn import DBN
+from .training.fit import fit
+from .training.guards import DivergenceError
+from .training.monitor import EarlyStopping, History, LogLikelihoodMonitor, ScalarLogger
 
 __all__ = [
     "AISResult",

@@ -16,13 +16,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .classification import ClassificationRBM
-from .conditional import ConditionalRBM
-from .conv import ConvRBM
-from .dbn import DBN
-from .files import read_tensor_file, write_tensor_file
-from .rbm import RBM
-from .validation import check_device
+from ._utils.files import read_tensor_file, write_tensor_file
+from ._utils.validation import check_device
+from .models.classification import ClassificationRBM
+from .models.conditional import ConditionalRBM
+from .models.conv import ConvRBM
+from .models.rbm import RBM
+from .training.dbn import DBN
 
 FORMAT_VERSION = 2  # 2: the header carries the SHA-256 of header and tensors (version 1 files are read without)
 _METADATA_KEY = "torchrbm"

@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write_text
-from .monitor import current_record
+from ._utils.files import atomic_write_text
 from .runs import RunDirectory
+from .training.monitor import current_record
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }

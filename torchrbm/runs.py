@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
-from .datasets import DATASETS
-from .files import atomic_write_text
+from ._utils.files import atomic_write_text
+from .data.datasets import DATASETS
 
 logger = logging.getLogger(__name__)
 

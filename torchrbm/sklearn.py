@@ -27,12 +27,12 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .ais import ais
-from .estimate import pseudo_log_likelihood_per_example
-from .rbm import RBM as _TorchRBM
-from .samplers import PersistentSampler, get_sampler
-from .train import fit as _fit
-from .validation import check_device, numeric_tensor, stacklevel_outside
+from ._utils.validation import check_device, numeric_tensor, stacklevel_outside
+from .estimation.ais import ais
+from .estimation.estimate import pseudo_log_likelihood_per_example
+from .models.rbm import RBM as _TorchRBM
+from .sampling.samplers import PersistentSampler, get_sampler
+from .training.fit import fit as _fit
 
 _SCORE_METHODS = ("pll", "pll-stochastic", "ais")
 _VISIBLE_BIAS_INITS = ("data", "zero")

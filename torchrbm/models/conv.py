@@ -26,10 +26,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .._utils.rng import initial_normal
+from .._utils.validation import as_data_tensor, check_nonnegative_float, check_positive_int, parameter_factory
+from ..units import PooledBernoulli, Units, get_units
 from .rbm import RBM, uniform_weights
-from .rng import initial_normal
-from .units import PooledBernoulli, Units, get_units
-from .validation import as_data_tensor, check_nonnegative_float, check_positive_int, parameter_factory
 
 
 def _pair(value, name: str) -> tuple[int, int]:

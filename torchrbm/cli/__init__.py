@@ -16,23 +16,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import __version__, datasets, distributed, plots, units
-from .checkpoint import checkpoint_history
-from .conditional import ConditionalRBM
-from .conv import ConvRBM
-from .defaults import DEFAULTS
-from .evaluation import METHODS, evaluate
-from .files import atomic_savefig, atomic_write_bytes
-from .inpainting import check_mask
-from .io import load, read_header, save
-from .monitor import ScalarLogger, require_tensorboard, tensorboard_writer
-from .precision import PRECISIONS
-from .rbm import RBM
-from .report import write_report
-from .runs import RunDirectory, absolute_data, data_fingerprint
-from .samplers import get_sampler
-from .train import check_momentum, fit
-from .validation import check_device
+from .. import plots, units
+from .._utils.files import atomic_savefig, atomic_write_bytes
+from .._utils.validation import check_device
+from .._version import __version__
+from ..data import datasets
+from ..estimation.evaluation import METHODS, evaluate
+from ..io import load, read_header, save
+from ..models.conditional import ConditionalRBM
+from ..models.conv import ConvRBM
+from ..models.inpainting import check_mask
+from ..models.rbm import RBM
+from ..report import write_report
+from ..runs import RunDirectory, absolute_data, data_fingerprint
+from ..sampling.samplers import get_sampler
+from ..training import distributed
+from ..training.checkpoint import checkpoint_history
+from ..training.defaults import DEFAULTS
+from ..training.fit import check_momentum, fit
+from ..training.monitor import ScalarLogger, require_tensorboard, tensorboard_writer
+from ..training.precision import PRECISIONS
 
 logger = logging.getLogger(__name__)
 

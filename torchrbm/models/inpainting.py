@@ -14,8 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .progress import Progress
-from .validation import check_positive_int, numeric_tensor, trusted_inputs
+from .._utils.progress import Progress
+from .._utils.validation import check_positive_int, numeric_tensor, trusted_inputs
 
 
 def check_mask(mask, v: Tensor) -> Tensor:

@@ -24,11 +24,11 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from . import kernels
-from .grad_mode import differentiable
+from .._utils import kernels
+from .._utils.grad_mode import differentiable
+from .._utils.validation import as_data_tensor, check_positive_int, inputs_trusted
+from ..units import Blocks, Softmax, Units
 from .rbm import RBM
-from .units import Blocks, Softmax, Units
-from .validation import as_data_tensor, check_positive_int, inputs_trusted
 
 
 def check_labels(y, n_examples: int, n_classes: int | None = None) -> Tensor:

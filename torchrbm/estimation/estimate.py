@@ -14,11 +14,11 @@ import warnings
 import torch
 from torch import Tensor
 
-from . import enumeration
+from .._utils.progress import Progress
+from .._utils.rng import resolve_generator
+from .._utils.validation import as_data_tensor, holds_other_than_0_and_1, trusted_inputs
+from ..sampling import enumeration
 from .ais import ais, reverse_ais
-from .progress import Progress
-from .rng import resolve_generator
-from .validation import as_data_tensor, holds_other_than_0_and_1, trusted_inputs
 
 _CHUNK_ROWS = 8192
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .grad_mode import differentiable
-from .validation import check_nonnegative_float
+from .._utils.grad_mode import differentiable
+from .._utils.validation import check_nonnegative_float
 
 
 class SparsityTarget:

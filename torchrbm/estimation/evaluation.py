@@ -8,7 +8,8 @@ from typing import Any
 
 from torch import Tensor
 
-from . import enumeration
+from .._utils.validation import as_data_tensor, holds_other_than_0_and_1
+from ..sampling import enumeration
 from .ais import AISResult, ais, reverse_ais
 from .estimate import (
     at_most_zero,
@@ -19,7 +20,6 @@ from .estimate import (
     pseudo_log_likelihood,
     reconstruction_error,
 )
-from .validation import as_data_tensor, holds_other_than_0_and_1
 
 METHODS = ("exact", "ais", "rais", "pll", "recon", "fe")
 UNIT = "nats per example"

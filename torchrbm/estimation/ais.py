@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from . import threads
-from .progress import Progress
-from .rng import resolve_generator
-from .tempering import TemperedPath
-from .validation import as_data_tensor, check_positive_int, trusted_inputs
+from .._utils import threads
+from .._utils.progress import Progress
+from .._utils.rng import resolve_generator
+from .._utils.validation import as_data_tensor, check_positive_int, trusted_inputs
+from ..sampling.tempering import TemperedPath
 
 SCHEDULES = ("linear", "piecewise", "adaptive")
 

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._utils.validation import check_positive_int
 from .enumeration import enumerated_layer, iter_states, layer_free_energy
 from .tempering import TemperedPath
-from .validation import check_positive_int
 
 
 @dataclass

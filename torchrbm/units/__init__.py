@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .validation import check_positive_int
+from .._utils.validation import check_positive_int
 
 
 class Units(nn.Module, abc.ABC):

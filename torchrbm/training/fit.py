@@ -25,21 +25,22 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import distributed, threads
-from .batches import TensorRows, random_rows, row_source
+from .._utils import threads
+from .._utils.progress import Progress
+from .._utils.rng import resolve_generator
+from .._utils.validation import as_data_tensor, check_nonnegative_float, check_positive_int, trusted_inputs
+from ..data.batches import TensorRows, random_rows, row_source
+from ..estimation.estimate import mean_free_energy, reconstruction_error
+from ..models.conditional import ConditionalRBM
+from ..models.rbm import uniform_weights
+from ..sampling.samplers import CD, PCD, NegativePhase, Sampler
+from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
-from .conditional import ConditionalRBM
 from .defaults import DEFAULTS
-from .estimate import mean_free_energy, reconstruction_error
 from .guards import DivergenceGuard
 from .monitor import EarlyStopping, History, LogLikelihoodMonitor, higher_is_better, resolve_measure
 from .precision import matmul_dtype, mixed_precision
-from .progress import Progress
-from .rbm import uniform_weights
-from .rng import resolve_generator
-from .samplers import CD, PCD, NegativePhase, Sampler
-from .updates import Centering, SparsityTarget, add_autograd_grad
-from .validation import as_data_tensor, check_nonnegative_float, check_positive_int, trusted_inputs
+from .regularisers import Centering, SparsityTarget, add_autograd_grad
 
 Callback = Callable[[Any, dict[str, Any]], "bool | None"]
 Scheduler = torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .samplers import Sampler, get_sampler
+from ..sampling.samplers import Sampler, get_sampler
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from . import kernels
+from .._utils import kernels
+from .._utils.rng import initial_normal
+from .._utils.validation import as_data_tensor, check_positive_int, inputs_trusted, trusted_inputs
+from ..units import Units
 from .rbm import RBM, uniform_weights
-from .rng import initial_normal
-from .units import Units
-from .validation import as_data_tensor, check_positive_int, inputs_trusted, trusted_inputs
 
 
 class ConditionalRBM(RBM):

@@ -8,9 +8,9 @@ from typing import Any
 
 from torch import Tensor
 
-from .ais import ais
-from .estimate import exact_log_likelihood, exact_log_partition, mean_free_energy
-from .validation import check_nonnegative_float, check_positive_int
+from .._utils.validation import check_nonnegative_float, check_positive_int
+from ..estimation.ais import ais
+from ..estimation.estimate import exact_log_likelihood, exact_log_partition, mean_free_energy
 
 #: Keys of records written by earlier versions, and their names now.
 RENAMED_KEYS = {"log_likelihood": "log_likelihood_train"}  # it was always measured on training rows

@@ -17,13 +17,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from . import kernels, threads
-from .grad_mode import differentiable, make_grad_free
-from .inpainting import clamped_gibbs, observed_input
-from .progress import Progress
-from .rng import initial_normal
-from .units import Units, get_units
-from .validation import (
+from .._utils import kernels, threads
+from .._utils.grad_mode import differentiable, make_grad_free
+from .._utils.progress import Progress
+from .._utils.rng import initial_normal
+from .._utils.validation import (
     as_data_tensor,
     as_layer_tensor,
     check_nonnegative_float,
@@ -31,6 +29,8 @@ from .validation import (
     parameter_factory,
     trusted_inputs,
 )
+from ..units import Units, get_units
+from .inpainting import clamped_gibbs, observed_input
 
 
 class RBM(nn.Module):

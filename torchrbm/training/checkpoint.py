@@ -22,7 +22,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .files import read_tensor_file, write_tensor_file
+from .._utils.files import read_tensor_file, write_tensor_file
 
 FORMAT_VERSION = 2  # 2: the header carries the SHA-256 of header and tensors (1: none)
 _KEY = "torchrbm_checkpoint"

@@ -13,15 +13,18 @@ import numbers
 import sys
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import Tensor
 
-if TYPE_CHECKING:
-    from .units import Units
 
+class ValueCheck(Protocol):
+    """What the checks here need of a layer's unit type (:class:`torchrbm.units.Units` has it)."""
+
+    def check_values(self, x: Tensor, name: str) -> None:
+        """Raise ``ValueError``, naming ``name``, if ``x`` holds a value outside the units' range."""
 
 
 #: Magnitudes beyond float32's range are refused: models compute in float32 (or narrower).
@@ -108,7 +111,7 @@ def as_data_tensor(
     *,
     name: str = "data",
     n_features: int | None = None,
-    units: Units | None = None,
+    units: ValueCheck | None = None,
     note_images: bool = True,
 ) -> Tensor:
     """Turn ``data`` (array, tensor, nested list or scipy sparse matrix) into a checked 2-D tensor.
@@ -166,7 +169,7 @@ def stacklevel_outside(*packages: str) -> int:
     return level
 
 
-def as_layer_tensor(x, *, size: int, units: Units, name: str, like: Tensor) -> Tensor:
+def as_layer_tensor(x, *, size: int, units: ValueCheck, name: str, like: Tensor) -> Tensor:
     """States (or means) of one layer for a model method: any leading shape, ``size`` values
     in the last dimension, on ``like``'s device and dtype.
 

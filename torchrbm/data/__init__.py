@@ -1,0 +1,1 @@
+"""Data: row sources (memory, .npy, iterables), data sets and their registry, preprocessing."""

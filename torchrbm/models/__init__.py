@@ -1,0 +1,1 @@
+"""Models: the interface samplers, estimators and training rely on, and the models built on it."""
