@@ -36,7 +36,7 @@ def random_rbm(n_visible: int, n_hidden: int, seed: int = 0, scale: float = 1.0)
 
 def assert_free_energy_grad_matches_autograd(model, v, weight, **context) -> None:
     """``model.free_energy_grad`` equals autograd of ``sum_n w_n F(v_n)`` for every parameter."""
-    grads = model.free_energy_grad(v, weight=weight, **context)
+    grads = model.free_energy_grad(v, coefficients=weight, **context)
     params = dict(model.named_parameters())
     assert set(grads) == set(params)
     free = model.condition(context["context"])(v) if context else model(v)  # forward: differentiable

@@ -111,3 +111,27 @@ def test_load_onto_a_device_and_keep_float32(tmp_path):
     tr.save(tr.RBM(4, 2), path)
     loaded = tr.load(path, device="cpu")
     assert loaded.dtype == torch.float32 and loaded.device.type == "cpu"
+
+
+class ScaledRBM(tr.RBM):
+    """A model class of one's own: an RBM with a field recorded in its configuration."""
+
+    config_fields = (*tr.RBM.config_fields, "scale")
+
+    def __init__(self, n_visible, n_hidden, visible="bernoulli", hidden="bernoulli", *, scale=1.0, **options):
+        self.scale = scale
+        super().__init__(n_visible, n_hidden, visible, hidden, **options)
+
+
+def test_a_model_class_defined_outside_torchrbm_saves_and_loads(tmp_path):
+    model = ScaledRBM(6, 3, scale=2.5, generator=torch.Generator().manual_seed(0))
+    tr.save(model, tmp_path / "own.safetensors")
+    loaded = tr.load(tmp_path / "own.safetensors")
+    assert type(loaded) is ScaledRBM and loaded.scale == 2.5
+    for name, param in model.named_parameters():
+        assert torch.equal(loaded.get_parameter(name), param)
+
+
+def test_an_unregistered_model_is_refused_by_name(tmp_path):
+    with pytest.raises(TypeError, match="cannot save a Linear; known models: .*RBM"):
+        tr.save(torch.nn.Linear(2, 2), tmp_path / "linear.safetensors")

@@ -40,7 +40,7 @@ def test_free_energy_grad_matches_autograd(weighted):
     weight = torch.softmax(torch.arange(9.0, dtype=torch.float64), 0) if weighted else None
     if weighted == "signed":  # data minus model: the log-likelihood gradient in one call
         weight = torch.tensor([0.25] * 4 + [-0.2] * 5, dtype=torch.float64)
-    grads = rbm.free_energy_grad(v, weight=weight)
+    grads = rbm.free_energy_grad(v, coefficients=weight)
     free = rbm(v)
     objective = (weight * free).sum() if weighted else free.mean()
     auto = torch.autograd.grad(objective, [rbm.W, rbm.a, rbm.b])

@@ -71,7 +71,7 @@ def test_centred_gradient_matches_autograd_of_the_centred_energy():
     mu = torch.rand(5, dtype=torch.float64)
     lam = torch.rand(4, dtype=torch.float64)
     weight = torch.tensor([1 / 7] * 7 + [-1 / 9] * 9, dtype=torch.float64)
-    grads = rbm.free_energy_grad(torch.cat([data, model_v]), weight=weight)
+    grads = rbm.free_energy_grad(torch.cat([data, model_v]), coefficients=weight)
     rbm.center_grad(grads, mu, lam)
 
     W = rbm.W.detach().clone().requires_grad_()
@@ -115,3 +115,19 @@ def test_log_likelihood_monitor_uses_ais_for_large_models():
     record = history[1]
     assert record["log_likelihood_method"] == "ais" and record["log_likelihood_std"] < 0.05
     assert record["log_likelihood_train"] == pytest.approx(tr.log_likelihood(rbm, data, method="exact"), abs=0.1)
+
+
+def test_samplers_rebuild_from_their_configuration_by_registered_name():
+    for sampler in (tr.CD(k=3), tr.PCD(n_chains=7, k=2), tr.PT(n_temps=4, n_chains=5, k=1), tr.Exact()):
+        again = tr.Sampler.from_config(sampler.config())
+        assert type(again) is type(sampler) and again.config() == sampler.config()
+
+    class Twice(tr.CD):
+        name = "twice-cd"
+
+        def __init__(self, k: int = 1) -> None:
+            super().__init__(k=2 * k)
+
+    from torchrbm.sampling.samplers import get_sampler
+    made = get_sampler("twice-cd", k=3, n_chains=100, n_temps=10)  # options it does not take are left out
+    assert type(made) is Twice and made.k == 6

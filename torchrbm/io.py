@@ -18,23 +18,22 @@ from torch import Tensor
 
 from ._utils.files import read_tensor_file, write_tensor_file
 from ._utils.validation import check_device
-from .models.classification import ClassificationRBM
-from .models.conditional import ConditionalRBM
-from .models.conv import ConvRBM
-from .models.rbm import RBM
-from .training.dbn import DBN
+from .models.registry import MODELS
 
 FORMAT_VERSION = 2  # 2: the header carries the SHA-256 of header and tensors (version 1 files are read without)
 _METADATA_KEY = "torchrbm"
 _WHAT = "torchrbm model file"
-MODEL_CLASSES: dict[str, type] = {"RBM": RBM, "ConditionalRBM": ConditionalRBM, "ConvRBM": ConvRBM,
-                                  "ClassificationRBM": ClassificationRBM, "DBN": DBN}
 
 
 def save(model, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
-    """Save ``model`` (and JSON-serialisable ``metadata``) to a safetensors file at ``path``."""
-    if type(model).__name__ not in MODEL_CLASSES:
-        raise TypeError(f"cannot save a {type(model).__name__}; known models: {', '.join(MODEL_CLASSES)}")
+    """Save ``model`` (and JSON-serialisable ``metadata``) to a safetensors file at ``path``.
+
+    Any model class registered in :data:`~torchrbm.models.registry.MODELS` saves: the built-in ones
+    and every subclass of them, user code included (a class registers itself as it is defined).
+    """
+    name = type(model).__name__
+    if name not in MODELS or MODELS[name] is not type(model):
+        raise TypeError(f"cannot save a {name}; known models: {', '.join(MODELS)}")
     header = {"format_version": FORMAT_VERSION, "config": model.config(), "metadata": metadata or {}}
     tensors = {name: t.detach().contiguous().cpu() for name, t in model.state_dict().items()}
     write_tensor_file(path, tensors, _METADATA_KEY, header)
@@ -65,9 +64,9 @@ def load(path: str | os.PathLike, *, device: torch.device | str | None = None):
     device = None if device is None else check_device(device)
     header, tensors = _read(path, with_tensors=True)
     config = header["config"]
-    cls = MODEL_CLASSES.get(config["class"])
-    if cls is None:
-        raise ValueError(f"{path} holds an unknown model class {config['class']!r}")
+    if config["class"] not in MODELS:
+        raise ValueError(f"{path} holds an unknown model class {config['class']!r}; known: {', '.join(MODELS)}")
+    cls = MODELS[config["class"]]
     if not tensors:
         raise ValueError(f"{path} is corrupted: it holds no tensors")
     dtype = next(iter(tensors.values())).dtype

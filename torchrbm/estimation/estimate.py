@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .._utils.progress import Progress
 from .._utils.rng import resolve_generator
-from .._utils.validation import as_data_tensor, holds_other_than_0_and_1, trusted_inputs
+from .._utils.validation import as_data_tensor, trusted_inputs
 from ..sampling import enumeration
 from .ais import ais, reverse_ais
 
@@ -144,9 +144,10 @@ def free_energy_gap(model, train, held_out) -> float:
 @torch.no_grad()
 def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None = None,
                           generator: torch.Generator | None = None, progress: bool = False) -> float:
-    """Mean pseudo-log-likelihood of binary data, in nats per example.
+    """Mean pseudo-log-likelihood of binary (or spin) data, in nats per example.
 
-    ``sum_i log p(v_i | v_-i) = sum_i log sigmoid(F(v with bit i flipped) - F(v))``.
+    ``sum_i log p(v_i | v_-i) = sum_i log sigmoid(F(v with unit i flipped) - F(v))``, for visible
+    units with two states (:attr:`~torchrbm.units.Units.two_states`: ``1 - v`` or ``-v``).
 
     * ``"full"``: every bit of every example; exact and deterministic
       (``n_visible`` free energies per example).
@@ -173,13 +174,13 @@ def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed
     ``binary_only=False`` also scores values strictly between 0 and 1 with the
     same formula (the flipped value being ``1 - v``), as scikit-learn does.
     """
-    if model.visible.name != "bernoulli":
-        raise ValueError(f"the pseudo-log-likelihood flips bits: it needs Bernoulli visible units, "
-                         f"not {model.visible.name}")
+    if not model.visible.two_states:
+        raise ValueError(f"the pseudo-log-likelihood flips units: it needs two-state visible units (Bernoulli, "
+                         f"spin), not {model.visible.name}")
     if method not in ("full", "stochastic"):
         raise ValueError(f"unknown pseudo-likelihood method {method!r}; use 'full' or 'stochastic'")
     data = _model_input(model, data, "data")
-    if binary_only and holds_other_than_0_and_1(data):
+    if binary_only and not model.visible.holds_states(data):
         raise ValueError("the pseudo-log-likelihood needs binary (0/1) data")
     n_visible = model.n_visible
     parts = []
@@ -190,7 +191,7 @@ def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed
             eye = torch.eye(n_visible, device=model.device, dtype=torch.bool)
             for start in range(0, data.shape[0], rows):
                 v = data[start : start + rows].to(device=model.device, dtype=model.dtype)
-                flipped = torch.where(eye, 1 - v[:, None, :], v[:, None, :])  # (rows, d, d)
+                flipped = torch.where(eye, model.visible.flip(v)[:, None, :], v[:, None, :])  # (rows, d, d)
                 delta = model.free_energy(flipped) - model.free_energy(v)[:, None]
                 parts.append(torch.nn.functional.logsigmoid(delta).double().sum(1))
                 bar.update(v.shape[0])
@@ -200,7 +201,7 @@ def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed
                 index = torch.randint(n_visible, (v.shape[0],), generator=generator, device=v.device)
                 flipped = v.clone()
                 column = flipped.gather(1, index[:, None])
-                flipped.scatter_(1, index[:, None], 1 - column)
+                flipped.scatter_(1, index[:, None], model.visible.flip(column))
                 delta = model.free_energy(flipped) - model.free_energy(v)
                 parts.append(n_visible * torch.nn.functional.logsigmoid(delta).double())
                 bar.update(v.shape[0])

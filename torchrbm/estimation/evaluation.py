@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .._utils.validation import as_data_tensor, holds_other_than_0_and_1
+from .._utils.validation import as_data_tensor
 from ..sampling import enumeration
 from .ais import AISResult, ais, reverse_ais
 from .estimate import (
@@ -154,7 +154,7 @@ def evaluate(
             entry["free_energy_gap"] = free_energy_gap(model, reference[:size], data[:size])
             entry["free_energy_gap_method"] = f"<F>(data) - <F>(reference), first {size} rows of each"
         results["fe"] = entry
-    if model.visible.name == "bernoulli" and holds_other_than_0_and_1(data):
+    if not model.visible.holds_states(data):
         for entry in results.values():
             if isinstance(entry, dict) and "log_likelihood" in entry:
                 _add_warnings(entry, [NOT_BINARY])

@@ -64,6 +64,7 @@ class ClassificationRBM(RBM):
     """
 
     grad_free_methods = (*RBM.grad_free_methods, "class_log_prob")
+    config_fields = ("n_features", "n_classes", "n_hidden")
 
     def __init__(self, n_features: int, n_classes: int, n_hidden: int, visible: str | dict | Units = "bernoulli",
                  hidden: str | dict | Units = "bernoulli", **options: Any) -> None:
@@ -72,24 +73,23 @@ class ClassificationRBM(RBM):
         layer = Blocks([(visible, self.n_features), (Softmax(self.n_classes), self.n_classes)])
         super().__init__(self.n_features + self.n_classes, n_hidden, visible=layer, hidden=hidden, **options)
 
-    def config(self) -> dict[str, Any]:
-        return {"class": type(self).__name__, "n_features": self.n_features, "n_classes": self.n_classes,
-                "n_hidden": self.n_hidden, "visible": self.visible.parts[0].config(), "hidden": self.hidden.config()}
+    @property
+    def input_units(self) -> Units:
+        """The unit type of the input ``x`` (the first block of the visible layer)."""
+        return self.visible.parts[0]
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any], **factory) -> ClassificationRBM:
-        return cls(config["n_features"], config["n_classes"], config["n_hidden"], visible=config["visible"],
-                   hidden=config["hidden"], **factory)
+    def units_config(self) -> dict[str, Any]:
+        return {"visible": self.input_units.config(), "hidden": self.hidden.config()}
 
     def joint_data(self, x, y) -> Tensor:
         """Rows ``[x, one_hot(y)]`` to train on."""
-        x = as_data_tensor(x, name="x", n_features=self.n_features, units=self.visible.parts[0])
+        x = as_data_tensor(x, name="x", n_features=self.n_features, units=self.input_units)
         labels = check_labels(y, x.shape[0], self.n_classes).to(x.device)
         return torch.cat([x.to(self.dtype), F.one_hot(labels, self.n_classes).to(self.dtype)], 1)
 
     def class_log_prob(self, x) -> Tensor:
         """``log p(y = c | x)`` for every class, shape ``(n_examples, n_classes)``."""
-        statistic = self.visible.parts[0].statistic(self._features(x))
+        statistic = self.input_units.statistic(self._features(x))
         weights = self.W
         pre = kernels.addmm(self.b, statistic, weights[: self.n_features])  # (n, hidden) without the label
         per_class = pre[:, None, :] + weights[self.n_features :][None]  # (n, classes, hidden)
@@ -102,7 +102,7 @@ class ClassificationRBM(RBM):
         if (inputs_trusted() and isinstance(x, Tensor) and x.ndim == 2 and x.shape[1] == self.n_features
                 and x.device == self.device and x.dtype == self.dtype):
             return x
-        x = as_data_tensor(x, name="x", n_features=self.n_features, units=self.visible.parts[0])
+        x = as_data_tensor(x, name="x", n_features=self.n_features, units=self.input_units)
         return x.to(device=self.device, dtype=self.dtype)
 
     @torch.no_grad()

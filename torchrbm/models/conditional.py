@@ -13,16 +13,14 @@ written for RBMs runs on it unchanged.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from .._utils import kernels
-from .._utils.rng import initial_normal
 from .._utils.validation import as_data_tensor, check_positive_int, inputs_trusted, trusted_inputs
 from ..units import Units
-from .rbm import RBM, uniform_weights
+from .base import uniform_coefficients
+from .rbm import RBM
 
 
 class ConditionalRBM(RBM):
@@ -33,6 +31,8 @@ class ConditionalRBM(RBM):
     """
 
     weight_names = ("W", "A", "B")
+    config_fields = ("n_visible", "n_hidden", "n_context")
+    supports_centering = False
 
     def __init__(
         self,
@@ -48,27 +48,13 @@ class ConditionalRBM(RBM):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
+        self.n_context = check_positive_int(n_context, "n_context")
         super().__init__(n_visible, n_hidden, visible, hidden, data=data, weight_std=weight_std,
                          generator=generator, device=device, dtype=dtype)
-        n_context = check_positive_int(n_context, "n_context")
-        factory = {"device": self.device, "dtype": self.dtype}
-        self.A = nn.Parameter(initial_normal(n_context, n_visible, generator=generator, **factory) * weight_std)
-        self.B = nn.Parameter(initial_normal(n_context, n_hidden, generator=generator, **factory) * weight_std)
 
-    @property
-    def n_context(self) -> int:
-        return self.A.shape[0]
-
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "n_context": self.n_context}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], **factory) -> ConditionalRBM:
-        return cls(config["n_visible"], config["n_hidden"], config["n_context"],
-                   visible=config.get("visible", "bernoulli"), hidden=config.get("hidden", "bernoulli"), **factory)
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, n_context={self.n_context}"
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {**super().parameter_shapes(), "A": (self.n_context, self.n_visible),
+                "B": (self.n_context, self.n_hidden)}
 
     def _context(self, context) -> Tensor:
         trusted = inputs_trusted() and isinstance(context, Tensor) and context.ndim == 2
@@ -80,33 +66,25 @@ class ConditionalRBM(RBM):
         """The ordinary RBM ``p(v, h | c)`` for each row of ``context``: an :class:`RBM` sharing
         ``W`` and the unit types, with biases ``a + c A`` and ``b + c B`` (one row per example,
         so its methods take exactly as many rows as ``context`` has)."""
-        c = self._context(context)
-        view = RBM.__new__(RBM)
-        nn.Module.__init__(view)
-        view.W = self.W
-        view.visible, view.hidden = self.visible, self.hidden
-        view.a = kernels.addmm(self.a, c, self.A)
-        view.b = kernels.addmm(self.b, c, self.B)
-        view._finish_init(None)
-        view.matmul_dtype = self.matmul_dtype
-        return view
+        return _ConditionedRBM(self, self._context(context))
 
     @torch.no_grad()
-    def free_energy_grad(self, v, h_mean: Tensor | None = None, weight: Tensor | None = None, *,
+    def free_energy_grad(self, v, h_mean: Tensor | None = None, coefficients: Tensor | None = None, *,
                          context) -> dict[str, Tensor]:
-        """``sum_n w_n dF(v_n | c_n) / d theta``; as :meth:`RBM.free_energy_grad`, plus
+        """``sum_n k_n dF(v_n | c_n) / d theta``, with coefficients ``k_n``; as
+        :meth:`RBM.free_energy_grad`, plus
 
-            dF/dA = -sum_n w_n c_n s(v_n)^T,   dF/dB = -sum_n w_n c_n E[h | v_n, c_n]^T.
+            dF/dA = -sum_n k_n c_n s(v_n)^T,   dF/dB = -sum_n k_n c_n E[h | v_n, c_n]^T.
         """
         c = self._context(context)
         view = self.condition(c)
         v = view._v(v)
         if h_mean is None:
             h_mean = view.prob_h(v)
-        if weight is None:
-            weight = uniform_weights(v.shape[0], v)
-        grads = view.free_energy_grad(v, h_mean, weight)
-        weighted_c = c * weight.to(self.dtype)[:, None]
+        if coefficients is None:
+            coefficients = uniform_coefficients(v.shape[0], v)
+        grads = view.free_energy_grad(v, h_mean, coefficients)
+        weighted_c = c * coefficients.to(self.dtype)[:, None]
         grads["A"] = kernels.mm(weighted_c.T, self.visible.statistic(v)).neg_()
         grads["B"] = kernels.mm(weighted_c.T, h_mean).neg_()
         return grads
@@ -147,3 +125,20 @@ class ConditionalRBM(RBM):
                 frames.append(v)
                 context = torch.cat([v, context[:, : self.n_context - self.n_visible]], 1)
         return torch.stack(frames, 1)
+
+
+class _ConditionedRBM(RBM):
+    """A :class:`ConditionalRBM` given one context row per example: an :class:`RBM` sharing its
+    ``W`` and unit types, with biases ``a + c A`` and ``b + c B`` (one row per example) that
+    follow the conditional model's parameters (autograd reaches them through the view)."""
+
+    def __init__(self, model: ConditionalRBM, context: Tensor) -> None:
+        super().__init__(model.n_visible, model.n_hidden, model.visible, model.hidden, device=model.device,
+                         dtype=model.dtype)
+        self.W = model.W
+        self.a = kernels.addmm(model.a, context, model.A)
+        self.b = kernels.addmm(model.b, context, model.B)
+        self.matmul_dtype = model.matmul_dtype
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {}

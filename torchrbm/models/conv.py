@@ -20,16 +20,15 @@ samplers, ``fit``, the estimators and the unit types apply unchanged.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .._utils.rng import initial_normal
-from .._utils.validation import as_data_tensor, check_nonnegative_float, check_positive_int, parameter_factory
-from ..units import PooledBernoulli, Units, get_units
-from .rbm import RBM, uniform_weights
+from .._utils.validation import check_positive_int
+from ..units import PooledBernoulli, Units
+from .base import BipartiteRBM
+from .rbm import RBM
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -39,7 +38,7 @@ def _pair(value, name: str) -> tuple[int, int]:
     return check_positive_int(first, name), check_positive_int(second, name)
 
 
-class ConvRBM(RBM):
+class ConvRBM(BipartiteRBM):
     """Convolutional RBM with shared filters, a bias per filter and optional max-pooling.
 
     Parameters
@@ -55,7 +54,7 @@ class ConvRBM(RBM):
         Unit types as for :class:`~torchrbm.RBM` (``hidden`` is ignored with ``pool``).
     """
 
-    weight_names = ("W",)
+    config_fields = ("image_shape", "n_filters", "filter_size", "pool")
 
     def __init__(
         self,
@@ -72,47 +71,30 @@ class ConvRBM(RBM):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        nn.Module.__init__(self)
         shape = tuple(image_shape)
         if len(shape) not in (2, 3):
             raise ValueError(f"image_shape must be (height, width) or (channels, height, width); found {shape}")
         self.image_shape = tuple(check_positive_int(s, "image size") for s in ((1,) * (3 - len(shape)) + shape))
         channels, height, width = self.image_shape
-        n_filters = check_positive_int(n_filters, "n_filters")
+        self.n_filters = check_positive_int(n_filters, "n_filters")
         kh, kw = self.filter_size = _pair(filter_size, "filter_size")
         if kh > height or kw > width:
             raise ValueError(f"images of {height}x{width} pixels do not fit filters of {kh}x{kw}; "
                              "use smaller filters")
         self.map_shape = (height - kh + 1, width - kw + 1)
         self.pool = None if pool is None else check_positive_int(pool, "pool")
-        weight_std = check_nonnegative_float(weight_std, "weight_std")
-        factory = parameter_factory(device, dtype)
-        maps = (n_filters, *self.map_shape)
+        maps = (self.n_filters, *self.map_shape)
         if self.pool is not None:
             hidden = PooledBernoulli(self.pool, maps)
-        self.visible = get_units(visible, math.prod(self.image_shape)).to(**factory)
-        self.hidden = get_units(hidden, math.prod(maps)).to(**factory)
-        if any(p.requires_grad for p in self.hidden.parameters()):
-            raise ValueError("unit types with learned parameters are supported for the visible layer only")
-        weights = initial_normal(n_filters, channels, kh, kw, generator=generator, **factory)
-        self.W = nn.Parameter(weights.mul_(weight_std))
-        self.visible_bias = nn.Parameter(torch.zeros(channels, **factory))
-        self.hidden_bias = nn.Parameter(torch.zeros(n_filters, **factory))
-        self._finish_init(data)
+        super().__init__(math.prod(self.image_shape), math.prod(maps), visible, hidden, data=data,
+                         weight_std=weight_std, generator=generator, device=device, dtype=dtype)
+
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        channels = self.image_shape[0]
+        return {"W": (self.n_filters, channels, *self.filter_size), "visible_bias": (channels,),
+                "hidden_bias": (self.n_filters,)}
 
     # ------------------------------------------------------------------ shape
-    @property
-    def n_filters(self) -> int:
-        return self.W.shape[0]
-
-    @property
-    def n_visible(self) -> int:
-        return math.prod(self.image_shape)
-
-    @property
-    def n_hidden(self) -> int:
-        return self.n_filters * math.prod(self.map_shape)
-
     @property
     def a(self) -> Tensor:
         """The visible bias of every pixel: each channel's bias, repeated."""
@@ -123,25 +105,10 @@ class ConvRBM(RBM):
         """The hidden bias of every unit: each filter's bias, repeated over its map."""
         return self.hidden_bias.repeat_interleave(math.prod(self.map_shape))
 
-    def config(self) -> dict[str, Any]:
-        return {"class": type(self).__name__, "image_shape": list(self.image_shape), "n_filters": self.n_filters,
-                "filter_size": list(self.filter_size), "pool": self.pool, "visible": self.visible.config(),
-                "hidden": self.hidden.config()}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any], **factory) -> ConvRBM:
-        return cls(config["image_shape"], config["n_filters"], config["filter_size"],
-                   visible=config.get("visible", "bernoulli"), hidden=config.get("hidden", "bernoulli"),
-                   pool=config.get("pool"), **factory)
-
-    def extra_repr(self) -> str:
-        return (f"image_shape={self.image_shape}, n_filters={self.n_filters}, filter_size={self.filter_size}, "
-                f"pool={self.pool}, visible={self.visible.name!r}, hidden={self.hidden.name!r}")
-
     @torch.no_grad()
     def init_visible_bias(self, data) -> None:
         """Set each channel's bias so that the visible units alone reproduce its mean intensity."""
-        data = as_data_tensor(data, n_features=self.n_visible, units=self.visible)
+        data = self.check_data(data)
         per_channel = data.to(device=self.device, dtype=torch.float64).reshape(data.shape[0], self.image_shape[0], -1)
         self.visible_bias.copy_(self.visible.bias_for_mean(per_channel.mean((0, 2)).to(self.dtype)))
 
@@ -168,47 +135,35 @@ class ConvRBM(RBM):
         pre = torch.add(self.visible_bias[:, None, None], images)
         return pre.reshape(*h.shape[:-1], self.n_visible)
 
-    def energy(self, v, h) -> Tensor:
-        """``E(v, h) = E_vis(v; a) + E_hid(h; b) - sum_f s(h_f) . (W_f * s(v))``."""
-        v, h = self._v(v), self._h(h)
-        interaction = (self.hidden.statistic(h) * (self.hidden_preactivation(v) - self.b)).sum(-1)
-        return self.visible.self_energy(v, self.a) + self.hidden.self_energy(h, self.b) - interaction
+    def interaction(self, v: Tensor, h: Tensor) -> Tensor:
+        """``sum_f s(h_f) . (W_f * s(v))``."""
+        return (self.hidden.statistic(h) * (self.hidden_preactivation(v) - self.b)).sum(-1)
 
     # ----------------------------------------------------------------- gradients
-    @torch.no_grad()
-    def free_energy_grad(self, v, h_mean: Tensor | None = None, weight: Tensor | None = None) -> dict[str, Tensor]:
-        """Gradient of ``sum_n w_n F(v_n)``: with ``m_n = w_n E[h | v_n]`` as maps,
+    def visible_field(self, h_mean: Tensor) -> Tensor:
+        """``conv_transpose2d(E[h], W)``, flattened."""
+        return F.conv_transpose2d(self._maps(h_mean), self.W).reshape(h_mean.shape[0], -1)
 
-            dF/dW = -sum_n corr(s(v_n), m_n),   dF/da_c = -sum_n w_n sum_{pixels of c} s(v_n),
+    def interaction_grads(self, v: Tensor, h_mean: Tensor, coefficients: Tensor) -> dict[str, Tensor]:
+        """With ``m_n = c_n E[h | v_n]`` as maps,
+
+            dF/dW = -sum_n corr(s(v_n), m_n),   dF/da_c = -sum_n c_n sum_{pixels of c} s(v_n),
             dF/db_f = -sum_n sum_{units of map f} m_n,
 
-        the correlation being the weight gradient of a convolution
-        (:func:`torch.nn.grad.conv2d_weight`); plus the visible unit type's own parameters.
+        the correlation being the weight gradient of a convolution (:func:`torch.nn.grad.conv2d_weight`).
         """
-        v = self._v(v)
-        if h_mean is None:
-            h_mean = self.prob_h(v)
-        if weight is None:
-            weight = uniform_weights(v.shape[0], v)
-        weight = weight.to(self.dtype)
-        weighted_maps = self._maps(h_mean * weight[:, None])
+        weighted_maps = self._maps(h_mean * coefficients[:, None])
         statistic = self._images(self.visible.statistic(v))
-        pixel_grad = self.visible.self_energy_bias_grad(v, weight)
-        grads = {
+        pixel_grad = self.visible.self_energy_bias_grad(v, coefficients)
+        return {
             "W": torch.nn.grad.conv2d_weight(statistic, self.W.shape, weighted_maps).neg_(),
             "visible_bias": pixel_grad.reshape(self.image_shape[0], -1).sum(1),
             "hidden_bias": weighted_maps.sum((0, 2, 3)).neg_(),
         }
 
-        def field() -> Tensor:
-            return F.conv_transpose2d(self._maps(h_mean), self.W).reshape(v.shape[0], -1)
-
-        unit_grads = self.visible.free_energy_grads(v, self.a, field, weight)
-        grads.update({f"visible.{name}": grad for name, grad in unit_grads.items()})
-        return grads
-
-    def center_grad(self, grads, visible_offset, hidden_offset) -> None:
-        raise ValueError("centred gradients are not implemented for ConvRBM; train it without centered=True")
+    def to_linear(self) -> nn.Linear:
+        """Not available: a feed-forward network takes fully connected layers (see :meth:`to_dense`)."""
+        raise TypeError("to_torch supports fully connected layers; use ConvRBM.to_dense() first")
 
     def to_dense(self) -> RBM:
         """The fully connected :class:`~torchrbm.RBM` with the same energy: its weight matrix

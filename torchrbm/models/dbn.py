@@ -22,15 +22,14 @@ from torch import Tensor, nn
 from .._utils import threads
 from .._utils.rng import resolve_generator
 from .._utils.validation import as_data_tensor, check_positive_int, trusted_inputs
-from ..units import Units, UnitsFunction
-from .conv import ConvRBM
+from ..units import UnitsFunction
 from .inpainting import clamped_gibbs, observed_input
+from .protocol import EnergyModel
 from .rbm import RBM
+from .registry import MODELS, RegisteredModel
 
-LAYER_CLASSES: dict[str, type[RBM]] = {"RBM": RBM, "ConvRBM": ConvRBM}
 
-
-class DeepBeliefNet(nn.Module):
+class DeepBeliefNet(RegisteredModel, nn.Module):
     """The structure of a deep belief network: its layers, up-pass, generation and inpainting.
 
     :class:`torchrbm.DBN` adds the training (greedy pretraining and fine-tuning, in
@@ -51,7 +50,7 @@ class DeepBeliefNet(nn.Module):
         As for :class:`~torchrbm.RBM` (with ``layer_sizes``).
     """
 
-    def __init__(self, layer_sizes: Sequence[int] | None = None, *, layers: Sequence[RBM] | None = None,
+    def __init__(self, layer_sizes: Sequence[int] | None = None, *, layers: Sequence[EnergyModel] | None = None,
                  visible: str | dict = "bernoulli", generator: torch.Generator | None = None,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> None:
         super().__init__()
@@ -65,8 +64,8 @@ class DeepBeliefNet(nn.Module):
                           device=device, dtype=dtype)
                       for index, (n_in, n_out) in enumerate(itertools.pairwise(sizes))]
         layers = list(layers)
-        if not layers or not all(isinstance(layer, RBM) for layer in layers):
-            raise TypeError("layers must be a non-empty list of torchrbm RBMs")
+        if not layers or not all(isinstance(layer, EnergyModel) for layer in layers):
+            raise TypeError("layers must be a non-empty list of torchrbm RBMs (models with the EnergyModel interface)")
         for index, (below, above) in enumerate(itertools.pairwise(layers)):
             if below.n_hidden != above.n_visible:
                 raise ValueError(f"layer sizes do not chain: layer {index} has {below.n_hidden} hidden units but "
@@ -100,10 +99,7 @@ class DeepBeliefNet(nn.Module):
     def from_config(cls, config: dict[str, Any], **factory) -> DeepBeliefNet:
         layers = []
         for layer_config in config["layers"]:
-            layer_class = LAYER_CLASSES.get(layer_config.get("class"))
-            if layer_class is None:
-                raise ValueError(f"unknown DBN layer class {layer_config.get('class')!r}")
-            layers.append(layer_class.from_config(layer_config, **factory))
+            layers.append(MODELS[layer_config.get("class")].from_config(layer_config, **factory))
         dbn = cls(layers=layers)
         if config.get("n_classes"):
             dbn.classifier = dbn._classifier_network(config["n_classes"])
@@ -116,7 +112,7 @@ class DeepBeliefNet(nn.Module):
     @threads.per_call(lambda arguments: (arguments["layer"], min(arguments["x"].shape[0], arguments["chunk"])))
     @torch.no_grad()
     @trusted_inputs()
-    def _up(layer: RBM, x: Tensor, chunk: int = 8192) -> Tensor:
+    def _up(layer: EnergyModel, x: Tensor, chunk: int = 8192) -> Tensor:
         return torch.cat([layer.prob_h(x[start : start + chunk]) for start in range(0, x.shape[0], chunk)])
 
     # ---------------------------------------------------------------- inference
@@ -179,15 +175,9 @@ class DeepBeliefNet(nn.Module):
         independent of) the RBMs' weights."""
         modules: list[nn.Module] = []
         for layer in self.layers:
-            if isinstance(layer, ConvRBM):
-                raise TypeError("to_torch supports fully connected layers; use ConvRBM.to_dense() first")
-            linear = nn.Linear(layer.n_visible, layer.n_hidden, device=self.device, dtype=self.dtype)
-            with torch.no_grad():
-                linear.weight.copy_(layer.W.T)
-                linear.bias.copy_(layer.b)
-            if type(layer.visible).statistic is not Units.statistic:  # e.g. v / sigma^2 of Gaussian units
+            if not layer.visible.identity_statistic:  # e.g. v / sigma^2 of Gaussian units
                 modules.append(UnitsFunction(layer.visible, "statistic"))
-            modules += [linear, layer.hidden.activation()]
+            modules += [layer.to_linear(), layer.hidden.activation()]
         return nn.Sequential(*modules)
 
     def _classifier_network(self, n_classes: int, generator: torch.Generator | None = None) -> nn.Sequential:

@@ -12,12 +12,14 @@ for the model distribution.  Any sampler works with any model that has
 from __future__ import annotations
 
 import abc
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from .._utils.registry import Registry
 from .._utils.validation import check_positive_int
 from .enumeration import enumerated_layer, iter_states, layer_free_energy
 from .tempering import TemperedPath
@@ -32,8 +34,19 @@ class NegativePhase:
     weight: Tensor | None = None
 
 
+#: Every sampler class by name, built-in or defined in user code (filled by :meth:`Sampler.__init_subclass__`).
+SAMPLERS: Registry[Sampler] = Registry("sampler")
+
+
 class Sampler(abc.ABC):
-    """Produces the negative phase for one gradient step."""
+    """Produces the negative phase for one gradient step.
+
+    A subclass that sets :attr:`name` registers itself (:data:`SAMPLERS`), so that
+    :func:`get_sampler` and :meth:`from_config` find it by that name.
+    """
+
+    #: Name in configurations and on the command line.
+    name: str = ""
 
     #: Whether the chains start at the data's hidden sample; only then does ``fit``
     #: draw ``h_data ~ p(h | v_data)`` (otherwise ``h_data`` is ``None``).
@@ -56,9 +69,20 @@ class Sampler(abc.ABC):
     def load_state_dict(self, state: dict[str, Tensor]) -> None:  # noqa: B027 - optional hook
         """Restore what :meth:`state_dict` returned."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            SAMPLERS.register(cls.name, cls)
+
     @abc.abstractmethod
     def config(self) -> dict[str, Any]:
-        """Name and settings, for run metadata."""
+        """Name and settings (the constructor's arguments), for run metadata and :meth:`from_config`."""
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sampler:
+        """A new sampler of the kind and settings in ``config`` (what :meth:`config` returned)."""
+        options = dict(config)
+        return SAMPLERS[options.pop("name")](**options)
 
 
 class CD(Sampler):
@@ -67,6 +91,8 @@ class CD(Sampler):
     The chain starts at the data: ``v0 -> h0 ~ p(h|v0) -> v1 ~ p(v|h0) -> ... -> v_k``;
     the negative statistics are ``(v_k, E[h | v_k])``.
     """
+
+    name = "cd"
 
     starts_from_data = True
 
@@ -82,7 +108,7 @@ class CD(Sampler):
         return NegativePhase(v, model.prob_h(v))
 
     def config(self) -> dict[str, Any]:
-        return {"name": "cd", "k": self.k}
+        return {"name": self.name, "k": self.k}
 
     def __repr__(self) -> str:
         return f"CD(k={self.k})"
@@ -118,6 +144,8 @@ class PCD(PersistentSampler):
     them by ``k`` Gibbs steps.
     """
 
+    name = "pcd"
+
     def __init__(self, n_chains: int = 100, k: int = 1) -> None:
         self.n_chains = check_positive_int(n_chains, "n_chains")
         self.k = check_positive_int(k, "k")
@@ -130,7 +158,7 @@ class PCD(PersistentSampler):
         return NegativePhase(v, model.prob_h(v))
 
     def config(self) -> dict[str, Any]:
-        return {"name": "pcd", "n_chains": self.n_chains, "k": self.k}
+        return {"name": self.name, "n_chains": self.n_chains, "k": self.k}
 
     def __repr__(self) -> str:
         return f"PCD(n_chains={self.n_chains}, k={self.k})"
@@ -151,6 +179,8 @@ class PT(PersistentSampler):
     The ``beta = 1`` chains give the negative phase.  ``swap_rates`` holds the
     acceptance rate of each neighbouring pair since the last :meth:`reset`.
     """
+
+    name = "pt"
 
     def __init__(self, n_temps: int = 10, n_chains: int = 100, k: int = 1, betas=None) -> None:
         self.n_chains = check_positive_int(n_chains, "n_chains")
@@ -240,7 +270,7 @@ class PT(PersistentSampler):
         return new.reshape(n_temps * n_chains, -1)
 
     def config(self) -> dict[str, Any]:
-        return {"name": "pt", "n_temps": self.n_temps, "n_chains": self.n_chains, "k": self.k,
+        return {"name": self.name, "n_temps": self.n_temps, "n_chains": self.n_chains, "k": self.k,
                 "betas": self.betas.tolist()}
 
     def __repr__(self) -> str:
@@ -256,6 +286,8 @@ class Exact(Sampler):
     sufficient statistics are linear in ``v``.  With this sampler ``fit`` follows
     the true log-likelihood gradient.
     """
+
+    name = "exact"
 
     #: Largest layer enumerated at every step (2**20 states).
     max_units = 20
@@ -277,23 +309,18 @@ class Exact(Sampler):
         return NegativePhase(model.prob_v(states), states, weight)
 
     def config(self) -> dict[str, Any]:
-        return {"name": "exact"}
+        return {"name": self.name}
 
     def __repr__(self) -> str:
         return "Exact()"
 
 
-def get_sampler(spec: str | Sampler, *, k: int = 1, n_chains: int = 100, n_temps: int = 10) -> Sampler:
-    """A sampler from its name (``"cd"``, ``"pcd"``, ``"pt"``, ``"exact"``) or pass an instance through."""
+def get_sampler(spec: str | Sampler, **options: Any) -> Sampler:
+    """A sampler from its name (``"cd"``, ``"pcd"``, ``"pt"``, ``"exact"``, or a user sampler's) or pass an
+    instance through; of ``options`` (``k=``, ``n_chains=``, ``n_temps=``, ...) each sampler takes the
+    ones its constructor has."""
     if isinstance(spec, Sampler):
         return spec
-    name = str(spec).lower()
-    if name == "cd":
-        return CD(k=k)
-    if name == "pcd":
-        return PCD(n_chains=n_chains, k=k)
-    if name == "pt":
-        return PT(n_temps=n_temps, n_chains=n_chains, k=k)
-    if name == "exact":
-        return Exact()
-    raise ValueError(f"unknown sampler {spec!r}; known samplers: cd, pcd, pt, exact")
+    cls = SAMPLERS[str(spec).lower()]
+    accepted = inspect.signature(cls).parameters
+    return cls(**{key: value for key, value in options.items() if key in accepted})

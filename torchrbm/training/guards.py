@@ -67,10 +67,9 @@ class DivergenceGuard:
         causes = [f"a learning rate too large for this model (lr = {lr:g} in this epoch; try a tenth)"]
         if momentum:
             causes.append(f"momentum ({momentum})")
-        visible = getattr(model, "visible", None)
-        if type(visible).__name__ == "Gaussian":
-            causes.append("Gaussian visible units: data that is not standardised (tr.datasets.standardize), or "
-                          "learned variances too small (raise min_sigma, or learn_sigma=False)")
+        hint = model.visible.divergence_hint()
+        if hint is not None:
+            causes.append(hint)
         if self.settings.get("precision") == "16-mixed":
             causes.append("float16 products overflowing (precision='bf16-mixed' has float32's range)")
         if self.settings.get("clip_grad_norm") is None:

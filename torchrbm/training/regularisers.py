@@ -53,6 +53,9 @@ class Centering:
     """
 
     def __init__(self, model, data: Tensor, rate: float = 0.01) -> None:
+        if not model.supports_centering:
+            raise ValueError(f"centred gradients are not implemented for {type(model).__name__}; train it "
+                             "without centered=True")
         self.rate = rate
         data = data.to(device=model.device, dtype=model.dtype)
         self.visible = model.visible.statistic(data).double().mean(0).to(model.dtype)
