@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-import os
-
 import torch
 from torch import Tensor
+
+from .memory import allocate
 
 
 def resolve_generator(device: torch.device | str, seed: int | None = None,
@@ -30,24 +29,5 @@ def initial_normal(*shape: int, generator: torch.Generator | None, device: torch
     moved to ``device``: a CPU generator seeds a model on any device, with the same start."""
     target = torch.empty(0, device=device).device  # ``None``: torch's default device
     source = target if generator is None else generator.device
-    size = torch.empty(0, dtype=dtype).element_size() * math.prod(shape)
-    message = (f"a parameter of shape {tuple(shape)} needs {size / 2**30:.3g} GiB on {target}, more than this "
-               "machine could allocate: choose a smaller model")
-    if size > _memory_of(target):  # refused before trying: an over-committing OS would accept, then kill
-        raise MemoryError(message)
-    try:
-        return torch.randn(shape, generator=generator, device=source, dtype=dtype).to(target)
-    except (RuntimeError, MemoryError) as err:  # torch.OutOfMemoryError is a RuntimeError
-        if "memory" not in str(err).lower() and "alloc" not in str(err).lower():
-            raise
-        raise MemoryError(message) from None
-
-
-def _memory_of(device: torch.device) -> float:
-    """Total memory of ``device`` in bytes (``inf`` where it cannot be told)."""
-    if device.type == "cuda":
-        return float(torch.cuda.get_device_properties(device).total_memory)
-    try:
-        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # not POSIX
-        return math.inf
+    return allocate(shape, target, dtype,
+                    lambda: torch.randn(shape, generator=generator, device=source, dtype=dtype).to(target))

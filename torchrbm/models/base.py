@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from .._utils import threads
 from .._utils.grad_mode import differentiable, make_grad_free
+from .._utils.memory import allocate
 from .._utils.progress import Progress
 from .._utils.rng import initial_normal
 from .._utils.validation import (
@@ -114,7 +115,7 @@ class BipartiteRBM(RegisteredModel, nn.Module, abc.ABC):
             raise ValueError("unit types with learned parameters (e.g. a learned sigma) are supported "
                              "for the visible layer only")
         for name, shape in self.parameter_shapes().items():
-            setattr(self, name, nn.Parameter(torch.empty(shape, **factory)))
+            setattr(self, name, nn.Parameter(allocate(shape, **factory)))
         #: dtype of the matrix products (``None``: the parameters' own); see
         #: :func:`torchrbm.precision.mixed_precision`.
         self.matmul_dtype: torch.dtype | None = None
