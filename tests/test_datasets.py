@@ -4,6 +4,7 @@ import functools
 import hashlib
 import http.server
 import math
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -80,20 +81,42 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _HangUpHandler(_QuietHandler):
+    """Announces each file's full length but sends only its first half, then closes the connection."""
+
+    def copyfile(self, source, outputfile):
+        outputfile.write(source.read(os.fstat(source.fileno()).st_size // 2))
+
+
 @pytest.fixture
-def http_mirror(tmp_path, monkeypatch):
-    """Serve a directory over HTTP on 127.0.0.1 and make it the only mirror."""
-    served = tmp_path / "mirror"
-    served.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(_QuietHandler, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("TORCHRBM_MIRROR", f"http://127.0.0.1:{server.server_port}/")
-    monkeypatch.setattr(datasets, "MIRRORS", {})
-    yield served
-    server.shutdown()
-    server.server_close()
+def serve(tmp_path, monkeypatch):
+    """``serve(handler)``: serve a new directory over HTTP on 127.0.0.1 and make it the only mirror."""
+    servers = []
+
+    def start(handler=_QuietHandler) -> Path:
+        served = tmp_path / "mirror"
+        served.mkdir()
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(served)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        monkeypatch.setenv("TORCHRBM_MIRROR", f"http://127.0.0.1:{server.server_port}/")
+        monkeypatch.setattr(datasets, "MIRRORS", {})
+        return served
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def http_mirror(serve):
+    return serve()
+
+
+def _mirror_file(mirror: Path, relpath: str, payload: bytes) -> None:
+    (mirror / relpath).parent.mkdir(parents=True, exist_ok=True)
+    (mirror / relpath).write_bytes(payload)
 
 
 def test_missing_files_are_downloaded_and_verified(shared_data, http_mirror, tmp_path):
@@ -103,25 +126,73 @@ def test_missing_files_are_downloaded_and_verified(shared_data, http_mirror, tmp
     root = tmp_path / "cache"
     x, y = datasets.mnist("test", data_dir=root, return_labels=True)
     assert x.shape == (10000, 784) and y.shape == (10000,)
+    assert torch.equal(x, datasets.mnist("test", data_dir=shared_data))
     stored = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == datasets.SHA256["mnist/t10k-labels-idx1-ubyte.gz"]
-    assert not list((root / "mnist").glob(".*"))  # no temporary files left behind
+    assert sorted(path.name for path in (root / "mnist").iterdir()) == ["t10k-images-idx3-ubyte.gz",
+                                                                        "t10k-labels-idx1-ubyte.gz"]
 
 
-def test_corrupted_download_is_rejected(shared_data, http_mirror, tmp_path):
-    (http_mirror / "mnist").mkdir()
-    payload = bytearray((shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes())
-    payload[100] ^= 0xFF
-    (http_mirror / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(bytes(payload))
+@pytest.mark.parametrize("damage", ["corrupted", "truncated"])
+def test_damaged_download_is_rejected_and_removed(shared_data, http_mirror, tmp_path, damage):
+    relpath = "mnist/t10k-labels-idx1-ubyte.gz"
+    payload = bytearray((shared_data / relpath).read_bytes())
+    if damage == "corrupted":
+        payload[100] ^= 0xFF
+    else:
+        del payload[len(payload) // 2:]
+    _mirror_file(http_mirror, relpath, bytes(payload))
     root = tmp_path / "cache"
-    with pytest.raises(ValueError, match="checksum mismatch"):
-        datasets.fetch("mnist/t10k-labels-idx1-ubyte.gz", root)
+    expected = datasets.SHA256[relpath]
+    found = hashlib.sha256(payload).hexdigest()
+    with pytest.raises(ValueError, match="checksum mismatch") as error:
+        datasets.fetch(relpath, root)
+    message = str(error.value)
+    assert "for http://127.0.0.1:" in message and relpath in message
+    assert expected in message and found in message and f"Download it by hand to {root / relpath}" in message
+    assert "TORCHRBM_DATA" in message
     assert not (root / "mnist").exists() or not any((root / "mnist").iterdir())
 
 
-def test_unreachable_mirror_gives_a_clear_error(http_mirror, tmp_path):
-    with pytest.raises(FileNotFoundError, match="could not be downloaded"):
-        datasets.fetch("fashion_mnist/t10k-labels-idx1-ubyte.gz", tmp_path)
+def test_a_connection_lost_mid_download_leaves_no_file(shared_data, serve, tmp_path):
+    relpath = "mnist/t10k-labels-idx1-ubyte.gz"
+    _mirror_file(serve(_HangUpHandler), relpath, (shared_data / relpath).read_bytes())
+    root = tmp_path / "cache"
+    with pytest.raises(FileNotFoundError, match="could not be downloaded") as error:
+        datasets.fetch(relpath, root)
+    assert f"/{relpath}: " in str(error.value) and f"Download it by hand to {root / relpath}" in str(error.value)
+    assert not (root / "mnist").exists() or not any((root / "mnist").iterdir())
+
+
+def test_unreachable_mirror_gives_a_clear_error(http_mirror, tmp_path, monkeypatch):
+    relpath = "fashion_mnist/t10k-labels-idx1-ubyte.gz"
+    with pytest.raises(FileNotFoundError, match="could not be downloaded") as error:
+        datasets.fetch(relpath, tmp_path)
+    message = str(error.value)
+    assert f"data file not found: {tmp_path / relpath}" in message
+    assert f"/{relpath}: 404 Client Error" in message
+    assert f"Download it by hand to {tmp_path / relpath}, or set TORCHRBM_DATA" in message
+    monkeypatch.delenv("TORCHRBM_MIRROR")
+    with pytest.raises(FileNotFoundError, match=r"\(no mirror; set TORCHRBM_MIRROR to one\)"):
+        datasets.fetch(relpath, tmp_path)
+
+
+def test_binarized_mnist_is_built_from_the_text_files_without_an_npz_mirror(http_mirror, tmp_path, monkeypatch):
+    splits = {"train": np.eye(3, 784, dtype=np.uint8), "valid": np.ones((2, 784), np.uint8),
+              "test": np.zeros((1, 784), np.uint8)}
+    for split, rows in splits.items():
+        np.savetxt(http_mirror / f"binarized_mnist_{split}.amat", rows, fmt="%d")
+    monkeypatch.setattr(datasets, "BINARIZED_MNIST_AMAT", os.environ["TORCHRBM_MIRROR"] + "binarized_mnist_{}.amat")
+    monkeypatch.setattr(datasets, "BINARIZED_MNIST_CONTENT_SHA256",
+                        {split: hashlib.sha256(rows.tobytes()).hexdigest() for split, rows in splits.items()})
+    for split, rows in splits.items():
+        assert datasets.binarized_mnist(split, data_dir=tmp_path).numpy().tolist() == rows.tolist()
+    assert [path.name for path in (tmp_path / "binarized_mnist").iterdir()] == ["binarized_mnist.npz"]
+    (tmp_path / "binarized_mnist" / "binarized_mnist.npz").unlink()
+    monkeypatch.setitem(datasets.BINARIZED_MNIST_CONTENT_SHA256, "test", "0" * 64)
+    with pytest.raises(ValueError, match="binarised MNIST test split does not match its pinned SHA-256"):
+        datasets.binarized_mnist("train", data_dir=tmp_path)
+    assert not any((tmp_path / "binarized_mnist").iterdir())
 
 
 def test_user_files(tmp_path):

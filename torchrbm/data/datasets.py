@@ -11,21 +11,20 @@ Real data sets live under a data directory: the ``data_dir`` argument, else
     fashion_mnist/  (the same four names)
     binarized_mnist/binarized_mnist.npz   (train/valid/test, Larochelle & Murray)
 
-A missing file is downloaded from a public mirror and checked against a pinned
-SHA-256 before it is put in place.  ``$TORCHRBM_MIRROR`` (a base URL with the
-same layout) is tried before the public mirrors.
+A missing file is downloaded from a public mirror by pooch, which checks it
+against a pinned SHA-256 before it is put in place.  ``$TORCHRBM_MIRROR`` (an
+HTTP(S) or FTP base URL with the same layout) is tried before the public mirrors.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import itertools
 import logging
 import os
-import shutil
 import tempfile
-import urllib.request
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._utils.files import atomic_write_bytes
 from .._utils.validation import as_data_tensor, check_finite, check_positive_int, numeric_tensor, stacklevel_outside
 
 __all__ = [
@@ -108,15 +108,8 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
     return Path(env) if env else Path.home() / ".cache" / "torchrbm"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _mirrors_for(relpath: str) -> list[str]:
+    """The URLs of ``relpath``: under ``$TORCHRBM_MIRROR`` first, then under each public mirror of its folder."""
     folder, name = relpath.split("/", 1)
     urls = []
     custom = os.environ.get("TORCHRBM_MIRROR")
@@ -126,39 +119,52 @@ def _mirrors_for(relpath: str) -> list[str]:
     return urls
 
 
+def _downloader(url: str, timeout: float):
+    """pooch's downloader for ``url`` (HTTP in chunks of 1 MiB, with ``timeout`` seconds to answer)."""
+    import pooch
+
+    if url.startswith(("http://", "https://")):
+        return pooch.HTTPDownloader(timeout=timeout, chunk_size=1 << 20)
+    return pooch.choose_downloader(url)
+
+
 def download(url: str, target: Path, sha256: str, *, timeout: float = 60.0) -> None:
-    """Download ``url`` to ``target`` if its SHA-256 is ``sha256``; never leaves a bad file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    """Download ``url`` to ``target`` if its SHA-256 is ``sha256``; never leaves a bad file.
+
+    pooch streams the file to a temporary name beside ``target`` and moves it into place only
+    if its checksum matches; a truncated or corrupted download is deleted and raises ``ValueError``,
+    an unreachable one ``OSError``.
+    """
+    import pooch
+
+    target = Path(target)
+    downloader = _downloader(url, timeout)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            shutil.copyfileobj(response, out)
-        found = _sha256(Path(tmp))
-        if found != sha256:
-            raise ValueError(
-                f"checksum mismatch for {url}: expected SHA-256 {sha256}, got {found}; "
-                "the download was discarded"
-            )
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=target.name, path=target.parent,
+                       downloader=downloader)
+    except ValueError as err:
+        raise ValueError(f"checksum mismatch for {url}: {err}") from None
 
 
 def fetch(relpath: str, root: str | os.PathLike | None = None) -> Path:
-    """Path of ``relpath`` under the data directory, downloading it first if it is missing."""
+    """Path of ``relpath`` under the data directory, downloading it first if it is missing.
+
+    The URLs of :func:`_mirrors_for` are tried in turn (then, for binarised MNIST, Larochelle's
+    text files); the error after the last one names the file, every URL tried and the ways out.
+    """
     target = data_dir(root) / relpath
     if target.is_file():
         return target
     if relpath not in SHA256:
         raise FileNotFoundError(f"data file not found: {target}")
-    errors: list[str] = []
+    unreachable: list[str] = []
     corrupt: list[str] = []
     for url in _mirrors_for(relpath):
         try:
             download(url, target, SHA256[relpath])
             return target
         except OSError as err:
-            errors.append(f"{url}: {err}")
+            unreachable.append(f"{url}: {err}")
         except ValueError as err:
             corrupt.append(str(err))
     if relpath == "binarized_mnist/binarized_mnist.npz":
@@ -166,36 +172,33 @@ def fetch(relpath: str, root: str | os.PathLike | None = None) -> Path:
             _convert_binarized_mnist_amat(target)
             return target
         except OSError as err:
-            errors.append(f"{BINARIZED_MNIST_AMAT.format('*')}: {err}")
+            unreachable.append(f"{BINARIZED_MNIST_AMAT.format('*')}: {err}")
         except ValueError as err:
             corrupt.append(str(err))
+    ways_out = (f"Download it by hand to {target}, or set TORCHRBM_DATA (or --data-dir) to a directory that "
+                f"holds {relpath}.")
     if corrupt:
-        raise ValueError("; ".join(corrupt))
-    tried = "; ".join(errors) or "no mirror"
-    raise FileNotFoundError(
-        f"data file not found: {target}, and it could not be downloaded ({tried}). "
-        "Put the file there, or set TORCHRBM_DATA to a directory that has it."
-    )
+        raise ValueError(f"{'; '.join(corrupt + unreachable).rstrip('.')}. {ways_out}")
+    tried = "; ".join(unreachable) or "no mirror; set TORCHRBM_MIRROR to one"
+    raise FileNotFoundError(f"data file not found: {target}, and it could not be downloaded ({tried}). {ways_out}")
 
 
 def _convert_binarized_mnist_amat(target: Path) -> None:
     """Build the binarised-MNIST npz from Larochelle's text files, checking each split's content."""
     splits = {}
     for split, expected in BINARIZED_MNIST_CONTENT_SHA256.items():
-        with urllib.request.urlopen(BINARIZED_MNIST_AMAT.format(split), timeout=120) as response:
-            array = np.loadtxt(response, dtype=np.uint8)
+        url = BINARIZED_MNIST_AMAT.format(split)
+        with tempfile.TemporaryFile() as text:
+            _downloader(url, timeout=120)(url, text, None)
+            text.seek(0)
+            array = np.loadtxt(text, dtype=np.uint8, ndmin=2)
         found = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
         if found != expected:
             raise ValueError(f"binarised MNIST {split} split does not match its pinned SHA-256")
         splits[split] = array
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **splits)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    archive = io.BytesIO()
+    np.savez_compressed(archive, **splits)
+    atomic_write_bytes(target, archive.getvalue())
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
