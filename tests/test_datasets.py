@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm.data import datasets
+from torchrbm.data import datasets, downloads
 
 
 def test_bars_and_stripes_has_32_patterns_and_known_optimum():
@@ -100,7 +100,7 @@ def serve(tmp_path, monkeypatch):
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         monkeypatch.setenv("TORCHRBM_MIRROR", f"http://127.0.0.1:{server.server_port}/")
-        monkeypatch.setattr(datasets, "MIRRORS", {})
+        monkeypatch.setattr(downloads, "MIRRORS", {})
         return served
 
     yield start
@@ -182,14 +182,14 @@ def test_binarized_mnist_is_built_from_the_text_files_without_an_npz_mirror(http
               "test": np.zeros((1, 784), np.uint8)}
     for split, rows in splits.items():
         np.savetxt(http_mirror / f"binarized_mnist_{split}.amat", rows, fmt="%d")
-    monkeypatch.setattr(datasets, "BINARIZED_MNIST_AMAT", os.environ["TORCHRBM_MIRROR"] + "binarized_mnist_{}.amat")
-    monkeypatch.setattr(datasets, "BINARIZED_MNIST_CONTENT_SHA256",
+    monkeypatch.setattr(downloads, "BINARIZED_MNIST_AMAT", os.environ["TORCHRBM_MIRROR"] + "binarized_mnist_{}.amat")
+    monkeypatch.setattr(downloads, "BINARIZED_MNIST_CONTENT_SHA256",
                         {split: hashlib.sha256(rows.tobytes()).hexdigest() for split, rows in splits.items()})
     for split, rows in splits.items():
         assert datasets.binarized_mnist(split, data_dir=tmp_path).numpy().tolist() == rows.tolist()
     assert [path.name for path in (tmp_path / "binarized_mnist").iterdir()] == ["binarized_mnist.npz"]
     (tmp_path / "binarized_mnist" / "binarized_mnist.npz").unlink()
-    monkeypatch.setitem(datasets.BINARIZED_MNIST_CONTENT_SHA256, "test", "0" * 64)
+    monkeypatch.setitem(downloads.BINARIZED_MNIST_CONTENT_SHA256, "test", "0" * 64)
     with pytest.raises(ValueError, match="binarised MNIST test split does not match its pinned SHA-256"):
         datasets.binarized_mnist("train", data_dir=tmp_path)
     assert not any((tmp_path / "binarized_mnist").iterdir())
