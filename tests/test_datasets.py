@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm.data import datasets, downloads
+from torchrbm.data import datasets, downloads, registry
 
 
 def test_bars_and_stripes_has_32_patterns_and_known_optimum():
@@ -262,3 +262,58 @@ def test_cli_names_the_file_and_the_fix_for_grey_levels_under_bernoulli_units(tm
     assert str(path) in error and "values from 0 to 255" in error and "--binarize threshold" in error
     assert main(["train", "--data", str(path), "--hidden", "4", "--epochs", "1", "--out", str(tmp_path / "b"),
                  "--quiet", "--binarize", "threshold"]) == 0
+
+
+def test_records_say_how_each_data_set_is_split_and_validated(tmp_path):
+    assert datasets.DATASETS == ("digits", "bas", "shifter", "mnist", "fashion-mnist", "binarized-mnist")
+    assert {name: record.validation for name, record in datasets.REGISTRY.items()} == {
+        "digits": 0.1, "bas": 0.0, "shifter": 0.0, "mnist": 0.1, "fashion-mnist": 0.1, "binarized-mnist": "valid"}
+    assert [name for name, record in datasets.REGISTRY.items() if record.has_test_split] == [
+        "mnist", "fashion-mnist", "binarized-mnist"]
+    assert datasets.REGISTRY["binarized-mnist"].splits == ("train", "valid", "test")
+    assert datasets.data_set("Fashion_MNIST") is datasets.REGISTRY["fashion-mnist"]
+    file = datasets.data_set(tmp_path / "rows.csv")
+    assert (file.name, file.splits, file.validation, file.has_test_split) == (
+        str(tmp_path / "rows.csv"), ("train",), 0.1, False)
+    with pytest.raises(ValueError, match="unknown data set 'nonsense'; known: digits, bas, shifter, mnist"):
+        datasets.data_set("nonsense")
+    with pytest.raises(ValueError, match="unknown split 'valid' for mnist; use 'train' or 'test'"):
+        datasets.load("mnist", split="valid")
+
+
+def test_holdout_indices_draw_round_f_n_rows_with_the_seed():
+    kept, held = registry.holdout_indices(10, 0.25, seed=4)
+    assert held.numel() == 2 and kept.numel() == 8  # round(2.5) = 2
+    assert sorted(torch.cat([kept, held]).tolist()) == list(range(10))
+    order = torch.randperm(10, generator=torch.Generator().manual_seed(4))
+    assert held.tolist() == order[:2].tolist() and kept.tolist() == order[2:].tolist()
+    assert registry.holdout_indices(10, 0.04, seed=4)[1].numel() == 0  # round(0.4) = 0
+
+
+def test_split_rows_hold_out_a_seeded_fraction_of_the_training_rows():
+    seen = []
+    rows = datasets.split_rows("digits", 3, check=lambda x: seen.append(tuple(x.shape)))
+    assert seen == [(1797, 64)]  # the check sees the training split whole, before rows are held out
+    assert rows.train.shape == (1617, 64) and rows.validation.shape == (180, 64) and rows.test is None
+    assert rows.validation_rows == "180 rows (0.1 of the training rows, drawn with seed 3)"
+    everything = datasets.load("digits")
+    order = torch.randperm(1797, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(rows.validation, everything[order[:180]]) and torch.equal(rows.train, everything[order[180:]])
+    other = datasets.split_rows("digits", 4, holdout=0.5)
+    assert other.validation.shape == (898, 64) and other.validation_rows.startswith("898 rows (0.5 of")
+    bas = datasets.split_rows("bas", 3)
+    assert torch.equal(bas.train, datasets.bars_and_stripes(4)) and bas.validation is None
+    assert bas.validation_rows == "none"
+
+
+def test_split_rows_of_a_data_set_with_its_own_validation_and_test_splits(shared_data):
+    seen = []
+    rows = datasets.split_rows("binarized-mnist", data_dir=shared_data, check=lambda x: seen.append(x.shape[0]))
+    assert seen == [50000, 10000, 10000]
+    assert rows.validation_rows == "its valid split"
+    for part, split in ((rows.train, "train"), (rows.validation, "valid"), (rows.test, "test")):
+        assert torch.equal(part, datasets.binarized_mnist(split, data_dir=shared_data))
+    drawn = datasets.split_rows("binarized-mnist", 1, holdout=0.2, test=False, data_dir=shared_data)
+    assert (drawn.train.shape[0], drawn.validation.shape[0], drawn.test) == (40000, 10000, None)
+    assert drawn.validation_rows == "10000 rows (0.2 of the training rows, drawn with seed 1)"
+    assert int(drawn.train.sum()) + int(drawn.validation.sum()) == 5118041  # the training split's ones

@@ -10,14 +10,24 @@ binary data (compact; training converts batch by batch) and ``float32`` in
 - :mod:`~torchrbm.data.synthetic`: bars and stripes, shifter, digits, moving bars, sequence windows
 - :mod:`~torchrbm.data.mnist`: MNIST, Fashion-MNIST, binarised MNIST
 - :mod:`~torchrbm.data.preprocessing`: binarisation, standardisation
-- :mod:`~torchrbm.data.registry`: data sets by name
+- :mod:`~torchrbm.data.registry`: data sets by name, as records; a run's training, validation and test rows
 """
 
 from .downloads import MIRRORS, SHA256, data_dir, download, fetch
 from .files import FILE_SUFFIXES, load_file, read_idx, read_path
 from .mnist import binarized_mnist, fashion_mnist, mnist
 from .preprocessing import BINARIZE, Standardizer, binarize, standardize
-from .registry import DATASETS, load
+from .registry import (
+    DATASETS,
+    DEFAULT_HOLDOUT,
+    REGISTRY,
+    DataSet,
+    Reading,
+    Splits,
+    data_set,
+    load,
+    split_rows,
+)
 from .synthetic import bars_and_stripes, digits, moving_bars, sequence_windows, shifter
 
 __all__ = [
@@ -44,4 +54,11 @@ __all__ = [
     "load_file",
     "read_path",
     "load",
+    "DataSet",
+    "Reading",
+    "REGISTRY",
+    "DEFAULT_HOLDOUT",
+    "data_set",
+    "Splits",
+    "split_rows",
 ]
