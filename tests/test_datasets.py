@@ -3,6 +3,7 @@
 import functools
 import hashlib
 import http.server
+import logging
 import math
 import os
 import shutil
@@ -119,12 +120,16 @@ def _mirror_file(mirror: Path, relpath: str, payload: bytes) -> None:
     (mirror / relpath).write_bytes(payload)
 
 
-def test_missing_files_are_downloaded_and_verified(shared_data, http_mirror, tmp_path):
+def test_missing_files_are_downloaded_and_verified(shared_data, http_mirror, tmp_path, caplog, capfd):
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         (http_mirror / "mnist").mkdir(exist_ok=True)
         shutil.copy(shared_data / "mnist" / name, http_mirror / "mnist" / name)
     root = tmp_path / "cache"
-    x, y = datasets.mnist("test", data_dir=root, return_labels=True)
+    with caplog.at_level(logging.INFO, logger="torchrbm"):
+        x, y = datasets.mnist("test", data_dir=root, return_labels=True)
+    assert caplog.messages == [f"downloading {os.environ['TORCHRBM_MIRROR']}mnist/{name} to {root / 'mnist' / name}"
+                               for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")]
+    assert capfd.readouterr().err == ""  # pooch's own announcement is silenced
     assert x.shape == (10000, 784) and y.shape == (10000,)
     assert torch.equal(x, datasets.mnist("test", data_dir=shared_data))
     stored = root / "mnist" / "t10k-labels-idx1-ubyte.gz"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -23,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from .._utils.files import atomic_write_bytes
+
+logger = logging.getLogger(__name__)
 
 #: SHA-256 of every file torchrbm may download, by path under the data directory.
 SHA256 = {
@@ -88,18 +91,26 @@ def download(url: str, target: Path, sha256: str, *, timeout: float = 60.0) -> N
     """Download ``url`` to ``target`` if its SHA-256 is ``sha256``; never leaves a bad file.
 
     pooch streams the file to a temporary name beside ``target`` and moves it into place only
-    if its checksum matches; a truncated or corrupted download is deleted and raises ``ValueError``,
-    an unreachable one ``OSError``.
+    if its checksum matches.  A corrupted or truncated file is deleted and raises ``ValueError``;
+    a mirror that cannot be reached, or that breaks off the transfer, raises ``OSError`` and
+    leaves nothing either.  The download is logged by torchrbm's logger, not pooch's, so that
+    the command line's ``--quiet`` silences it.
     """
     import pooch
 
     target = Path(target)
     downloader = _downloader(url, timeout)
+    logger.info("downloading %s to %s", url, target)
+    pooch_logger = pooch.get_logger()
+    level = pooch_logger.level
+    pooch_logger.setLevel(logging.WARNING)
     try:
         pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=target.name, path=target.parent,
                        downloader=downloader)
     except ValueError as err:
         raise ValueError(f"checksum mismatch for {url}: {err}") from None
+    finally:
+        pooch_logger.setLevel(level)
 
 
 def fetch(relpath: str, root: str | os.PathLike | None = None) -> Path:
