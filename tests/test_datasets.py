@@ -3,7 +3,9 @@
 import functools
 import hashlib
 import http.server
+import logging
 import math
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm.data import datasets
+from torchrbm.data import datasets, downloads, registry
 
 
 def test_bars_and_stripes_has_32_patterns_and_known_optimum():
@@ -80,48 +82,122 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _HangUpHandler(_QuietHandler):
+    """Announces each file's full length but sends only its first half, then closes the connection."""
+
+    def copyfile(self, source, outputfile):
+        outputfile.write(source.read(os.fstat(source.fileno()).st_size // 2))
+
+
 @pytest.fixture
-def http_mirror(tmp_path, monkeypatch):
-    """Serve a directory over HTTP on 127.0.0.1 and make it the only mirror."""
-    served = tmp_path / "mirror"
-    served.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(_QuietHandler, directory=str(served)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("TORCHRBM_MIRROR", f"http://127.0.0.1:{server.server_port}/")
-    monkeypatch.setattr(datasets, "MIRRORS", {})
-    yield served
-    server.shutdown()
-    server.server_close()
+def serve(tmp_path, monkeypatch):
+    """``serve(handler)``: serve a new directory over HTTP on 127.0.0.1 and make it the only mirror."""
+    servers = []
+
+    def start(handler=_QuietHandler) -> Path:
+        served = tmp_path / "mirror"
+        served.mkdir()
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(served)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        monkeypatch.setenv("TORCHRBM_MIRROR", f"http://127.0.0.1:{server.server_port}/")
+        monkeypatch.setattr(downloads, "MIRRORS", {})
+        return served
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
-def test_missing_files_are_downloaded_and_verified(shared_data, http_mirror, tmp_path):
+@pytest.fixture
+def http_mirror(serve):
+    return serve()
+
+
+def _mirror_file(mirror: Path, relpath: str, payload: bytes) -> None:
+    (mirror / relpath).parent.mkdir(parents=True, exist_ok=True)
+    (mirror / relpath).write_bytes(payload)
+
+
+def test_missing_files_are_downloaded_and_verified(shared_data, http_mirror, tmp_path, caplog, capfd):
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         (http_mirror / "mnist").mkdir(exist_ok=True)
         shutil.copy(shared_data / "mnist" / name, http_mirror / "mnist" / name)
     root = tmp_path / "cache"
-    x, y = datasets.mnist("test", data_dir=root, return_labels=True)
+    with caplog.at_level(logging.INFO, logger="torchrbm"):
+        x, y = datasets.mnist("test", data_dir=root, return_labels=True)
+    assert caplog.messages == [f"downloading {os.environ['TORCHRBM_MIRROR']}mnist/{name} to {root / 'mnist' / name}"
+                               for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")]
+    assert capfd.readouterr().err == ""  # pooch's own announcement is silenced
     assert x.shape == (10000, 784) and y.shape == (10000,)
+    assert torch.equal(x, datasets.mnist("test", data_dir=shared_data))
     stored = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == datasets.SHA256["mnist/t10k-labels-idx1-ubyte.gz"]
-    assert not list((root / "mnist").glob(".*"))  # no temporary files left behind
+    assert sorted(path.name for path in (root / "mnist").iterdir()) == ["t10k-images-idx3-ubyte.gz",
+                                                                        "t10k-labels-idx1-ubyte.gz"]
 
 
-def test_corrupted_download_is_rejected(shared_data, http_mirror, tmp_path):
-    (http_mirror / "mnist").mkdir()
-    payload = bytearray((shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes())
-    payload[100] ^= 0xFF
-    (http_mirror / "mnist" / "t10k-labels-idx1-ubyte.gz").write_bytes(bytes(payload))
+@pytest.mark.parametrize("damage", ["corrupted", "truncated"])
+def test_damaged_download_is_rejected_and_removed(shared_data, http_mirror, tmp_path, damage):
+    relpath = "mnist/t10k-labels-idx1-ubyte.gz"
+    payload = bytearray((shared_data / relpath).read_bytes())
+    if damage == "corrupted":
+        payload[100] ^= 0xFF
+    else:
+        del payload[len(payload) // 2:]
+    _mirror_file(http_mirror, relpath, bytes(payload))
     root = tmp_path / "cache"
-    with pytest.raises(ValueError, match="checksum mismatch"):
-        datasets.fetch("mnist/t10k-labels-idx1-ubyte.gz", root)
+    expected = datasets.SHA256[relpath]
+    found = hashlib.sha256(payload).hexdigest()
+    with pytest.raises(ValueError, match="checksum mismatch") as error:
+        datasets.fetch(relpath, root)
+    message = str(error.value)
+    assert "for http://127.0.0.1:" in message and relpath in message
+    assert expected in message and found in message and f"Download it by hand to {root / relpath}" in message
+    assert "TORCHRBM_DATA" in message
     assert not (root / "mnist").exists() or not any((root / "mnist").iterdir())
 
 
-def test_unreachable_mirror_gives_a_clear_error(http_mirror, tmp_path):
-    with pytest.raises(FileNotFoundError, match="could not be downloaded"):
-        datasets.fetch("fashion_mnist/t10k-labels-idx1-ubyte.gz", tmp_path)
+def test_a_connection_lost_mid_download_leaves_no_file(shared_data, serve, tmp_path):
+    relpath = "mnist/t10k-labels-idx1-ubyte.gz"
+    _mirror_file(serve(_HangUpHandler), relpath, (shared_data / relpath).read_bytes())
+    root = tmp_path / "cache"
+    with pytest.raises(FileNotFoundError, match="could not be downloaded") as error:
+        datasets.fetch(relpath, root)
+    assert f"/{relpath}: " in str(error.value) and f"Download it by hand to {root / relpath}" in str(error.value)
+    assert not (root / "mnist").exists() or not any((root / "mnist").iterdir())
+
+
+def test_unreachable_mirror_gives_a_clear_error(http_mirror, tmp_path, monkeypatch):
+    relpath = "fashion_mnist/t10k-labels-idx1-ubyte.gz"
+    with pytest.raises(FileNotFoundError, match="could not be downloaded") as error:
+        datasets.fetch(relpath, tmp_path)
+    message = str(error.value)
+    assert f"data file not found: {tmp_path / relpath}" in message
+    assert f"/{relpath}: 404 Client Error" in message
+    assert f"Download it by hand to {tmp_path / relpath}, or set TORCHRBM_DATA" in message
+    monkeypatch.delenv("TORCHRBM_MIRROR")
+    with pytest.raises(FileNotFoundError, match=r"\(no mirror; set TORCHRBM_MIRROR to one\)"):
+        datasets.fetch(relpath, tmp_path)
+
+
+def test_binarized_mnist_is_built_from_the_text_files_without_an_npz_mirror(http_mirror, tmp_path, monkeypatch):
+    splits = {"train": np.eye(3, 784, dtype=np.uint8), "valid": np.ones((2, 784), np.uint8),
+              "test": np.zeros((1, 784), np.uint8)}
+    for split, rows in splits.items():
+        np.savetxt(http_mirror / f"binarized_mnist_{split}.amat", rows, fmt="%d")
+    monkeypatch.setattr(downloads, "BINARIZED_MNIST_AMAT", os.environ["TORCHRBM_MIRROR"] + "binarized_mnist_{}.amat")
+    monkeypatch.setattr(downloads, "BINARIZED_MNIST_CONTENT_SHA256",
+                        {split: hashlib.sha256(rows.tobytes()).hexdigest() for split, rows in splits.items()})
+    for split, rows in splits.items():
+        assert datasets.binarized_mnist(split, data_dir=tmp_path).numpy().tolist() == rows.tolist()
+    assert [path.name for path in (tmp_path / "binarized_mnist").iterdir()] == ["binarized_mnist.npz"]
+    (tmp_path / "binarized_mnist" / "binarized_mnist.npz").unlink()
+    monkeypatch.setitem(downloads.BINARIZED_MNIST_CONTENT_SHA256, "test", "0" * 64)
+    with pytest.raises(ValueError, match="binarised MNIST test split does not match its pinned SHA-256"):
+        datasets.binarized_mnist("train", data_dir=tmp_path)
+    assert not any((tmp_path / "binarized_mnist").iterdir())
 
 
 def test_user_files(tmp_path):
@@ -191,3 +267,58 @@ def test_cli_names_the_file_and_the_fix_for_grey_levels_under_bernoulli_units(tm
     assert str(path) in error and "values from 0 to 255" in error and "--binarize threshold" in error
     assert main(["train", "--data", str(path), "--hidden", "4", "--epochs", "1", "--out", str(tmp_path / "b"),
                  "--quiet", "--binarize", "threshold"]) == 0
+
+
+def test_records_say_how_each_data_set_is_split_and_validated(tmp_path):
+    assert datasets.DATASETS == ("digits", "bas", "shifter", "mnist", "fashion-mnist", "binarized-mnist")
+    assert {name: record.validation for name, record in datasets.REGISTRY.items()} == {
+        "digits": 0.1, "bas": 0.0, "shifter": 0.0, "mnist": 0.1, "fashion-mnist": 0.1, "binarized-mnist": "valid"}
+    assert [name for name, record in datasets.REGISTRY.items() if record.has_test_split] == [
+        "mnist", "fashion-mnist", "binarized-mnist"]
+    assert datasets.REGISTRY["binarized-mnist"].splits == ("train", "valid", "test")
+    assert datasets.data_set("Fashion_MNIST") is datasets.REGISTRY["fashion-mnist"]
+    file = datasets.data_set(tmp_path / "rows.csv")
+    assert (file.name, file.splits, file.validation, file.has_test_split) == (
+        str(tmp_path / "rows.csv"), ("train",), 0.1, False)
+    with pytest.raises(ValueError, match="unknown data set 'nonsense'; known: digits, bas, shifter, mnist"):
+        datasets.data_set("nonsense")
+    with pytest.raises(ValueError, match="unknown split 'valid' for mnist; use 'train' or 'test'"):
+        datasets.load("mnist", split="valid")
+
+
+def test_holdout_indices_draw_round_f_n_rows_with_the_seed():
+    kept, held = registry.holdout_indices(10, 0.25, seed=4)
+    assert held.numel() == 2 and kept.numel() == 8  # round(2.5) = 2
+    assert sorted(torch.cat([kept, held]).tolist()) == list(range(10))
+    order = torch.randperm(10, generator=torch.Generator().manual_seed(4))
+    assert held.tolist() == order[:2].tolist() and kept.tolist() == order[2:].tolist()
+    assert registry.holdout_indices(10, 0.04, seed=4)[1].numel() == 0  # round(0.4) = 0
+
+
+def test_split_rows_hold_out_a_seeded_fraction_of_the_training_rows():
+    seen = []
+    rows = datasets.split_rows("digits", 3, check=lambda x: seen.append(tuple(x.shape)))
+    assert seen == [(1797, 64)]  # the check sees the training split whole, before rows are held out
+    assert rows.train.shape == (1617, 64) and rows.validation.shape == (180, 64) and rows.test is None
+    assert rows.validation_rows == "180 rows (0.1 of the training rows, drawn with seed 3)"
+    everything = datasets.load("digits")
+    order = torch.randperm(1797, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(rows.validation, everything[order[:180]]) and torch.equal(rows.train, everything[order[180:]])
+    other = datasets.split_rows("digits", 4, holdout=0.5)
+    assert other.validation.shape == (898, 64) and other.validation_rows.startswith("898 rows (0.5 of")
+    bas = datasets.split_rows("bas", 3)
+    assert torch.equal(bas.train, datasets.bars_and_stripes(4)) and bas.validation is None
+    assert bas.validation_rows == "none"
+
+
+def test_split_rows_of_a_data_set_with_its_own_validation_and_test_splits(shared_data):
+    seen = []
+    rows = datasets.split_rows("binarized-mnist", data_dir=shared_data, check=lambda x: seen.append(x.shape[0]))
+    assert seen == [50000, 10000, 10000]
+    assert rows.validation_rows == "its valid split"
+    for part, split in ((rows.train, "train"), (rows.validation, "valid"), (rows.test, "test")):
+        assert torch.equal(part, datasets.binarized_mnist(split, data_dir=shared_data))
+    drawn = datasets.split_rows("binarized-mnist", 1, holdout=0.2, test=False, data_dir=shared_data)
+    assert (drawn.train.shape[0], drawn.validation.shape[0], drawn.test) == (40000, 10000, None)
+    assert drawn.validation_rows == "10000 rows (0.2 of the training rows, drawn with seed 1)"
+    assert int(drawn.train.sum()) + int(drawn.validation.sum()) == 5118041  # the training split's ones

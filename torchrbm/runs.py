@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from ._utils.files import atomic_write_text
-from .data.datasets import DATASETS
+from .data.registry import DATASETS, canonical_name
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ DATA_SET_NAMES = {*DATASETS, "moving-bars"}
 def absolute_data(data: str) -> str:
     """``--data`` with a file's path made absolute (``FILE.npz:NAME`` too), so that recorded settings find
     the file from any working directory; a data set's name as it is."""
-    if str(data).lower().replace("_", "-") in DATA_SET_NAMES:
+    if canonical_name(data) in DATA_SET_NAMES:
         return data
     file, _, key = str(data).partition(".npz:")
     file = file + ".npz" if key else file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import logging
@@ -18,9 +19,11 @@ import torch
 
 from .. import plots, units
 from .._utils.files import atomic_savefig, atomic_write_bytes
+from .._utils.text import listed
 from .._utils.validation import check_device
 from .._version import __version__
 from ..data import datasets
+from ..data.registry import DEFAULT_HOLDOUT, REGISTRY, canonical_name, find, holdout_indices
 from ..estimation.evaluation import METHODS, evaluate
 from ..io import load, read_header, save
 from ..models.conditional import ConditionalRBM
@@ -39,18 +42,17 @@ from ..training.precision import PRECISIONS
 
 logger = logging.getLogger(__name__)
 
-#: Validation rows of training runs, where they differ from the default (a seeded random fraction
-#: ``_DEFAULT_HOLDOUT`` of the training split): a data set's own validation split, or another fraction.
-#: Training and model selection never see a test split; ``evaluate`` measures it.
-_HELD_OUT = {"binarized-mnist": "valid", "bas": 0.0, "shifter": 0.0}
-_DEFAULT_HOLDOUT = 0.1
 #: Data sets with a test split (which ``evaluate`` and ``inpaint`` measure by default).
-_WITH_TEST_SPLIT = ("mnist", "fashion-mnist", "binarized-mnist")
+_WITH_TEST_SPLIT = tuple(record.name for record in REGISTRY.values() if record.has_test_split)
 
 
-def _key(data) -> str:
-    """A data set's name as :data:`_HELD_OUT` spells it."""
-    return str(data).lower().replace("_", "-")
+def _holdout_defaults() -> str:
+    """--holdout's defaults as the data sets' records set them: the default fraction, the data sets
+    that validate on a split of their own, and those that hold no rows out."""
+    own = [f"{record.name}: its {record.validation} split" for record in REGISTRY.values()
+           if isinstance(record.validation, str)]
+    none = "/".join(record.name for record in REGISTRY.values() if record.validation == 0)
+    return "; ".join([f"{DEFAULT_HOLDOUT:g}", *own, f"none for {none}"])
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser, *, of_a_model: bool = False) -> None:
@@ -73,8 +75,8 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, of_a_model: bool = F
 
 
 def _add_split_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--split", default=None, help="split of mnist, fashion-mnist or binarized-mnist (default: "
-                        "test); other data: the rows the model's training run held out, else all rows")
+    parser.add_argument("--split", default=None, help=f"split of {listed(_WITH_TEST_SPLIT, 'or')} (default: test); "
+                        "other data: the rows the model's training run held out, else all rows")
 
 
 #: --delimiter's names of characters hard to give on a command line (whitespace: runs of spaces and tabs).
@@ -89,38 +91,41 @@ def _reading(args) -> dict[str, Any]:
             "delimiter": "," if delimiter is None else _DELIMITERS.get(delimiter, delimiter)}
 
 
-def _load_data(args, split: str = "train") -> torch.Tensor:
+def _load_options(args) -> dict[str, Any]:
+    """:func:`~torchrbm.datasets.load`'s options for --data: --data-dir, --binarize (none by default for
+    Gaussian units, which model the grey levels) and :func:`_reading`."""
     method = None if args.binarize == "none" else args.binarize
-    visible = getattr(args, "visible", "bernoulli")
-    if method == "default" and visible == "gaussian":
-        method = None  # Gaussian units model the grey levels
-    data = datasets.load(args.data, split=split, data_dir=args.data_dir, binarize_method=method,
-                         seed=getattr(args, "seed", 0) or 0, **_reading(args))
-    if visible == "bernoulli":  # the units' own check, with the command line's ways out
-        try:
-            units.get_units("bernoulli", data.shape[-1]).check_values(data, str(args.data))
-        except ValueError as err:
-            raise ValueError(f"{err}: binarise them with --binarize threshold or --binarize stochastic (uint8 grey "
-                             "levels are read as x / 255), scale them into [0, 1] yourself, or model them with "
-                             "--visible gaussian") from None
+    if method == "default" and getattr(args, "visible", "bernoulli") == "gaussian":
+        method = None
+    return {"data_dir": args.data_dir, "binarize_method": method, **_reading(args)}
+
+
+def _check_values(args, data: torch.Tensor) -> None:
+    """Bernoulli units' own check of ``data``, with the command line's ways out."""
+    if getattr(args, "visible", "bernoulli") != "bernoulli":
+        return
+    try:
+        units.get_units("bernoulli", data.shape[-1]).check_values(data, str(args.data))
+    except ValueError as err:
+        raise ValueError(f"{err}: binarise them with --binarize threshold or --binarize stochastic (uint8 grey "
+                         "levels are read as x / 255), scale them into [0, 1] yourself, or model them with "
+                         "--visible gaussian") from None
+
+
+def _load_data(args, split: str = "train") -> torch.Tensor:
+    data = datasets.load(args.data, split=split, seed=getattr(args, "seed", 0) or 0, **_load_options(args))
+    _check_values(args, data)
     return data
 
 
 def _split_train_held_out(args) -> tuple[torch.Tensor, torch.Tensor | None, str]:
-    """``(training rows, validation rows or None, what the validation rows are)`` of a training run:
-    the data set's own validation split (binarized-mnist), else ``--holdout`` (default 0.1) of the
-    training split drawn at random with ``--seed``.  Never the test split."""
-    key = _key(args.data)
-    held_out = _HELD_OUT.get(key, _DEFAULT_HOLDOUT) if args.holdout is None else args.holdout
-    if isinstance(held_out, str):
-        return _load_data(args, "train"), _load_data(args, held_out), f"its {held_out} split"
-    data = _load_data(args, "train")
-    count = int(round(held_out * data.shape[0]))
-    if count == 0:
-        return data, None, "none"
-    order = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(args.seed))
-    return (data[order[count:]], data[order[:count]],
-            f"{count} rows ({held_out:g} of the training rows, drawn with seed {args.seed})")
+    """``(training rows, validation rows or None, what the validation rows are)`` of a training run
+    (:func:`~torchrbm.datasets.split_rows`): the data set's own validation split (binarized-mnist),
+    else ``--holdout`` (default 0.1) of the training split drawn at random with ``--seed``.  Never
+    the test split."""
+    rows = datasets.split_rows(args.data, args.seed, holdout=args.holdout, test=False,
+                               check=functools.partial(_check_values, args), **_load_options(args))
+    return rows.train, rows.validation, rows.validation_rows
 
 
 @torch.no_grad()
@@ -195,16 +200,14 @@ def _likelihood_methods(model) -> tuple[str, ...]:
 
 def _sequence_data(args):
     """Frames and contexts (previous ``--order`` frames) for a conditional RBM, split train / held-out."""
-    if _key(args.data) == "moving-bars":
+    if canonical_name(args.data) == "moving-bars":
         sequences = datasets.moving_bars(seed=args.seed)
     else:
         sequences = [datasets.load(args.data, binarize_method=None, **_reading(args))]
     frames, context = datasets.sequence_windows(sequences, args.order)
-    fraction = _DEFAULT_HOLDOUT if args.holdout is None else args.holdout
-    count = int(round(fraction * frames.shape[0]))
-    order = torch.randperm(frames.shape[0], generator=torch.Generator().manual_seed(args.seed))
-    train, held = order[count:], order[:count]
-    if count == 0:
+    train, held = holdout_indices(frames.shape[0], DEFAULT_HOLDOUT if args.holdout is None else args.holdout,
+                                  args.seed)
+    if held.numel() == 0:
         return frames, None, context, None
     return frames[train], frames[held], context[train], context[held]
 
@@ -492,12 +495,13 @@ def _measured_rows(args, settings: dict[str, Any]) -> tuple[torch.Tensor, torch.
     """``(rows, training rows or None, what the rows are)`` to measure ``args.model`` on: ``--split``
     (default: test) of a data set that has splits; else the rows its training run held out, if it
     was trained on ``--data`` (the same fraction and seed, from its recorded ``settings``); else all rows."""
-    if _key(args.data) in _WITH_TEST_SPLIT:
+    record = find(args.data)
+    if record is not None and record.has_test_split:
         split = args.split or "test"
         return _load_data(args, split), _load_data(args, "train"), f"{split} split"
     if args.split is not None:
-        raise ValueError(f"--split applies to mnist, fashion-mnist and binarized-mnist; {args.data} has no splits")
-    if settings and _key(absolute_data(settings["data"])) == _key(args.data):
+        raise ValueError(f"--split applies to {listed(_WITH_TEST_SPLIT)}; {args.data} has no splits")
+    if settings and canonical_name(absolute_data(settings["data"])) == canonical_name(args.data):
         binarize = {} if args.binarize == "default" else {"binarize": args.binarize}
         train, held_out, _ = _split_train_held_out(argparse.Namespace(**{**settings, **binarize,
                                                                          "data_dir": args.data_dir}))
@@ -547,7 +551,8 @@ def _evaluate_conditional(args, model: ConditionalRBM, recorded: dict[str, Any])
     if args.split is not None or args.method != "all":
         raise ValueError("a conditional RBM is measured by its one-step prediction error: --split and --method "
                          "do not apply")
-    same_data = bool(recorded) and _key(absolute_data(recorded["data"])) == _key(absolute_data(args.data))
+    same_data = bool(recorded) and canonical_name(absolute_data(recorded["data"])) == canonical_name(
+        absolute_data(args.data))
     reading = {key: recorded.get(key) if same_data else getattr(args, key, None)
                for key in ("max_rows", "csv_header", "delimiter")}  # the data read as its run read it
     settings = argparse.Namespace(order=recorded.get("order", model.n_context // model.n_visible), data=args.data,
@@ -786,8 +791,8 @@ def build_parser(train_defaults: dict[str, Any] | None = None) -> argparse.Argum
                             "guard; also on NaN/inf or a runaway free energy) (default: 1000)")
     train.add_argument("--holdout", type=_fraction, default=None,
                        help="fraction of the training rows held out for validation (free-energy gap, "
-                       "held-out log-likelihood), drawn with --seed (default: 0.1; binarized-mnist: its valid "
-                       "split; none for bas/shifter); test splits are never used in training")
+                       f"held-out log-likelihood), drawn with --seed (default: {_holdout_defaults()}); test splits "
+                       "are never used in training")
     train.add_argument("--precision", choices=list(PRECISIONS), default="32-true",
                        help="matrix products of the training steps: float32 parameters with bfloat16 or "
                             "float16 products under *-mixed (default: 32-true)")

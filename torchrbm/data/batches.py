@@ -31,7 +31,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from .._utils.validation import as_data_tensor, check_positive_int, note_flattened
-from .datasets import DATASETS, read_path
+from .files import read_path
+from .registry import DATASETS
 
 #: Default size of one chunk read from a file.
 CHUNK_BYTES = 64 * 2**20
