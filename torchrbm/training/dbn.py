@@ -24,8 +24,9 @@ from .._utils.progress import Progress
 from .._utils.validation import as_data_tensor, check_positive_int
 from ..models.classification import check_labels
 from ..models.dbn import DeepBeliefNet
-from .fit import fit, lr_at
+from .fit import fit
 from .monitor import History
+from .schedules import lr_at
 
 
 class DBN(DeepBeliefNet):
