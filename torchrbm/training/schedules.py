@@ -74,7 +74,7 @@ def make_scheduler(settings: TrainingSettings, opt: torch.optim.Optimizer) -> Sc
 
 def check_given_optimizer(settings: TrainingSettings) -> None:
     """An optimizer instance keeps its own learning rate: refuse a schedule given as ``lr``."""
-    if isinstance(settings.optimizer, torch.optim.Optimizer) and callable(settings.lr):
+    if settings.optimizer_given and callable(settings.lr):
         raise ValueError("an optimizer given to fit keeps its own learning rate: schedule it with lr_scheduler")
 
 
@@ -96,7 +96,7 @@ def set_epoch_rates(opt: torch.optim.Optimizer, settings: TrainingSettings, sche
 
     A scheduler owns the learning rate, and an optimizer given as an instance its learning rate and momentum:
     then the values are read from its first group."""
-    given = isinstance(settings.optimizer, torch.optim.Optimizer)
+    given = settings.optimizer_given
     sets_lr = scheduler is None and not given
     lr = lr_at(settings.lr, epoch) if sets_lr else float(opt.param_groups[0]["lr"])
     momentum = opt.param_groups[0].get("momentum") if given \

@@ -129,6 +129,11 @@ class TrainingSettings:
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
+    @property
+    def optimizer_given(self) -> bool:
+        """Whether ``optimizer`` is an instance, which keeps its own learning rate and momentum."""
+        return isinstance(self.optimizer, torch.optim.Optimizer)
+
     def fingerprint(self, model, world_size: int, scheduler: Scheduler | None) -> dict[str, Any]:
         """The settings a checkpoint records, with ``model``'s configuration, the number of processes and the
         type of the learning-rate scheduler made from ``lr_scheduler``; a run resumes from the checkpoint
