@@ -159,7 +159,7 @@ def _record(state: TrainingState, epoch: int, guard: DivergenceGuard, rates: dic
 def _after_epoch(state: TrainingState, record: dict[str, Any]) -> bool:
     """Run the callbacks (every one), early stopping and the scheduler on ``record``; whether to stop."""
     model, early_stopping = state.model, state.settings.early_stopping
-    stop = any([callback(state.model, record) for callback in state.callbacks])
+    stop = any([callback(model, record) for callback in state.callbacks])  # every one runs
     if early_stopping is not None:
         stop = early_stopping(model, record) or stop
     step_scheduler(state.scheduler, state.plateau_key, record)
