@@ -168,9 +168,9 @@ def test_sigterm_stops_after_the_epoch_and_the_run_resumes_bit_for_bit(tmp_path)
 
 
 def test_a_checkpoint_from_another_kind_of_device_is_refused_by_name():
-    from torchrbm.training.fit import _check_generator_states
+    from torchrbm.training.resume import check_generator_states
 
     cuda_state = torch.zeros(16, dtype=torch.uint8)  # what a CUDA generator's state holds: seed and offset
     with pytest.raises(ValueError, match="made on another kind of device than this model's \\(cpu\\)"):
-        _check_generator_states([cuda_state], [torch.Generator()], "run/checkpoint.safetensors")
-    _check_generator_states([torch.Generator().get_state()], [torch.Generator()], "run/checkpoint.safetensors")
+        check_generator_states([cuda_state], [torch.Generator()], "run/checkpoint.safetensors")
+    check_generator_states([torch.Generator().get_state()], [torch.Generator()], "run/checkpoint.safetensors")

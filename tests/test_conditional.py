@@ -106,3 +106,11 @@ def test_conditional_model_round_trips(tmp_path):
     assert type(loaded) is tr.ConditionalRBM and loaded.n_context == 5
     v, c = all_binary(4), _context(16)
     torch.testing.assert_close(loaded.condition(c).free_energy(v), crbm.condition(c).free_energy(v))
+
+
+def test_training_hooks_join_the_context_to_the_rows_and_split_it_off_again():
+    crbm, v, c = _crbm(), all_binary(4)[:3], _context(3)
+    visible, inputs = crbm.split_rows(crbm.join_context(v, c))
+    assert torch.equal(visible, v.double()) and list(inputs) == ["context"] and torch.equal(inputs["context"], c)
+    with pytest.raises(ValueError, match="needs validation_context="):
+        crbm.join_context(v, None, "validation_context")

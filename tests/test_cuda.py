@@ -13,7 +13,7 @@ from conftest import brute_force_log_z, seed_example_rbm
 
 import torchrbm as tr
 from torchrbm.cli import main
-from torchrbm.training.fit import _step
+from torchrbm.training.step import step as _step
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 CUDA = torch.device("cuda")

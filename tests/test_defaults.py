@@ -1,15 +1,18 @@
-"""One set of default training settings (torchrbm.training.defaults.DEFAULTS), shared by fit, the CLI and the docs."""
+"""One set of default training settings (torchrbm.training.defaults.DEFAULTS), shared by fit, the CLI and the docs;
+one settings object (TrainingSettings) behind fit's keywords."""
 
 import dataclasses
 import inspect
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 import torchrbm as tr
 from torchrbm.cli import build_parser
 from torchrbm.training.defaults import DEFAULTS, TrainingDefaults
+from torchrbm.training.settings import MAY_CHANGE_ON_RESUME, TrainingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,3 +66,29 @@ def test_fit_defaults_train_the_demo_model():
     after = tr.reconstruction_error(rbm, data)
     assert before > 0.125 and after < 0.09, (before, after)
     assert history[-1]["recon_error"] < 0.09
+
+
+def test_fit_keywords_are_the_training_settings_and_the_data():
+    keywords = {name: parameter.default for name, parameter in inspect.signature(tr.fit).parameters.items()
+                if parameter.kind is parameter.KEYWORD_ONLY}
+    data = {name: keywords.pop(name) for name in ("context", "validation_data", "validation_context")}
+    assert data == dict.fromkeys(data)
+    assert keywords == {field.name: field.default for field in dataclasses.fields(TrainingSettings)}
+
+
+def test_training_settings_are_frozen_checked_and_fingerprint_as_earlier_checkpoints():
+    settings = TrainingSettings(epochs=np.int64(3), seed=np.int64(4), weight_decay=0)
+    assert (settings.epochs, settings.seed, settings.weight_decay) == (3, 4, 0.0) and type(settings.seed) is int
+    assert settings.sampler.config() == DEFAULTS.make_sampler().config()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.lr = 1.0
+    with pytest.raises(ValueError, match="momentum must be below 1"):
+        TrainingSettings(momentum=(0.5, 1.0))
+    with pytest.raises(ValueError, match="sparsity_target must lie strictly between 0 and 1"):
+        TrainingSettings(sparsity_target=1.5)
+    fingerprint = settings.fingerprint(tr.RBM(4, 2), 1, None)
+    assert list(fingerprint) == ["model", "sampler", "epochs", "batch_size", "lr", "momentum", "momentum_switch",
+                                 "weight_decay", "sparsity", "centered", "optimizer", "precision", "shuffle",
+                                 "world_size", "clip_grad_norm", "lr_scheduler", "early_stopping"]
+    assert fingerprint["momentum"] == [0.5, 0.9] and fingerprint["sparsity"] == [None, 0.1]
+    assert "epochs" in MAY_CHANGE_ON_RESUME and "lr" not in MAY_CHANGE_ON_RESUME

@@ -15,8 +15,8 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import torchrbm as tr
-from torchrbm.training.fit import _step
 from torchrbm.training.regularisers import Centering, SparsityTarget
+from torchrbm.training.step import step as _step
 
 META = torch.device("meta")
 

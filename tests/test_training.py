@@ -109,7 +109,7 @@ def test_exact_sampler_enumerates_the_hidden_layer_when_it_is_smaller():
     neg_v = tr.Exact().negative_phase(visible, data[:, :3], None)
     assert neg_v.v.shape == (8, 3)
     for model, neg in ((rbm, negative), (visible, neg_v)):
-        grads = model.free_energy_grad(neg.v, neg.h, neg.weight)
+        grads = model.free_energy_grad(neg.v, neg.h, neg.sample_weight)
         # <dF/dtheta>_model is d log Z / d theta.
         log_z = torch.logsumexp(-model(all_binary(model.n_visible)), 0)
         auto = torch.autograd.grad(-log_z, [model.W, model.a, model.b])

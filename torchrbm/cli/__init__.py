@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import io
 import json
@@ -36,9 +37,10 @@ from ..sampling.samplers import get_sampler
 from ..training import distributed
 from ..training.checkpoint import checkpoint_history
 from ..training.defaults import DEFAULTS
-from ..training.fit import check_momentum, fit
+from ..training.loop import run_training
 from ..training.monitor import ScalarLogger, require_tensorboard, tensorboard_writer
 from ..training.precision import PRECISIONS
+from ..training.settings import MAY_CHANGE_ON_RESUME, TrainingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -161,9 +163,21 @@ def _save_figures(run_dir: Path, model, history, data, scaler: datasets.Standard
         atomic_savefig(fig, run_dir / name, dpi=100)
 
 
-#: Options that may change when a run is resumed.
-_RESUMABLE = {"resume", "overwrite", "quiet", "tensorboard", "checkpoint_every", "environment", "out", "data_dir",
-              "ais_betas", "epochs"}
+#: Options that may change when a run is resumed: the training settings that may, and these.
+_RESUMABLE = MAY_CHANGE_ON_RESUME | {"overwrite", "quiet", "tensorboard", "environment", "out", "data_dir", "ais_betas"}
+
+
+def _settings_of_the_options(args, sampler, generator: torch.Generator, checkpoint: Path,
+                             progress: bool) -> TrainingSettings:
+    """The training settings of ``train``'s options (checked before --overwrite removes anything)."""
+    momentum = tuple(args.momentum) if len(args.momentum) == 2 else args.momentum[0]
+    return TrainingSettings(
+        sampler=sampler, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=momentum,
+        weight_decay=args.weight_decay, sparsity_target=args.sparsity_target, centered=args.centered,
+        generator=generator, log_likelihood_every=args.ll_every, precision=args.precision, progress=progress,
+        checkpoint=checkpoint, checkpoint_every=args.checkpoint_every, resume=args.resume,
+        clip_grad_norm=args.clip_grad_norm, max_abs_weight=args.max_abs_weight)
+
 
 def _check_new_run(run: RunDirectory, overwrite: bool, write: bool, device: str | None) -> None:
     """Refuse to start a new run in a directory that holds one, unless ``overwrite``, in which case
@@ -281,8 +295,6 @@ def _train(args, write: bool, device: str | None) -> int:
         require_tensorboard()  # before the run directory is made
     if len(args.momentum) > 2:
         raise ValueError(f"--momentum takes one value, or two (initial and final); found {len(args.momentum)}")
-    momentum = tuple(args.momentum) if len(args.momentum) == 2 else args.momentum[0]
-    check_momentum(momentum)  # before --overwrite removes anything
     scaler = context = held_context = None
     if args.model == "crbm":
         train, held_out, context, held_context = _sequence_data(args)
@@ -299,6 +311,7 @@ def _train(args, write: bool, device: str | None) -> int:
                           n_chains=args.n_chains, n_temps=args.n_temps)
     run = RunDirectory(args.out or f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir = run.path
+    settings = _settings_of_the_options(args, sampler, generator, run.checkpoint, progress=not args.quiet and write)
     config = {key: value for key, value in vars(args).items() if key != "func"}
     config.update(data=absolute_data(args.data), n_hidden=model.n_hidden, n_train=train.shape[0],
                   n_held_out=0 if held_out is None else held_out.shape[0], n_visible=train.shape[1],
@@ -334,14 +347,8 @@ def _train(args, write: bool, device: str | None) -> int:
                        "context": context, "held_context": held_context, "sampler": sampler}
 
     started = time.perf_counter()
-    history = fit(model, train, sampler=sampler, epochs=args.epochs, batch_size=args.batch_size,
-                  lr=args.lr, momentum=momentum,
-                  weight_decay=args.weight_decay, sparsity_target=args.sparsity_target,
-                  centered=args.centered, context=context, validation_data=held_out,
-                  validation_context=held_context, generator=generator, callbacks=callbacks,
-                  log_likelihood_every=args.ll_every, precision=args.precision,
-                  progress=not args.quiet and write, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,
-                  resume=args.resume, clip_grad_norm=args.clip_grad_norm, max_abs_weight=args.max_abs_weight)
+    history = run_training(model, train, dataclasses.replace(settings, callbacks=callbacks), context=context,
+                           validation_data=held_out, validation_context=held_context)
     seconds = time.perf_counter() - started
     if not write:
         return 0

@@ -62,6 +62,22 @@ class ConditionalRBM(RBM):
             context = as_data_tensor(context, name="context", n_features=self.n_context)
         return context.to(device=self.device, dtype=self.dtype)
 
+    def join_context(self, rows: Tensor, context, name: str = "context") -> Tensor:
+        """Training's hook: ``rows`` of visible data with their ``context`` (required; ``name`` in errors)
+        appended as extra columns, the rows training stores and :meth:`split_rows` takes apart."""
+        if context is None:
+            raise ValueError(f"a ConditionalRBM needs {name}= (one row of context per row of data)")
+        context = as_data_tensor(context, name=name, n_features=self.n_context)
+        if context.shape[0] != rows.shape[0]:
+            raise ValueError(f"{name} has {context.shape[0]} rows but the data has {rows.shape[0]}")
+        dtype = torch.promote_types(torch.promote_types(rows.dtype, context.dtype), torch.float32)
+        return torch.cat([rows.to(dtype), context.to(device=rows.device, dtype=dtype)], 1)
+
+    def split_rows(self, rows: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Training's hook: rows of :meth:`join_context` taken apart, as the visible rows and the keyword
+        arguments of :meth:`condition` and :meth:`free_energy_grad` (``{"context": ...}``)."""
+        return rows[:, : self.n_visible], {"context": rows[:, self.n_visible :]}
+
     def condition(self, context) -> RBM:
         """The ordinary RBM ``p(v, h | c)`` for each row of ``context``: an :class:`RBM` sharing
         ``W`` and the unit types, with biases ``a + c A`` and ``b + c B`` (one row per example,

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .._utils import kernels
-from .base import BipartiteRBM, uniform_coefficients
+from .base import BipartiteRBM
 
 
 class RBM(BipartiteRBM):
@@ -87,9 +87,6 @@ class RBM(BipartiteRBM):
         grads["b"].sub_(grad_w.T @ visible_offset)
 
 
-
-#: The name this function had before per-example coefficients and sample weights were told apart.
-uniform_weights = uniform_coefficients
 
 
 def _affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:

@@ -27,11 +27,17 @@ from .tempering import TemperedPath
 
 @dataclass
 class NegativePhase:
-    """Model statistics: visible states, ``E[h | v]`` and optional weights summing to 1."""
+    """Model statistics: visible states ``v`` ``(M, n_visible)``, ``E[h | v]`` ``(M, n_hidden)`` and
+    optional per-sample importance weights ``(M,)`` summing to 1 (``None``: ``1/M`` each)."""
 
     v: Tensor
     h: Tensor
-    weight: Tensor | None = None
+    sample_weight: Tensor | None = None
+
+    @property
+    def weight(self) -> Tensor | None:
+        """The former name of :attr:`sample_weight`."""
+        return self.sample_weight
 
 
 #: Every sampler class by name, built-in or defined in user code (filled by :meth:`Sampler.__init_subclass__`).
@@ -303,10 +309,10 @@ class Exact(Sampler):
                 f"parameters ({model.visible.name}) need samples of v: use PCD or PT"
             )
         states = torch.cat(list(iter_states(model, layer)))
-        weight = torch.softmax(-layer_free_energy(model, layer)(states), 0)
+        sample_weight = torch.softmax(-layer_free_energy(model, layer)(states), 0)
         if layer == "visible":
-            return NegativePhase(states, model.prob_h(states), weight)
-        return NegativePhase(model.prob_v(states), states, weight)
+            return NegativePhase(states, model.prob_h(states), sample_weight)
+        return NegativePhase(model.prob_v(states), states, sample_weight)
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name}

@@ -23,6 +23,7 @@ from typing import Any
 from torch import Tensor
 
 from .._utils.files import read_tensor_file, write_tensor_file
+from .settings import MAY_CHANGE_ON_RESUME
 
 FORMAT_VERSION = 2  # 2: the header carries the SHA-256 of header and tensors (1: none)
 _KEY = "torchrbm_checkpoint"
@@ -96,10 +97,6 @@ def _read(path: Path, with_tensors: bool) -> tuple[dict[str, Any], dict[str, Ten
     return header, tensors
 
 
-#: Settings a resumed run may change: ``epochs``, the total, extends a run (or a finished one).
-EXTENDABLE = {"epochs"}
-
-
 def checkpoint_history(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The per-epoch records up to a checkpoint (from its header alone)."""
     return _read(Path(path), with_tensors=False)[0]["history"]
@@ -107,12 +104,12 @@ def checkpoint_history(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 def load_checkpoint(path: str | os.PathLike, fingerprint: dict[str, Any]) -> dict[str, Any]:
     """The state in ``path``, after checking its format, checksum and that it was made with
-    ``fingerprint``'s settings."""
+    ``fingerprint``'s settings (except those in :data:`~torchrbm.training.settings.MAY_CHANGE_ON_RESUME`)."""
     path = Path(path)
     header, tensors = _read(path, with_tensors=True)
     saved = header["fingerprint"]
     differing = sorted(key for key in set(saved) | set(fingerprint)
-                       if key not in EXTENDABLE and saved.get(key) != fingerprint.get(key))
+                       if key not in MAY_CHANGE_ON_RESUME and saved.get(key) != fingerprint.get(key))
     if differing:
         details = "; ".join(f"{key}: {saved.get(key)!r} there, {fingerprint.get(key)!r} now" for key in differing)
         raise ValueError(f"cannot resume from {path}: it was made with other settings ({details}); keep its "

@@ -24,8 +24,9 @@ from .._utils.progress import Progress
 from .._utils.validation import as_data_tensor, check_positive_int
 from ..models.classification import check_labels
 from ..models.dbn import DeepBeliefNet
-from .fit import fit, lr_at
+from .fit import fit
 from .monitor import History
+from .schedules import lr_at
 
 
 class DBN(DeepBeliefNet):
@@ -86,44 +87,69 @@ class DBN(DeepBeliefNet):
         network = self._classifier_network(n_classes, generator)
         optimizer = torch.optim.SGD(network.parameters(), lr=lr_at(lr, 0), momentum=momentum,
                                     weight_decay=weight_decay)
-        history, best, best_error, waited = History(), None, math.inf, 0
         # On the model's device once (in their own dtype: binary data stay compact), so that a
         # step neither copies from the host nor reads its loss back.
         train_x = x[train].to(self.device, self.dtype if x.is_floating_point() else x.dtype)
-        train_labels = labels[train].to(self.device)
+        classifier = _Classifier(network, optimizer, self.dtype, batch_size, generator)
+        history, best_error = classifier.fit((train_x, labels[train].to(self.device)), (x[valid], labels[valid]),
+                                             lr, epochs=epochs, patience=patience, progress=progress)
+        self.classifier = network.eval()
+        if n_valid:
+            _warn_if_no_better_than_the_majority(best_error, labels[valid], lr_at(lr, 0))
+        return history
+
+
+class _Classifier:
+    """Fine-tuning's network and optimizer, trained on mini-batches of ``batch_size`` rows drawn
+    with ``generator``, its inputs in ``dtype``."""
+
+    def __init__(self, network: nn.Module, optimizer: torch.optim.Optimizer, dtype: torch.dtype, batch_size: int,
+                 generator: torch.Generator) -> None:
+        self.network, self.optimizer, self.dtype = network, optimizer, dtype
+        self.batch_size, self.generator = batch_size, generator
+
+    def fit(self, train: tuple[Tensor, Tensor], valid: tuple[Tensor, Tensor], lr: float | Callable[[int], float], *,
+            epochs: int, patience: int, progress: bool) -> tuple[History, float]:
+        """Train until ``epochs`` or until the error on the ``valid`` rows (if any) has not improved for
+        ``patience`` epochs; end with the best epoch's network.  Returns the history and the best error."""
+        history, best, best_error, waited = History(), None, math.inf, 0
+        n_valid = valid[0].shape[0]
         bar = Progress(total=epochs, desc="fine-tuning", unit="epoch", enabled=progress, lines="each")
         for epoch in range(epochs):
             start = time.perf_counter()
-            for group in optimizer.param_groups:
+            for group in self.optimizer.param_groups:
                 group["lr"] = lr_at(lr, epoch)
-            network.train()
-            shuffled = torch.randperm(train.shape[0], generator=generator).to(self.device)
-            total = torch.zeros((), device=self.device, dtype=torch.float64)
-            for first in range(0, shuffled.shape[0], batch_size):
-                rows = shuffled[first : first + batch_size]
-                loss = F.cross_entropy(network(train_x[rows].to(self.dtype)), train_labels[rows])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.detach().double() * rows.shape[0]
-            train_loss = float(total) / train.shape[0]
-            error = _error_rate(network, x[valid], labels[valid], self.device, self.dtype) if n_valid else math.nan
+            train_loss = self.epoch(*train)
+            error = _error_rate(self.network, *valid, train[0].device, self.dtype) if n_valid else math.nan
             history.append({"epoch": epoch, "train_loss": train_loss, "valid_error": error,
                             "lr": lr_at(lr, epoch), "time": time.perf_counter() - start})
             bar.set_postfix(loss=f"{train_loss:.4f}", valid_error=f"{error:.4f}")
             bar.update()
             if not n_valid or error < best_error:
-                best, best_error, waited = copy.deepcopy(network.state_dict()), error, 0
+                best, best_error, waited = copy.deepcopy(self.network.state_dict()), error, 0
             else:
                 waited += 1
                 if waited >= patience:
                     break
         bar.close()
-        network.load_state_dict(best)
-        self.classifier = network.eval()
-        if n_valid:
-            _warn_if_no_better_than_the_majority(best_error, labels[valid], lr_at(lr, 0))
-        return history
+        self.network.load_state_dict(best)
+        return history, best_error
+
+    def epoch(self, x: Tensor, labels: Tensor) -> float:
+        """One pass of SGD over the rows in random order; the mean cross-entropy
+        ``-(1/N) sum_n log p(y_n | x_n)`` of its mini-batches, each weighted by its rows."""
+        network, optimizer = self.network, self.optimizer
+        network.train()
+        shuffled = torch.randperm(x.shape[0], generator=self.generator).to(x.device)
+        total = torch.zeros((), device=x.device, dtype=torch.float64)
+        for first in range(0, shuffled.shape[0], self.batch_size):
+            rows = shuffled[first : first + self.batch_size]
+            loss = F.cross_entropy(network(x[rows].to(self.dtype)), labels[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach().double() * rows.shape[0]
+        return float(total) / x.shape[0]
 
 
 @torch.no_grad()

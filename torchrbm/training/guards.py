@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
-import numbers
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from .settings import TrainingSettings
 
 #: A mean free energy beyond this many nats per visible unit means the model ran away
 #: (saturated weights, or Gaussian variances collapsed onto the data).
@@ -22,7 +24,7 @@ class DivergenceGuard:
     """Checks the model after each epoch of :func:`torchrbm.fit`.
 
     The run has diverged when a parameter is NaN or infinite, when a weight's
-    magnitude exceeds ``max_abs_weight`` (``None``: no limit), or when the mean
+    magnitude exceeds the settings' ``max_abs_weight`` (``None``: no limit), or when the mean
     free energy ``<F(v)>`` of the monitored training rows is not finite or exceeds
     :data:`MAX_FREE_ENERGY_PER_UNIT` nats per visible unit.  The guard then
     restores the parameters after the last good epoch and raises
@@ -30,12 +32,7 @@ class DivergenceGuard:
     diverged state could be written.
     """
 
-    def __init__(self, model, weight_names: set[str], *, max_abs_weight: float | None,
-                 settings: dict[str, Any]) -> None:
-        valid = isinstance(max_abs_weight, numbers.Real) and not isinstance(max_abs_weight, bool)
-        if max_abs_weight is not None and not (valid and max_abs_weight > 0):
-            raise ValueError(f"max_abs_weight must be a positive number or None; found {max_abs_weight!r}")
-        self.max_abs_weight = max_abs_weight
+    def __init__(self, model, weight_names: set[str], settings: TrainingSettings) -> None:
         self.settings = settings
         self.weight_names = weight_names
         self._last_good = self._snapshot(model)
@@ -48,13 +45,13 @@ class DivergenceGuard:
         for name, param in model.named_parameters():
             if not bool(torch.isfinite(param).all()):
                 return f"parameter {name!r} became NaN or infinite"
-        if self.max_abs_weight is not None:
+        if self.settings.max_abs_weight is not None:
             for name, param in model.named_parameters():
                 if name in self.weight_names:
                     largest = float(param.detach().abs().max())
-                    if largest > self.max_abs_weight:
+                    if largest > self.settings.max_abs_weight:
                         return (f"the weights exploded: max |{name}| = {largest:.3g} exceeds max_abs_weight = "
-                                f"{self.max_abs_weight:g}")
+                                f"{self.settings.max_abs_weight:g}")
         if not math.isfinite(mean_free_energy):
             return "the free energy of the training data became NaN or infinite"
         if abs(mean_free_energy) > MAX_FREE_ENERGY_PER_UNIT * model.n_visible:
@@ -63,16 +60,16 @@ class DivergenceGuard:
         return None
 
     def _likely_causes(self, model, lr: float) -> str:
-        momentum = self.settings.get("momentum")
+        momentum = self.settings.momentum
         causes = [f"a learning rate too large for this model (lr = {lr:g} in this epoch; try a tenth)"]
         if momentum:
             causes.append(f"momentum ({momentum})")
         hint = model.visible.divergence_hint()
         if hint is not None:
             causes.append(hint)
-        if self.settings.get("precision") == "16-mixed":
+        if self.settings.precision == "16-mixed":
             causes.append("float16 products overflowing (precision='bf16-mixed' has float32's range)")
-        if self.settings.get("clip_grad_norm") is None:
+        if self.settings.clip_grad_norm is None:
             causes.append("no gradient clipping (clip_grad_norm=...)")
         return "; ".join(causes)
 
@@ -85,7 +82,7 @@ class DivergenceGuard:
             return
         model.load_state_dict(self._last_good)
         restored = "their initial values" if epoch == 0 else f"their values after epoch {epoch - 1}"
-        kept = "; no checkpoint of this epoch was written" if self.settings.get("checkpoint") else ""
+        kept = "; no checkpoint of this epoch was written" if self.settings.checkpoint is not None else ""
         raise DivergenceError(
             f"training diverged in epoch {epoch}: {problem}. The model's parameters were restored to {restored}"
             f"{kept}. Likely causes: {self._likely_causes(model, lr)}."

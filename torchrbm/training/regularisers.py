@@ -9,6 +9,13 @@ from .._utils.grad_mode import differentiable
 from .._utils.validation import check_nonnegative_float
 
 
+def check_sparsity(target: float, cost: float) -> float:
+    """``cost`` as a float, after checking that it is a finite number >= 0 and ``target`` lies in (0, 1)."""
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"sparsity_target must lie strictly between 0 and 1; found {target}")
+    return check_nonnegative_float(cost, "sparsity_cost")
+
+
 class SparsityTarget:
     """Hinton's (2010) sparsity penalty toward a mean hidden activation ``target``.
 
@@ -18,10 +25,8 @@ class SparsityTarget:
     """
 
     def __init__(self, target: float, cost: float, decay: float = 0.9) -> None:
-        if not 0.0 < target < 1.0:
-            raise ValueError(f"sparsity_target must lie strictly between 0 and 1; found {target}")
         self.target = target
-        self.cost = check_nonnegative_float(cost, "sparsity_cost")
+        self.cost = check_sparsity(target, cost)
         self.decay = decay
         self.q: Tensor | None = None
 

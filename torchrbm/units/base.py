@@ -88,15 +88,15 @@ class Units(nn.Module, abc.ABC):
     def self_energy(self, x: Tensor, bias: Tensor) -> Tensor:
         """``E_self(x; c) = B(x) - c^T s(x)``, summed over the last dimension."""
 
-    def self_energy_bias_grad(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
+    def self_energy_bias_grad(self, x: Tensor, coefficients: Tensor | None = None) -> Tensor:
         """``sum_n w_n d E_self(x_n; c) / d c = -sum_n w_n s(x_n)`` over the rows of ``x``.
 
-        Without ``weight`` every example counts once (``w_n = 1``).
+        Without ``coefficients`` every example counts once (``c_n = 1``).
         """
         s = self.statistic(x)
-        return -(s.sum(0) if weight is None else weight @ s)
+        return -(s.sum(0) if coefficients is None else coefficients @ s)
 
-    def free_energy_grads(self, x: Tensor, bias: Tensor, field, weight: Tensor) -> dict[str, Tensor]:
+    def free_energy_grads(self, x: Tensor, bias: Tensor, field, coefficients: Tensor) -> dict[str, Tensor]:
         """Gradients of ``sum_n w_n F(x_n)`` with respect to this unit type's own parameters.
 
         ``F(x) = E_self(x; c) - log_partition_other(b + s(x)^T W)``; ``field()`` returns

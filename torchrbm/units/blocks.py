@@ -80,16 +80,17 @@ class Blocks(Units):
         return sum(part.self_energy(piece, part_bias)
                    for part, piece, part_bias in self._pieces(x, bias))
 
-    def self_energy_bias_grad(self, x: Tensor, weight: Tensor | None = None) -> Tensor:
-        return torch.cat([part.self_energy_bias_grad(piece, weight)
+    def self_energy_bias_grad(self, x: Tensor, coefficients: Tensor | None = None) -> Tensor:
+        return torch.cat([part.self_energy_bias_grad(piece, coefficients)
                           for part, piece in self._pieces(x)], -1)
 
-    def free_energy_grads(self, x: Tensor, bias: Tensor, field, weight: Tensor) -> dict[str, Tensor]:
+    def free_energy_grads(self, x: Tensor, bias: Tensor, field, coefficients: Tensor) -> dict[str, Tensor]:
         grads = {}
         start = 0
         for index, (part, piece, part_bias) in enumerate(self._pieces(x, bias)):
             columns = slice(start, start + self.sizes[index])
-            part_grads = part.free_energy_grads(piece, part_bias, lambda columns=columns: field()[..., columns], weight)
+            part_field = lambda columns=columns: field()[..., columns]  # noqa: E731 - computed only if asked
+            part_grads = part.free_energy_grads(piece, part_bias, part_field, coefficients)
             grads.update({f"parts.{index}.{name}": grad for name, grad in part_grads.items()})
             start = columns.stop
         return grads

@@ -80,12 +80,12 @@ class Gaussian(Units):
         without its constant ``c^2 / (2 sigma^2)``, which cancels from every probability."""
         return ((0.5 * x - bias) * x * torch.exp(-self.log_var)).sum(-1)
 
-    def free_energy_grads(self, x: Tensor, bias: Tensor, field, weight: Tensor) -> dict[str, Tensor]:
+    def free_energy_grads(self, x: Tensor, bias: Tensor, field, coefficients: Tensor) -> dict[str, Tensor]:
         """``dF/d log sigma_i^2 = s_i(x) ((W E[h|x])_i + c_i - x_i / 2)``, weighted and summed."""
         if not self.log_var.requires_grad:
             return {}
         terms = self.statistic(x) * (field() + bias - 0.5 * x)
-        return {"log_var": weight @ terms}
+        return {"log_var": coefficients @ terms}
 
     def constrain_(self) -> None:
         """Keep ``log sigma^2`` within its bounds (called after each update)."""

@@ -1,0 +1,109 @@
+"""The state of a training run: everything its epochs read and change, and its checkpoint keeps,
+made from the model, the data and the :class:`~torchrbm.training.settings.TrainingSettings`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..data.batches import RowSource, TensorRows, random_rows
+from . import distributed
+from .agreement import generators
+from .monitor import History, LogLikelihoodMonitor, resolve_measure
+from .regularisers import Centering, SparsityTarget
+from .rows import training_source, validation_rows
+from .schedules import check_given_optimizer, make_optimizer, make_scheduler, plateau_key
+from .settings import Callback, Scheduler, TrainingSettings
+
+
+@dataclasses.dataclass
+class TrainingState:
+    """A training run in progress (see :func:`prepare`)."""
+
+    model: Any
+    settings: TrainingSettings
+    source: RowSource
+    #: Rows on which each epoch's metrics are measured: training rows and (``None`` without them) held-out ones.
+    monitor_train: Tensor
+    monitor_valid: Tensor | None
+    rank: int
+    world_size: int
+    generator: torch.Generator  # for sampling
+    shuffle_generator: torch.Generator  # for shuffling: the same on every process
+    sparsity: SparsityTarget | None
+    centering: Centering | None
+    callbacks: list[Callback]
+    opt: torch.optim.Optimizer
+    scheduler: Scheduler | None
+    plateau_key: str | None
+    weight_names: set[str]
+    named: list[tuple[str, Tensor]]
+    fingerprint: dict[str, Any]
+    history: History = dataclasses.field(default_factory=History)
+
+    @property
+    def generators(self) -> list[torch.Generator]:
+        """The distinct generators, as a checkpoint keeps them."""
+        same = self.generator is self.shuffle_generator
+        return [self.generator] if same else [self.generator, self.shuffle_generator]
+
+    @property
+    def params(self) -> list[Tensor]:
+        return [param for _, param in self.named]
+
+
+def prepare(model, data, settings: TrainingSettings, *, context=None, validation_data=None,
+            validation_context=None) -> TrainingState:
+    """Check the data against ``model``, draw the monitored rows, and make the generators, regularisers,
+    optimizer and scheduler of a training run (in this order: the random draws depend on it)."""
+    source = training_source(model, data, context, settings)
+    rank, world_size = distributed.rank_and_size()
+    generator, shuffle_generator = generators(model, settings.seed, settings.generator, rank, world_size)
+    if world_size > 1:
+        distributed.broadcast_parameters(model)
+    sparsity = None if settings.sparsity_target is None \
+        else SparsityTarget(settings.sparsity_target, settings.sparsity_cost)
+    monitor_train = source.sample(settings.monitor_size, shuffle_generator)
+    centering = None
+    if settings.centered:
+        centering = Centering(model, source.rows if isinstance(source, TensorRows) else monitor_train)
+    monitor_valid = None
+    if validation_data is not None:
+        validation_data = validation_rows(model, validation_data, validation_context, with_context=context is not None)
+        size = min(monitor_train.shape[0], validation_data.shape[0])
+        monitor_valid = random_rows(validation_data, size, shuffle_generator)
+        monitor_train = monitor_train[:size]
+    callbacks = _callbacks(settings, monitor_train, monitor_valid)
+    opt, scheduler, key = _optimization(model, settings, monitor_valid is not None)
+    weight_names = set(getattr(model, "weight_names", ("W",)))
+    return TrainingState(
+        model=model, settings=settings, source=source, monitor_train=monitor_train, monitor_valid=monitor_valid,
+        rank=rank, world_size=world_size, generator=generator, shuffle_generator=shuffle_generator,
+        sparsity=sparsity, centering=centering, callbacks=callbacks,
+        opt=opt, scheduler=scheduler, plateau_key=key, weight_names=weight_names,
+        named=[(name, p) for name, p in model.named_parameters() if p.requires_grad],
+        fingerprint=settings.fingerprint(model, world_size, scheduler))
+
+
+def _callbacks(settings: TrainingSettings, monitor_train: Tensor, monitor_valid: Tensor | None) -> list[Callback]:
+    """The callbacks of each epoch, after the likelihood monitor of ``log_likelihood_every``; starts early stopping."""
+    callbacks = list(settings.callbacks)
+    if settings.log_likelihood_every:
+        callbacks.insert(0, LogLikelihoodMonitor(monitor_train, every=settings.log_likelihood_every,
+                                                 validation_data=monitor_valid))
+    if settings.early_stopping is not None:
+        settings.early_stopping.start(resolve_measure(settings.early_stopping.monitor, monitor_valid is not None,
+                                                      settings.log_likelihood_every))
+    return callbacks
+
+
+def _optimization(model, settings: TrainingSettings,
+                  has_validation: bool) -> tuple[torch.optim.Optimizer, Scheduler | None, str | None]:
+    """The optimizer, the learning-rate scheduler and the record key a plateau scheduler follows."""
+    opt = make_optimizer(model, settings)
+    scheduler = make_scheduler(settings, opt)
+    check_given_optimizer(settings)
+    return opt, scheduler, plateau_key(scheduler, has_validation, settings.log_likelihood_every)

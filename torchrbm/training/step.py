@@ -1,0 +1,82 @@
+"""One training step: turn positive and negative statistics into the gradient of a mini-batch.
+
+For a mini-batch ``B`` and negative samples ``S`` from a sampler, the gradient of
+the negative mean log-likelihood that is handed to the ``torch.optim`` optimizer is
+
+    g = <dF/d theta>_B - <dF/d theta>_S  (+ weight decay + sparsity terms),
+
+so that plain SGD gives the classic update ``dW = lr (<v h^T>_data - <v h^T>_model)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .._utils.validation import trusted_inputs
+from ..models.base import uniform_coefficients
+from ..sampling.samplers import NegativePhase, Sampler
+from .regularisers import Centering, SparsityTarget, add_autograd_grad
+from .rows import chains_for_rows, given, split_rows
+
+
+@torch.no_grad()
+@trusted_inputs()
+def step(model, batch: Tensor, sampler: Sampler, generator: torch.Generator | None,
+         named: list[tuple[str, Tensor]], weight_names: set[str], weight_decay: float,
+         sparsity: SparsityTarget | None, centering: Centering | None,
+         extra_loss: Callable[[Any, Tensor], Tensor] | None = None) -> None:
+    """Set ``.grad`` of every parameter in ``named`` for one mini-batch of stored rows (visible rows, then
+    any other inputs the model takes per row, :mod:`~torchrbm.training.rows`).
+
+    Weight decay adds ``weight_decay * W`` to the gradient of each weight in ``weight_names``.  Runs inside
+    :func:`~torchrbm.validation.trusted_inputs`: the batch was checked on its way in, and checking its values
+    again (also in ``extra_loss``) would make a GPU wait.
+    """
+    v, inputs = split_rows(model, batch)
+    row_model = given(model, inputs)
+    if sampler.starts_from_data:
+        h_mean, h_sample = row_model.hidden_step(v, generator)
+    else:
+        h_mean, h_sample = row_model.prob_h(v), None
+    chain_model, chain_inputs = chains_for_rows(model, row_model, inputs, sampler)
+    negative = sampler.negative_phase(chain_model, v, h_sample, generator)
+    grads = model.free_energy_grad(*_stacked(v, h_mean, negative),
+                                   **{name: torch.cat([value, chain_inputs[name]]) for name, value in inputs.items()})
+    if centering is not None:
+        centering.apply(model, grads, v, h_mean)
+    for name, param in named:
+        grad = grads[name]
+        if weight_decay and name in weight_names:
+            grad.add_(param, alpha=weight_decay)
+        param.grad = grad
+    if sparsity is not None:
+        sparsity.add_grad(model, v, h_mean)
+    if extra_loss is not None:
+        add_autograd_grad(model, lambda: extra_loss(model, batch))
+
+
+def _stacked(v: Tensor, h_mean: Tensor, negative: NegativePhase) -> tuple[Tensor, Tensor, Tensor]:
+    """Data and model statistics stacked, with their contrastive coefficients.
+
+    The visible states are stacked column by column (a transposed layout), so
+    that the weight statistic ``V^T H`` reads a contiguous ``V^T``.
+    """
+    visible = torch.cat([v.T, negative.v.T], 1).T
+    return visible, torch.cat([h_mean, negative.h]), contrastive_coefficients(v, negative)
+
+
+def contrastive_coefficients(v_data: Tensor, negative: NegativePhase) -> Tensor:
+    """Coefficients ``(+1/N, ..., +1/N, -w_1, ..., -w_M)`` of data and model samples stacked in that
+    order (``w_m``: the model samples' weights, ``1/M`` by default), with which
+    ``sum_n c_n dF(v_n)/d theta = <dF/d theta>_data - <dF/d theta>_model``."""
+    n_data, n_model = v_data.shape[0], negative.v.shape[0]
+    data_part = uniform_coefficients(n_data, v_data)
+    if negative.sample_weight is None:
+        model_part = uniform_coefficients(n_model, v_data, total=-1.0)
+    else:
+        model_part = negative.sample_weight.to(v_data.dtype).neg()
+    return torch.cat([data_part, model_part])
