@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import brute_force_log_z, seed_example_rbm
+from helpers import brute_force_log_z, seed_example_rbm
 
 import torchrbm as tr
 from torchrbm.cli import main

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+from helpers import ROOT
+
+EXAMPLES = ROOT / "examples"
 
 #: Small settings for each example (the full ones are in each script's docstring).
 SMALL = {

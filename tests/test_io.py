@@ -5,7 +5,7 @@ import struct
 
 import pytest
 import torch
-from conftest import random_rbm
+from helpers import random_rbm
 
 import torchrbm as tr
 from torchrbm import io

@@ -3,9 +3,10 @@
 import contextlib
 import io
 import re
-from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+from helpers import ROOT
+
+README = ROOT / "README.md"
 
 
 def test_readme_tour_runs(tmp_path, monkeypatch):

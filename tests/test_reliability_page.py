@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import ROOT
 
 import torchrbm as tr
 from torchrbm.sklearn import RBM as SklearnRBM
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
+PAGE = ROOT / "docs" / "reliability.md"
 #: The tables checked, by their header row.
 TABLES = ("| input | what the user sees |", "| file | what the user sees |")
 

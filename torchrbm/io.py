@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ._utils.files import read_tensor_file, write_tensor_file
 from ._utils.validation import check_device
+from .models.protocol import EnergyModel
 from .models.registry import MODELS
 
 FORMAT_VERSION = 2  # 2: the header carries the SHA-256 of header and tensors (version 1 files are read without)
@@ -25,7 +26,7 @@ _METADATA_KEY = "torchrbm"
 _WHAT = "torchrbm model file"
 
 
-def save(model, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
+def save(model: EnergyModel, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
     """Save ``model`` (and JSON-serialisable ``metadata``) to a safetensors file at ``path``.
 
     Any model class registered in :data:`~torchrbm.models.registry.MODELS` saves: the built-in ones

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .models.protocol import EnergyModel
+
 
 def image_shape(n_pixels: int) -> tuple[int, int]:
     """``(side, side)`` for a square number of pixels, else one row ``(1, n)``."""
@@ -43,7 +45,7 @@ def _grid(images: np.ndarray, shape: tuple[int, int], columns: int, title: str, 
     return fig
 
 
-def plot_filters(model, *, shape: tuple[int, int] | None = None, max_filters: int = 100,
+def plot_filters(model: EnergyModel, *, shape: tuple[int, int] | None = None, max_filters: int = 100,
                  columns: int = 10, pixels: Sequence[int] | None = None, n_pixels: int | None = None) -> Figure:
     """Each hidden unit's incoming weights ``W[:, j]`` as an image (red/blue: +/-, one scale for all,
     shown by a colour bar); for a convolutional model, each filter (its first channel).
@@ -76,7 +78,7 @@ def plot_images(images, *, shape: tuple[int, int] | None = None, columns: int = 
     return _grid(array, shape, columns, title, "gray", symmetric=False)
 
 
-def plot_reconstructions(model, data, *, n: int = 10, shape: tuple[int, int] | None = None) -> Figure:
+def plot_reconstructions(model: EnergyModel, data, *, n: int = 10, shape: tuple[int, int] | None = None) -> Figure:
     """The first ``n`` rows of ``data`` (top row) above their mean-field reconstructions
     ``E[v | E[h | v]]`` (bottom row)."""
     shown = torch.as_tensor(data[:n]).to(device=model.device, dtype=model.dtype)
@@ -192,14 +194,14 @@ def plot_swap_rates(sampler) -> Figure:
     return fig
 
 
-def hidden_means(model, data) -> np.ndarray:
+def hidden_means(model: EnergyModel, data) -> np.ndarray:
     """``E[h | v]`` for every row of ``data``, as a NumPy array (examples x hidden units)."""
     rows = torch.as_tensor(data).to(device=model.device, dtype=model.dtype)
     with torch.no_grad():
         return model.prob_h(rows).float().cpu().numpy()
 
 
-def plot_hidden_activity(model, data, *, target: float | None = None) -> Figure:
+def plot_hidden_activity(model: EnergyModel, data, *, target: float | None = None) -> Figure:
     """Sparsity at a glance: the histogram of each hidden unit's mean activation over ``data``
     (with the sparsity ``target``, if any) and the histogram of all ``E[h_j | v]``."""
     means = hidden_means(model, data)
@@ -220,7 +222,7 @@ def plot_hidden_activity(model, data, *, target: float | None = None) -> Figure:
     return fig
 
 
-def plot_activation_map(model, data, *, n: int = 100) -> Figure:
+def plot_activation_map(model: EnergyModel, data, *, n: int = 100) -> Figure:
     """``E[h | v]`` of the first ``n`` rows of ``data`` as an image (examples x hidden units):
     units that never switch on, or are always on, show as dark or light columns."""
     means = hidden_means(model, data[:n])

@@ -31,6 +31,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from .._utils.validation import as_data_tensor, check_positive_int, note_flattened
+from ..models.protocol import EnergyModel
 from .files import read_path
 from .registry import DATASETS
 
@@ -56,7 +57,7 @@ class RowSource(abc.ABC):
     def sample(self, size: int, generator: torch.Generator) -> Tensor:
         """At most ``size`` rows chosen at random (the fixed subset on which training is monitored)."""
 
-    def prepare(self, model) -> None:
+    def prepare(self, model: EnergyModel) -> None:
         """Check the rows against ``model``'s visible units and move what is worth moving to its device."""
         self._units, self._n_visible, self._device = model.visible, model.n_visible, model.device
 
@@ -102,7 +103,7 @@ class TensorRows(RowSource):
         self.rows = rows
         self.n_features = rows.shape[1]
 
-    def prepare(self, model) -> None:
+    def prepare(self, model: EnergyModel) -> None:
         model.visible.check_training_data(self.rows[:, : model.n_visible], "data")
         super().prepare(model)
         if model.device.type == "cuda" and self.rows.device.type == "cpu":
@@ -330,7 +331,7 @@ def _read_path(path: str | os.PathLike) -> Tensor:
         raise FileNotFoundError(f"{err} (a data set by name: pass torchrbm.datasets.load({str(path)!r}))") from None
 
 
-def row_source(data, model) -> RowSource:
+def row_source(data, model: EnergyModel) -> RowSource:
     """``data`` as a checked :class:`RowSource` for training ``model``.
 
     A source passes through; a ``.npy`` path or ``np.memmap`` is read in chunks
@@ -345,11 +346,11 @@ def row_source(data, model) -> RowSource:
     elif isinstance(data, np.memmap) or (isinstance(data, (str, os.PathLike)) and str(data).lower().endswith(".npy")):
         source = NpyRows(data)
     elif isinstance(data, (str, os.PathLike)):
-        source = TensorRows(as_data_tensor(_read_path(data), n_features=model.n_visible, units=model.visible))
+        source = TensorRows(model.check_data(_read_path(data)))
     elif isinstance(data, DataLoader) or _iterable_of_batches(data) or (callable(data) and not isinstance(data, type)):
         source = IterableBatches(data)  # a callable: a function of a new iterable of batches each epoch
     else:
-        source = TensorRows(as_data_tensor(data, n_features=model.n_visible, units=model.visible))
+        source = TensorRows(model.check_data(data))
     if source.n_features != model.n_visible:
         raise ValueError(f"data has {source.n_features} columns but the model has {model.n_visible} visible units")
     source.prepare(model)

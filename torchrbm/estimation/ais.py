@@ -34,7 +34,8 @@ from torch import Tensor
 from .._utils import threads
 from .._utils.progress import Progress
 from .._utils.rng import resolve_generator
-from .._utils.validation import as_data_tensor, check_positive_int, trusted_inputs
+from .._utils.validation import check_positive_int, trusted_inputs
+from ..models.protocol import EnergyModel
 from ..sampling.tempering import TemperedPath
 
 SCHEDULES = ("linear", "piecewise", "adaptive")
@@ -138,7 +139,7 @@ def _ladder(n_betas: int, schedule: str, betas, target_cess: float) -> Tensor | 
     return _check_betas(beta_schedule(n_betas, schedule))
 
 
-def _prepare(model, n_chains, n_betas, schedule, betas, target_cess, seed, generator):
+def _prepare(model: EnergyModel, n_chains, n_betas, schedule, betas, target_cess, seed, generator):
     """Checked chain count, ladder (None: adaptive) and generator shared by both directions."""
     n_chains = check_positive_int(n_chains, "n_chains", minimum=2)
     betas = _ladder(n_betas, schedule, betas, target_cess)
@@ -146,14 +147,14 @@ def _prepare(model, n_chains, n_betas, schedule, betas, target_cess, seed, gener
     return n_chains, betas, resolve_generator(model.device, seed, generator)
 
 
-def _check_model(model) -> None:
+def _check_model(model: EnergyModel) -> None:
     for name, param in model.named_parameters():
         if not bool(torch.isfinite(param).all()):
             raise ValueError(f"model parameter {name!r} contains NaN or infinite values")
 
 
 @torch.no_grad()
-def base_biases(model, data=None) -> Tensor:
+def base_biases(model: EnergyModel, data=None) -> Tensor:
     """Visible biases of the base model: the data's marginals, or zeros without data."""
     if data is None:
         return torch.zeros(model.n_visible, device=model.device, dtype=model.dtype)
@@ -247,7 +248,7 @@ def _summarise(log_w: Tensor, base_log_z: float, sign: int, n_betas: int, direct
 @threads.per_call(lambda arguments: (arguments["model"], arguments["n_chains"]))
 @torch.no_grad()
 def ais(
-    model,
+    model: EnergyModel,
     *,
     n_chains: int = 100,
     n_betas: int = 10000,
@@ -282,7 +283,7 @@ def ais(
 @threads.per_call(lambda arguments: (arguments["model"], arguments["n_chains"]))
 @torch.no_grad()
 def reverse_ais(
-    model,
+    model: EnergyModel,
     data,
     *,
     n_chains: int = 100,
@@ -304,7 +305,7 @@ def reverse_ais(
     model that does not fit its data well.  Schedules and ``progress`` as for :func:`ais`.
     """
     n_chains, betas, generator = _prepare(model, n_chains, n_betas, schedule, betas, target_cess, seed, generator)
-    data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
+    data = model.check_data(data)
     path = TemperedPath(model, base_biases(model, data))
     start = time.perf_counter()
     if data.shape[0] >= n_chains:

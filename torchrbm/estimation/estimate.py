@@ -16,37 +16,34 @@ from torch import Tensor
 
 from .._utils.progress import Progress
 from .._utils.rng import resolve_generator
-from .._utils.validation import as_data_tensor, trusted_inputs
+from .._utils.validation import trusted_inputs
+from ..models.protocol import EnergyModel
 from ..sampling import enumeration
 from .ais import ais, reverse_ais
 
 _CHUNK_ROWS = 8192
 
 
-def _model_input(model, data, name: str) -> Tensor:
-    return as_data_tensor(data, name=name, n_features=model.n_visible, units=model.visible)
-
-
-def _chunks(model, data: Tensor, dtype: torch.dtype | None = None):
+def _chunks(model: EnergyModel, data: Tensor, dtype: torch.dtype | None = None):
     for start in range(0, data.shape[0], _CHUNK_ROWS):
         yield data[start : start + _CHUNK_ROWS].to(device=model.device, dtype=dtype or model.dtype)
 
 
 @torch.no_grad()
 @trusted_inputs()
-def free_energies(model, data, *, name: str = "data") -> Tensor:
+def free_energies(model: EnergyModel, data, *, name: str = "data") -> Tensor:
     """``F(v_n)`` of each row of ``data``, in float64 on the model's device."""
-    data = _model_input(model, data, name)
+    data = model.check_data(data, name)
     return torch.cat([model.free_energy(chunk).double() for chunk in _chunks(model, data)])
 
 
-def mean_free_energy(model, data, *, name: str = "data") -> float:
+def mean_free_energy(model: EnergyModel, data, *, name: str = "data") -> float:
     """Mean free energy ``<F(v)>`` over the rows of ``data``, accumulated in float64."""
     return float(free_energies(model, data, name=name).mean())
 
 
 @trusted_inputs()
-def exact_log_partition(model, *, chunk_size: int = 2**16) -> float:
+def exact_log_partition(model: EnergyModel, *, chunk_size: int = 2**16) -> float:
     """``log Z = logsumexp_x(-F(x))`` over all states ``x`` of the smaller layer.
 
     The larger layer is summed out analytically (its free energy); the smaller
@@ -56,7 +53,7 @@ def exact_log_partition(model, *, chunk_size: int = 2**16) -> float:
     return enumeration.log_partition(model, chunk_size=chunk_size)
 
 
-def log_likelihood(model, data, method: str = "exact", **options) -> float:
+def log_likelihood(model: EnergyModel, data, method: str = "exact", **options) -> float:
     """Mean log-likelihood ``<log p(v)> = -<F(v)> - log Z`` in nats per example.
 
     ``method`` chooses how ``log Z`` is found:
@@ -86,7 +83,7 @@ def log_likelihood(model, data, method: str = "exact", **options) -> float:
     return value
 
 
-def impossible_log_likelihood(model, value: float) -> str | None:
+def impossible_log_likelihood(model: EnergyModel, value: float) -> str | None:
     """Why a sampled estimate ``value`` of a mean log-likelihood cannot be right (``None`` if it can):
     a probability of discrete data is at most 1, so its log is at most 0.  Such estimates are reported
     as they are, with this warning, not clamped."""
@@ -96,7 +93,7 @@ def impossible_log_likelihood(model, value: float) -> str | None:
             "of log Z is too low (use more chains or temperatures, and compare forward with reverse AIS)")
 
 
-def exact_log_likelihood(model, data, *, log_z: float | None = None, chunk_size: int = 2**16) -> float:
+def exact_log_likelihood(model: EnergyModel, data, *, log_z: float | None = None, chunk_size: int = 2**16) -> float:
     """``-<F(v)> - log Z`` with both terms in float64 and ``log Z`` by enumeration (or ``log_z``, if known).
 
     For discrete visible units every ``log p(v) <= 0``: a mean above 0 by no more than float64
@@ -109,7 +106,7 @@ def exact_log_likelihood(model, data, *, log_z: float | None = None, chunk_size:
     return at_most_zero(model, -mean_free - log_z, log_z)
 
 
-def at_most_zero(model, value: float, log_z: float) -> float:
+def at_most_zero(model: EnergyModel, value: float, log_z: float) -> float:
     """An exact mean log-likelihood ``value``, checked: for discrete visible units 0 if it lies above 0
     by float64 rounding only; ``RuntimeError`` if by more (the free energy and ``log Z`` disagree)."""
     if model.visible.discrete and value > 0:
@@ -122,19 +119,19 @@ def at_most_zero(model, value: float, log_z: float) -> float:
 
 @torch.no_grad()
 @trusted_inputs()
-def reconstruction_error(model, data) -> float:
+def reconstruction_error(model: EnergyModel, data) -> float:
     """Mean squared error per unit of the mean-field reconstruction.
 
     ``mean_{n,i} (v_ni - E[v_i | h = E[h | v_n]])^2``; deterministic.
     """
-    data = _model_input(model, data, "data")
+    data = model.check_data(data, "data")
     total = 0.0
     for v in _chunks(model, data):
         total += float((model.prob_v(model.prob_h(v)) - v).square().double().sum())
     return total / data.numel()
 
 
-def free_energy_gap(model, train, held_out) -> float:
+def free_energy_gap(model: EnergyModel, train, held_out) -> float:
     """``<F(v)>_held-out - <F(v)>_train``; a growing gap signals over-fitting."""
     return mean_free_energy(model, held_out, name="held_out") - mean_free_energy(
         model, train, name="train"
@@ -142,7 +139,7 @@ def free_energy_gap(model, train, held_out) -> float:
 
 
 @torch.no_grad()
-def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None = None,
+def pseudo_log_likelihood(model: EnergyModel, data, method: str = "full", *, seed: int | None = None,
                           generator: torch.Generator | None = None, progress: bool = False) -> float:
     """Mean pseudo-log-likelihood of binary (or spin) data, in nats per example.
 
@@ -165,7 +162,7 @@ def pseudo_log_likelihood(model, data, method: str = "full", *, seed: int | None
 
 @torch.no_grad()
 @trusted_inputs()
-def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed: int | None = None,
+def pseudo_log_likelihood_per_example(model: EnergyModel, data, method: str = "full", *, seed: int | None = None,
                                       generator: torch.Generator | None = None, binary_only: bool = True,
                                       progress: bool = False) -> Tensor:
     """The pseudo-log-likelihood of each example (float64, shape ``(n_examples,)``);
@@ -179,7 +176,7 @@ def pseudo_log_likelihood_per_example(model, data, method: str = "full", *, seed
                          f"spin), not {model.visible.name}")
     if method not in ("full", "stochastic"):
         raise ValueError(f"unknown pseudo-likelihood method {method!r}; use 'full' or 'stochastic'")
-    data = _model_input(model, data, "data")
+    data = model.check_data(data, "data")
     if binary_only and not model.visible.holds_states(data):
         raise ValueError("the pseudo-log-likelihood needs binary (0/1) data")
     n_visible = model.n_visible

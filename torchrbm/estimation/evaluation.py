@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor
 
 from .._utils.validation import as_data_tensor
+from ..models.protocol import EnergyModel
 from ..sampling import enumeration
 from .ais import AISResult, ais, reverse_ais
 from .estimate import (
@@ -48,7 +50,7 @@ def _log_likelihood_entry(log_z: float, log_z_std: float, free: Tensor) -> dict[
             "log_partition_std": log_z_std, "mean_over_rows_std_error": rows_error, "n_rows": n, "unit": UNIT}
 
 
-def _sampled(model, result: AISResult, free: Tensor) -> dict[str, Any]:
+def _sampled(model: EnergyModel, result: AISResult, free: Tensor) -> dict[str, Any]:
     low, high = result.interval
     mean_free = float(free.mean())
     entry = {
@@ -74,8 +76,76 @@ def _add_warnings(entry: dict[str, Any], warnings: list[str | None]) -> None:
         entry["warning"] = text
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What every measure of one :func:`evaluate` call shares: the checked data, its free energies
+    ``F(v)`` and the options."""
+
+    data: Tensor
+    free: Tensor
+    reference: Any
+    n_chains: int
+    n_betas: int
+    burn_in: int
+    pll: str
+    seed: int
+    progress: bool
+
+
+def _exact(model: EnergyModel, request: _Request) -> dict[str, Any]:
+    log_z = exact_log_partition(model)
+    entry = {"method": "exact enumeration", "log_partition": log_z,
+             **_log_likelihood_entry(log_z, 0.0, free_energies(enumeration.as_float64(model), request.data))}
+    entry["log_likelihood"] = at_most_zero(model, entry["log_likelihood"], log_z)
+    return entry
+
+
+def _ais(model: EnergyModel, request: _Request) -> dict[str, Any]:
+    estimate = ais(model, n_chains=request.n_chains, n_betas=request.n_betas, data=request.data, seed=request.seed,
+                   progress=request.progress)
+    return _sampled(model, estimate, request.free)
+
+
+def _reverse_ais(model: EnergyModel, request: _Request) -> dict[str, Any]:
+    estimate = reverse_ais(model, request.data, n_chains=request.n_chains, n_betas=request.n_betas,
+                           burn_in=request.burn_in, seed=request.seed, progress=request.progress)
+    return _sampled(model, estimate, request.free)
+
+
+def _pseudo_likelihood(model: EnergyModel, request: _Request) -> dict[str, Any]:
+    value = pseudo_log_likelihood(model, request.data, request.pll, seed=request.seed, progress=request.progress)
+    return {"method": f"pseudo-log-likelihood ({request.pll})", "pseudo_log_likelihood": value, "unit": UNIT}
+
+
+def _reconstruction(model: EnergyModel, request: _Request) -> dict[str, Any]:
+    return {"method": "mean-field reconstruction, squared error per unit",
+            "reconstruction_error": reconstruction_error(model, request.data)}
+
+
+def _free_energy(model: EnergyModel, request: _Request) -> dict[str, Any]:
+    entry: dict[str, Any] = {"method": "mean free energy", "mean_free_energy": float(request.free.mean()),
+                             "unit": UNIT}
+    if request.reference is not None:
+        data, reference = request.data, request.reference
+        size = min(data.shape[0], as_data_tensor(reference, name="reference").shape[0])
+        entry["free_energy_gap"] = free_energy_gap(model, reference[:size], data[:size])
+        entry["free_energy_gap_method"] = f"<F>(data) - <F>(reference), first {size} rows of each"
+    return entry
+
+
+#: Each method's measure, and for those that may not apply to a model, how a skipped entry is labelled.
+_MEASURES: dict[str, tuple[Callable[[EnergyModel, _Request], dict[str, Any]], Callable[[_Request], str] | None]] = {
+    "exact": (_exact, lambda request: "exact enumeration"),
+    "ais": (_ais, None),
+    "rais": (_reverse_ais, None),
+    "pll": (_pseudo_likelihood, lambda request: f"pseudo-log-likelihood ({request.pll})"),
+    "recon": (_reconstruction, None),
+    "fe": (_free_energy, None),
+}
+
+
 def evaluate(
-    model,
+    model: EnergyModel,
     data,
     methods: Sequence[str] = METHODS,
     *,
@@ -98,8 +168,10 @@ def evaluate(
     * ``fe``: mean free energy and, with ``reference`` (training) data, the free-energy
       gap ``<F>_data - <F>_reference`` on equal-sized subsets.
 
-    ``progress`` reports the progress of AIS, reverse AIS and the pseudo-log-likelihood on
-    stderr (:mod:`torchrbm.progress`).
+    Every log-likelihood entry carries ``log_likelihood`` (``-<F(v)> - log Z``), its uncertainty
+    ``sqrt(sigma_logZ^2 + s^2 / n)`` and the interval ``mean -+ 3`` of it (see
+    :func:`_log_likelihood_entry`).  ``progress`` reports the progress of AIS, reverse AIS and the
+    pseudo-log-likelihood on stderr (:mod:`torchrbm.progress`).
     """
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     unknown = sorted(set(methods) - set(METHODS))
@@ -107,53 +179,17 @@ def evaluate(
         raise ValueError(f"unknown evaluation method(s) {unknown}; choose from {', '.join(METHODS)}")
     if pll not in ("full", "stochastic"):
         raise ValueError(f"unknown pseudo-likelihood method {pll!r}; use 'full' or 'stochastic'")
-    data = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
-    free = free_energies(model, data)
-    mean_free = float(free.mean())
+    data = model.check_data(data)
+    request = _Request(data, free_energies(model, data), reference, n_chains, n_betas, burn_in, pll, seed, progress)
     results: dict[str, Any] = {"n_examples": data.shape[0]}
-
-    def unless_inapplicable(name: str, description: str, measure) -> None:
-        """``results[name] = measure()``, or the reason it does not apply to this model,
-        which is an error only if ``name`` was asked for alone."""
+    for name in (method for method in METHODS if method in methods):
+        measure, skipped_label = _MEASURES[name]
         try:
-            results[name] = measure()
-        except ValueError as err:
-            if list(methods) == [name]:
+            results[name] = measure(model, request)
+        except ValueError as err:  # a measure that does not apply: an error only when asked for alone
+            if skipped_label is None or list(methods) == [name]:
                 raise
-            results[name] = {"method": description, "skipped": str(err)}
-
-    if "exact" in methods:
-
-        def exact() -> dict[str, Any]:
-            log_z = exact_log_partition(model)
-            entry = {"method": "exact enumeration", "log_partition": log_z,
-                     **_log_likelihood_entry(log_z, 0.0, free_energies(enumeration.as_float64(model), data))}
-            entry["log_likelihood"] = at_most_zero(model, entry["log_likelihood"], log_z)
-            return entry
-
-        unless_inapplicable("exact", "exact enumeration", exact)
-    if "ais" in methods:
-        estimate = ais(model, n_chains=n_chains, n_betas=n_betas, data=data, seed=seed, progress=progress)
-        results["ais"] = _sampled(model, estimate, free)
-    if "rais" in methods:
-        estimate = reverse_ais(model, data, n_chains=n_chains, n_betas=n_betas, burn_in=burn_in, seed=seed,
-                               progress=progress)
-        results["rais"] = _sampled(model, estimate, free)
-    if "pll" in methods:
-        unless_inapplicable("pll", f"pseudo-log-likelihood ({pll})", lambda: {
-            "method": f"pseudo-log-likelihood ({pll})",
-            "pseudo_log_likelihood": pseudo_log_likelihood(model, data, pll, seed=seed, progress=progress),
-            "unit": UNIT})
-    if "recon" in methods:
-        results["recon"] = {"method": "mean-field reconstruction, squared error per unit",
-                            "reconstruction_error": reconstruction_error(model, data)}
-    if "fe" in methods:
-        entry: dict[str, Any] = {"method": "mean free energy", "mean_free_energy": mean_free, "unit": UNIT}
-        if reference is not None:
-            size = min(data.shape[0], as_data_tensor(reference, name="reference").shape[0])
-            entry["free_energy_gap"] = free_energy_gap(model, reference[:size], data[:size])
-            entry["free_energy_gap_method"] = f"<F>(data) - <F>(reference), first {size} rows of each"
-        results["fe"] = entry
+            results[name] = {"method": skipped_label(request), "skipped": str(err)}
     if not model.visible.holds_states(data):
         for entry in results.values():
             if isinstance(entry, dict) and "log_likelihood" in entry:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from .._utils import threads
 from .._utils.rng import resolve_generator
-from .._utils.validation import as_data_tensor, check_positive_int, trusted_inputs
+from .._utils.validation import check_positive_int, trusted_inputs
 from ..units import UnitsFunction
 from .inpainting import clamped_gibbs, observed_input
 from .protocol import EnergyModel
@@ -115,6 +115,10 @@ class DeepBeliefNet(RegisteredModel, nn.Module):
     def _up(layer: EnergyModel, x: Tensor, chunk: int = 8192) -> Tensor:
         return torch.cat([layer.prob_h(x[start : start + chunk]) for start in range(0, x.shape[0], chunk)])
 
+    def check_data(self, data, name: str = "data") -> Tensor:
+        """``data`` as a checked 2-D tensor for the bottom layer (see :meth:`BipartiteRBM.check_data`)."""
+        return self.layers[0].check_data(data, name)
+
     # ---------------------------------------------------------------- inference
     @torch.no_grad()
     def transform(self, x, depth: int | None = None) -> Tensor:
@@ -122,7 +126,7 @@ class DeepBeliefNet(RegisteredModel, nn.Module):
         depth = len(self.layers) if depth is None else check_positive_int(depth, "depth")
         if depth > len(self.layers):
             raise ValueError(f"depth {depth} exceeds the {len(self.layers)} layers of this DBN")
-        x = as_data_tensor(x, n_features=self.n_visible, units=self.layers[0].visible)
+        x = self.check_data(x)
         x = x.to(device=self.device, dtype=self.dtype)
         for layer in self.layers[:depth]:
             x = self._up(layer, x)
@@ -200,7 +204,7 @@ class DeepBeliefNet(RegisteredModel, nn.Module):
         """Class probabilities of the fine-tuned classifier."""
         if self.classifier is None:
             raise RuntimeError("this DBN has no classifier yet; call fine_tune(x, y) first")
-        x = as_data_tensor(x, name="x", n_features=self.n_visible, units=self.layers[0].visible)
+        x = self.check_data(x, "x")
         return torch.softmax(self.classifier(x.to(device=self.device, dtype=self.dtype)), -1)
 
     def predict(self, x) -> Tensor:

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from .._utils.progress import Progress
 from .._utils.validation import check_positive_int, numeric_tensor, trusted_inputs
+from .protocol import EnergyModel
 
 
 def check_mask(mask, v: Tensor) -> Tensor:
@@ -35,7 +36,7 @@ def check_mask(mask, v: Tensor) -> Tensor:
     return mask.expand(v.shape)
 
 
-def observed_input(model, v, mask, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+def observed_input(model: EnergyModel, v, mask, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
     """``(v, mask, start)`` for inpainting with ``model``: ``v`` (2-D) checked as its visible states
     where it is observed (the missing entries may hold anything, NaN say), ``mask`` as a boolean
     tensor of ``v``'s shape, and the chains' start ``v ~ p(v | h = 0)``, which also stands in

@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
+from ..models.protocol import EnergyModel
+
 #: Largest layer torchrbm will enumerate (2**25 states).
 MAX_ENUMERATED_UNITS = 25
 
 
-def enumerated_layer(model) -> tuple[str, int]:
+def enumerated_layer(model: EnergyModel) -> tuple[str, int]:
     """Which layer to enumerate (``"visible"`` or ``"hidden"``) and its size.
 
     The smaller discrete layer is chosen; ties go to the hidden layer.  Raises
@@ -42,13 +44,13 @@ def enumerated_layer(model) -> tuple[str, int]:
     return layer, size
 
 
-def layer_free_energy(model, layer: str) -> Callable[[Tensor], Tensor]:
+def layer_free_energy(model: EnergyModel, layer: str) -> Callable[[Tensor], Tensor]:
     """The free energy of ``layer``'s states with the other layer summed out."""
     return model.free_energy_hidden if layer == "hidden" else model.free_energy
 
 
 def iter_states(
-    model, layer: str, *, chunk_size: int = 2**16, dtype: torch.dtype | None = None
+    model: EnergyModel, layer: str, *, chunk_size: int = 2**16, dtype: torch.dtype | None = None
 ) -> Iterator[Tensor]:
     """All states of ``layer`` in chunks of at most ``chunk_size`` rows."""
     units = model.hidden if layer == "hidden" else model.visible
@@ -60,7 +62,7 @@ def iter_states(
 
 
 @torch.no_grad()
-def log_partition(model, *, chunk_size: int = 2**16) -> float:
+def log_partition(model: EnergyModel, *, chunk_size: int = 2**16) -> float:
     """``log Z`` by enumerating the smaller layer, accumulated in float64."""
     layer, _ = enumerated_layer(model)
     model64 = as_float64(model)
@@ -72,7 +74,7 @@ def log_partition(model, *, chunk_size: int = 2**16) -> float:
     return float(torch.logsumexp(torch.stack(partial), 0))
 
 
-def as_float64(model):
+def as_float64(model: EnergyModel):
     """``model`` itself if it is float64, else a float64 copy of it."""
     if model.dtype == torch.float64:
         return model

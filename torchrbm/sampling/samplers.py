@@ -21,6 +21,7 @@ from torch import Tensor
 
 from .._utils.registry import Registry
 from .._utils.validation import check_positive_int
+from ..models.protocol import EnergyModel
 from .enumeration import enumerated_layer, iter_states, layer_free_energy
 from .tempering import TemperedPath
 
@@ -60,7 +61,7 @@ class Sampler(abc.ABC):
 
     @abc.abstractmethod
     def negative_phase(
-        self, model, v_data: Tensor, h_data: Tensor, generator: torch.Generator | None = None
+        self, model: EnergyModel, v_data: Tensor, h_data: Tensor, generator: torch.Generator | None = None
     ) -> NegativePhase:
         """Negative statistics, given a batch of data and (for samplers that
         :attr:`start from the data <starts_from_data>`) hidden states sampled from it."""
@@ -105,7 +106,7 @@ class CD(Sampler):
     def __init__(self, k: int = 1) -> None:
         self.k = check_positive_int(k, "k")
 
-    def negative_phase(self, model, v_data, h_data, generator=None) -> NegativePhase:
+    def negative_phase(self, model: EnergyModel, v_data, h_data, generator=None) -> NegativePhase:
         h = h_data
         for step in range(self.k):
             v = model.sample_v(h, generator)
@@ -125,7 +126,7 @@ class PersistentSampler(Sampler):
 
     chains: Tensor | None = None
 
-    def _current_chains(self, model, count: int, generator) -> Tensor:
+    def _current_chains(self, model: EnergyModel, count: int, generator) -> Tensor:
         """The persistent chains, or ``count`` new ones from the visible biases alone,
         ``v ~ p(v | h = 0)``, when there are none yet for this model."""
         v = self.chains
@@ -156,7 +157,7 @@ class PCD(PersistentSampler):
         self.n_chains = check_positive_int(n_chains, "n_chains")
         self.k = check_positive_int(k, "k")
 
-    def negative_phase(self, model, v_data, h_data, generator=None) -> NegativePhase:
+    def negative_phase(self, model: EnergyModel, v_data, h_data, generator=None) -> NegativePhase:
         v = self._current_chains(model, self.n_chains, generator)
         for _ in range(self.k):
             v = model.sample_v(model.sample_h(v, generator), generator)
@@ -223,7 +224,7 @@ class PT(PersistentSampler):
         """Acceptance rate of swaps between temperatures ``t`` and ``t + 1``."""
         return self._accepted.cpu() / self._proposed.clamp(min=1)
 
-    def negative_phase(self, model, v_data, h_data, generator=None) -> NegativePhase:
+    def negative_phase(self, model: EnergyModel, v_data, h_data, generator=None) -> NegativePhase:
         path = TemperedPath(model)
         n_temps, n_chains = self.n_temps, self.n_chains
         beta = self._betas_of_chains(model.device, model.dtype)
@@ -298,7 +299,7 @@ class Exact(Sampler):
     #: Largest layer enumerated at every step (2**20 states).
     max_units = 20
 
-    def negative_phase(self, model, v_data, h_data, generator=None) -> NegativePhase:
+    def negative_phase(self, model: EnergyModel, v_data, h_data, generator=None) -> NegativePhase:
         layer, size = enumerated_layer(model)
         if size > self.max_units:
             raise ValueError(f"the Exact sampler enumerates at most {self.max_units} units; found {size}")

@@ -16,11 +16,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..models.protocol import EnergyModel
+
 
 class TemperedPath:
     """``f_beta`` and its Gibbs transition for ``model`` and base visible biases ``base_bias``."""
 
-    def __init__(self, model, base_bias: Tensor | None = None) -> None:
+    def __init__(self, model: EnergyModel, base_bias: Tensor | None = None) -> None:
         self.model = model
         self.base_bias = (
             torch.zeros(model.n_visible, device=model.device, dtype=model.dtype)

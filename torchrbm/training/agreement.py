@@ -11,10 +11,11 @@ import torch
 from torch import Tensor
 
 from .._utils.rng import resolve_generator
+from ..models.protocol import EnergyModel
 from . import distributed
 
 
-def generators(model, seed: int | None, generator: torch.Generator | None, rank: int,
+def generators(model: EnergyModel, seed: int | None, generator: torch.Generator | None, rank: int,
                world_size: int) -> tuple[torch.Generator, torch.Generator]:
     """The generators for sampling and for shuffling (one and the same in a single process).
 

@@ -23,6 +23,7 @@ from typing import Any
 from torch import Tensor
 
 from .._utils.files import read_tensor_file, write_tensor_file
+from ..models.protocol import EnergyModel
 from .settings import MAY_CHANGE_ON_RESUME
 
 FORMAT_VERSION = 2  # 2: the header carries the SHA-256 of header and tensors (1: none)
@@ -64,7 +65,7 @@ def _key(text: str):
     return int(text) if text.isdigit() else text
 
 
-def save_checkpoint(path: str | os.PathLike, *, epoch: int, model, optimizer, sampler, generators,
+def save_checkpoint(path: str | os.PathLike, *, epoch: int, model: EnergyModel, optimizer, sampler, generators,
                     history, fingerprint: dict[str, Any], extra: dict[str, Tensor], lr_scheduler=None) -> None:
     """Write the state after ``epoch`` (see the module docstring) to ``path``, atomically."""
     tensors: dict[str, Tensor] = {}

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from .._utils import threads
 from .._utils.progress import Progress
-from .._utils.validation import as_data_tensor, check_positive_int
+from .._utils.validation import check_positive_int
 from ..models.classification import check_labels
 from ..models.dbn import DeepBeliefNet
 from .fit import fit
@@ -48,7 +48,7 @@ class DBN(DeepBeliefNet):
         settings = list(settings) or [{}] * len(self.layers)
         if len(settings) != len(self.layers):
             raise ValueError(f"settings has {len(settings)} entries for {len(self.layers)} layers")
-        x = as_data_tensor(data, n_features=self.n_visible, units=self.layers[0].visible)
+        x = self.check_data(data)
         histories = []
         for index, layer in enumerate(self.layers):
             options = {**common, **settings[index]}
@@ -74,7 +74,7 @@ class DBN(DeepBeliefNet):
         History records: ``epoch``, ``train_loss``, ``valid_error``, ``time``.  ``progress``
         reports each epoch's loss and validation error on stderr (:mod:`torchrbm.progress`).
         """
-        x = as_data_tensor(x, name="x", n_features=self.n_visible, units=self.layers[0].visible)
+        x = self.check_data(x, "x")
         n_classes = int(check_labels(y, x.shape[0]).max()) + 1 if n_classes is None else n_classes
         labels = check_labels(y, x.shape[0], check_positive_int(n_classes, "n_classes", minimum=2))
         if not 0.0 <= validation_fraction < 1.0:

@@ -26,6 +26,8 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from ..models.protocol import EnergyModel
+
 __all__ = [
     "is_active",
     "rank_and_size",
@@ -119,7 +121,7 @@ def _communication_device(device: torch.device | str) -> torch.device:
 
 
 @torch.no_grad()
-def broadcast_parameters(model) -> None:
+def broadcast_parameters(model: EnergyModel) -> None:
     """Copy rank 0's parameters and buffers to every process."""
     for tensor in [*model.parameters(), *model.buffers()]:
         carrier = tensor.detach().to(_communication_device(tensor.device))

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..models.protocol import EnergyModel
 from ..sampling.samplers import Sampler
 from .defaults import DEFAULTS
 from .loop import run_training
@@ -20,7 +21,7 @@ from .settings import Callback, Scheduler, TrainingSettings
 
 
 def fit(
-    model,
+    model: EnergyModel,
     data,
     *,
     sampler: Sampler | None = None,

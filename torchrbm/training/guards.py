@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from ..models.protocol import EnergyModel
+
 if TYPE_CHECKING:
     from .settings import TrainingSettings
 
@@ -32,16 +34,16 @@ class DivergenceGuard:
     diverged state could be written.
     """
 
-    def __init__(self, model, weight_names: set[str], settings: TrainingSettings) -> None:
+    def __init__(self, model: EnergyModel, weight_names: set[str], settings: TrainingSettings) -> None:
         self.settings = settings
         self.weight_names = weight_names
         self._last_good = self._snapshot(model)
 
     @staticmethod
-    def _snapshot(model) -> dict[str, Tensor]:
+    def _snapshot(model: EnergyModel) -> dict[str, Tensor]:
         return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
-    def _problem(self, model, mean_free_energy: float) -> str | None:
+    def _problem(self, model: EnergyModel, mean_free_energy: float) -> str | None:
         for name, param in model.named_parameters():
             if not bool(torch.isfinite(param).all()):
                 return f"parameter {name!r} became NaN or infinite"
@@ -59,7 +61,7 @@ class DivergenceGuard:
                     f"beyond {MAX_FREE_ENERGY_PER_UNIT:g} per visible unit")
         return None
 
-    def _likely_causes(self, model, lr: float) -> str:
+    def _likely_causes(self, model: EnergyModel, lr: float) -> str:
         momentum = self.settings.momentum
         causes = [f"a learning rate too large for this model (lr = {lr:g} in this epoch; try a tenth)"]
         if momentum:
@@ -73,7 +75,7 @@ class DivergenceGuard:
             causes.append("no gradient clipping (clip_grad_norm=...)")
         return "; ".join(causes)
 
-    def check(self, model, epoch: int, mean_free_energy: float, lr: float) -> None:
+    def check(self, model: EnergyModel, epoch: int, mean_free_energy: float, lr: float) -> None:
         """Raise :class:`DivergenceError` (after restoring the last good parameters) if the run diverged
         in ``epoch``, trained with learning rate ``lr``."""
         problem = self._problem(model, mean_free_energy)

@@ -18,6 +18,7 @@ from torch import Tensor
 from .._utils import threads
 from .._utils.progress import Progress
 from ..estimation.estimate import mean_free_energy, reconstruction_error
+from ..models.protocol import EnergyModel
 from . import distributed
 from .agreement import batches_or_gaps, raise_if_failed
 from .guards import DivergenceGuard
@@ -41,7 +42,7 @@ def _rows_of_step(arguments: dict[str, Any]) -> tuple[Any, int]:
 
 
 @threads.per_call(_rows_of_step)
-def run_training(model, data, settings: TrainingSettings, *, context=None, validation_data=None,
+def run_training(model: EnergyModel, data, settings: TrainingSettings, *, context=None, validation_data=None,
                  validation_context=None) -> History:
     """Train ``model`` on ``data`` with ``settings``: :func:`~torchrbm.training.fit.fit`'s work, whose
     documentation says what each setting and argument does."""

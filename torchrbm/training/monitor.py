@@ -11,6 +11,7 @@ from torch import Tensor
 from .._utils.validation import check_nonnegative_float, check_positive_int
 from ..estimation.ais import ais
 from ..estimation.estimate import exact_log_likelihood, exact_log_partition, mean_free_energy
+from ..models.protocol import EnergyModel
 
 #: Keys of records written by earlier versions, and their names now.
 RENAMED_KEYS = {"log_likelihood": "log_likelihood_train"}  # it was always measured on training rows
@@ -81,7 +82,7 @@ class LogLikelihoodMonitor:
         self.seed = seed
         self.ais_options = {"n_chains": 100, "n_betas": 1000, **ais_options}
 
-    def __call__(self, model, record: dict[str, Any]) -> None:
+    def __call__(self, model: EnergyModel, record: dict[str, Any]) -> None:
         if (record["epoch"] + 1) % self.every:
             return
         method = self.method
@@ -112,7 +113,7 @@ class ScalarLogger:
     def __init__(self, writer) -> None:
         self.writer = writer
 
-    def __call__(self, model, record: dict[str, Any]) -> None:
+    def __call__(self, model: EnergyModel, record: dict[str, Any]) -> None:
         for key, value in record.items():
             if key != "epoch" and isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.writer.add_scalar(f"train/{key}", value, record["epoch"])
@@ -243,7 +244,7 @@ class EarlyStopping:
             self.waited += 1
         return improved
 
-    def __call__(self, model, record: dict[str, Any]) -> bool:
+    def __call__(self, model: EnergyModel, record: dict[str, Any]) -> bool:
         """Observe ``record``, keeping a copy of ``model``'s state if it is the best; whether to stop."""
         if self.every_epoch and record.get(self.key) is None:
             raise ValueError(f"early stopping monitors {self.key!r}, which the record of epoch {record['epoch']} "
@@ -253,7 +254,7 @@ class EarlyStopping:
             self.best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
         return self.stopped
 
-    def restore(self, model) -> None:
+    def restore(self, model: EnergyModel) -> None:
         """Load the best epoch's parameters into ``model`` (if ``restore_best`` and one was kept)."""
         if self.restore_best and self.best_state is not None:
             model.load_state_dict(self.best_state)

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 
 import torch
 
+from ..models.protocol import EnergyModel
+
 __all__ = [
     "PRECISIONS",
     "matmul_dtype",
@@ -41,7 +43,7 @@ def matmul_dtype(precision: str) -> torch.dtype | None:
 
 
 @contextmanager
-def mixed_precision(model, precision: str) -> Iterator[None]:
+def mixed_precision(model: EnergyModel, precision: str) -> Iterator[None]:
     """Run ``model``'s matrix products at ``precision`` inside the block, then restore it."""
     dtype = matmul_dtype(precision)
     previous = model.matmul_dtype

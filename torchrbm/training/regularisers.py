@@ -7,6 +7,7 @@ from torch import Tensor
 
 from .._utils.grad_mode import differentiable
 from .._utils.validation import check_nonnegative_float
+from ..models.protocol import EnergyModel
 
 
 def check_sparsity(target: float, cost: float) -> float:
@@ -30,14 +31,14 @@ class SparsityTarget:
         self.decay = decay
         self.q: Tensor | None = None
 
-    def add_grad(self, model, v: Tensor, h_mean: Tensor) -> None:
+    def add_grad(self, model: EnergyModel, v: Tensor, h_mean: Tensor) -> None:
         batch_q = h_mean.mean(0)
         self.q = batch_q if self.q is None else self.decay * self.q + (1 - self.decay) * batch_q
         delta = self.cost * (self.q - self.target)
         add_autograd_grad(model, lambda: model.hidden_preactivation(v.mean(0, keepdim=True)), delta[None])
 
 
-def add_autograd_grad(model, output, grad_output: Tensor | None = None) -> None:
+def add_autograd_grad(model: EnergyModel, output, grad_output: Tensor | None = None) -> None:
     """Add the gradient of ``output()`` (a scalar, or weighted by ``grad_output``) with
     respect to every trained parameter of ``model`` to the parameters' ``.grad``."""
     with torch.enable_grad(), differentiable():
@@ -57,7 +58,7 @@ class Centering:
     RBM, so every estimator applies unchanged.
     """
 
-    def __init__(self, model, data: Tensor, rate: float = 0.01) -> None:
+    def __init__(self, model: EnergyModel, data: Tensor, rate: float = 0.01) -> None:
         if not model.supports_centering:
             raise ValueError(f"centred gradients are not implemented for {type(model).__name__}; train it "
                              "without centered=True")
@@ -66,7 +67,7 @@ class Centering:
         self.visible = model.visible.statistic(data).double().mean(0).to(model.dtype)
         self.hidden = torch.full((model.n_hidden,), 0.5, device=model.device, dtype=model.dtype)
 
-    def apply(self, model, grads: dict[str, Tensor], v: Tensor, h_mean: Tensor) -> None:
+    def apply(self, model: EnergyModel, grads: dict[str, Tensor], v: Tensor, h_mean: Tensor) -> None:
         self.visible.lerp_(model.visible.statistic(v).mean(0), self.rate)
         self.hidden.lerp_(h_mean.mean(0), self.rate)
         model.center_grad(grads, self.visible, self.hidden)

@@ -20,13 +20,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._utils.validation import as_data_tensor
 from ..data.batches import RowSource, TensorRows, row_source
+from ..models.protocol import EnergyModel
 from ..sampling.samplers import CD, PCD, Sampler
 from .settings import TrainingSettings
 
 
-def join_context(model, rows: Tensor, context, name: str) -> Tensor:
+def join_context(model: EnergyModel, rows: Tensor, context, name: str) -> Tensor:
     """``model.join_context(rows, context, name)``; without that hook, ``rows`` (and no ``context``)."""
     join = getattr(model, "join_context", None)
     if join is not None:
@@ -36,12 +36,12 @@ def join_context(model, rows: Tensor, context, name: str) -> Tensor:
     return rows
 
 
-def training_source(model, data, context, settings: TrainingSettings) -> RowSource:
+def training_source(model: EnergyModel, data, context, settings: TrainingSettings) -> RowSource:
     """``data`` (and its ``context``) as the checked rows of a training run; a context also has the
     run's options checked against it."""
     if context is None and not hasattr(model, "join_context"):
         return row_source(data, model)
-    rows = as_data_tensor(data, n_features=model.n_visible, units=model.visible)
+    rows = model.check_data(data)
     source = TensorRows(join_context(model, rows, context, "context"))
     if type(settings.sampler) not in (CD, PCD) or settings.centered or settings.log_likelihood_every:
         raise ValueError(f"a {type(model).__name__} trains with CD(k) or PCD (each chain conditioned on a context "
@@ -50,32 +50,32 @@ def training_source(model, data, context, settings: TrainingSettings) -> RowSour
     return source
 
 
-def validation_rows(model, data, context, *, with_context: bool) -> Tensor:
+def validation_rows(model: EnergyModel, data, context, *, with_context: bool) -> Tensor:
     """The held-out rows of ``data`` (and ``context``, which a run trained ``with_context`` needs)."""
-    rows = as_data_tensor(data, name="validation_data", n_features=model.n_visible, units=model.visible)
+    rows = model.check_data(data, "validation_data")
     if with_context and context is None:
         raise ValueError(f"validation_data for a {type(model).__name__} needs its validation_context")
     return join_context(model, rows, context, "validation_context")
 
 
-def split_rows(model, rows: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+def split_rows(model: EnergyModel, rows: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
     """``model.split_rows(rows)``; without that hook, ``(rows, {})``."""
     split = getattr(model, "split_rows", None)
     return (rows, {}) if split is None else split(rows)
 
 
-def given(model, inputs: dict[str, Tensor]):
+def given(model: EnergyModel, inputs: dict[str, Tensor]):
     """``model`` given per-row ``inputs`` (``model.condition(**inputs)``); ``model`` itself without inputs."""
     return model.condition(**inputs) if inputs else model
 
 
-def model_for_rows(model, rows: Tensor):
+def model_for_rows(model: EnergyModel, rows: Tensor):
     """The model that generates the visible part of stored ``rows`` (given their other inputs), and that part."""
     v, inputs = split_rows(model, rows)
     return given(model, inputs), v
 
 
-def chains_for_rows(model, row_model, inputs: dict[str, Tensor], sampler: Sampler):
+def chains_for_rows(model: EnergyModel, row_model, inputs: dict[str, Tensor], sampler: Sampler):
     """The model on which ``sampler``'s chains run for a batch of ``row_model`` (``model`` given the batch's
     ``inputs``), and the chains' inputs: the batch's own for chains that start from it, else, for chain
     ``i`` of ``n_chains``, those of the batch's row ``i mod N``."""

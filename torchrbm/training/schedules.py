@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from .._utils.validation import check_nonnegative_float
+from ..models.protocol import EnergyModel
 from .monitor import higher_is_better, resolve_measure
 from .settings import Scheduler, TrainingSettings
 
@@ -27,7 +28,7 @@ def lr_at(lr: float | Callable[[int], float], epoch: int) -> float:
     return check_nonnegative_float(value, f"learning rate at epoch {epoch}")
 
 
-def make_optimizer(model, settings: TrainingSettings) -> torch.optim.Optimizer:
+def make_optimizer(model: EnergyModel, settings: TrainingSettings) -> torch.optim.Optimizer:
     """The optimizer of ``fit(..., optimizer=...)`` over ``model``'s trained parameters, set for epoch 0."""
     optimizer = settings.optimizer
     lr, momentum = lr_at(settings.lr, 0), momentum_at(settings.momentum, settings.momentum_switch, 0)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from .._utils.validation import check_nonnegative_float, check_positive_int
+from ..models.protocol import EnergyModel
 from ..sampling.samplers import Sampler
 from .defaults import DEFAULTS
 from .monitor import EarlyStopping
@@ -134,7 +135,7 @@ class TrainingSettings:
         """Whether ``optimizer`` is an instance, which keeps its own learning rate and momentum."""
         return isinstance(self.optimizer, torch.optim.Optimizer)
 
-    def fingerprint(self, model, world_size: int, scheduler: Scheduler | None) -> dict[str, Any]:
+    def fingerprint(self, model: EnergyModel, world_size: int, scheduler: Scheduler | None) -> dict[str, Any]:
         """The settings a checkpoint records, with ``model``'s configuration, the number of processes and the
         type of the learning-rate scheduler made from ``lr_scheduler``; a run resumes from the checkpoint
         only with the same ones (:data:`MAY_CHANGE_ON_RESUME` excepted)."""

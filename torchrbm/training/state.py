@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from ..data.batches import RowSource, TensorRows, random_rows
+from ..models.protocol import EnergyModel
 from . import distributed
 from .agreement import generators
 from .monitor import History, LogLikelihoodMonitor, resolve_measure
@@ -55,7 +56,7 @@ class TrainingState:
         return [param for _, param in self.named]
 
 
-def prepare(model, data, settings: TrainingSettings, *, context=None, validation_data=None,
+def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=None, validation_data=None,
             validation_context=None) -> TrainingState:
     """Check the data against ``model``, draw the monitored rows, and make the generators, regularisers,
     optimizer and scheduler of a training run (in this order: the random draws depend on it)."""
@@ -100,7 +101,7 @@ def _callbacks(settings: TrainingSettings, monitor_train: Tensor, monitor_valid:
     return callbacks
 
 
-def _optimization(model, settings: TrainingSettings,
+def _optimization(model: EnergyModel, settings: TrainingSettings,
                   has_validation: bool) -> tuple[torch.optim.Optimizer, Scheduler | None, str | None]:
     """The optimizer, the learning-rate scheduler and the record key a plateau scheduler follows."""
     opt = make_optimizer(model, settings)

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from .._utils.validation import trusted_inputs
 from ..models.base import uniform_coefficients
+from ..models.protocol import EnergyModel
 from ..sampling.samplers import NegativePhase, Sampler
 from .regularisers import Centering, SparsityTarget, add_autograd_grad
 from .rows import chains_for_rows, given, split_rows
@@ -25,7 +26,7 @@ from .rows import chains_for_rows, given, split_rows
 
 @torch.no_grad()
 @trusted_inputs()
-def step(model, batch: Tensor, sampler: Sampler, generator: torch.Generator | None,
+def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.Generator | None,
          named: list[tuple[str, Tensor]], weight_names: set[str], weight_decay: float,
          sparsity: SparsityTarget | None, centering: Centering | None,
          extra_loss: Callable[[Any, Tensor], Tensor] | None = None) -> None:

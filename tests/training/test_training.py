@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import all_binary, random_rbm
+from helpers import all_binary, random_rbm
 
 import torchrbm as tr
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import all_binary, random_rbm
+from helpers import all_binary, random_rbm
 
 import torchrbm as tr
 

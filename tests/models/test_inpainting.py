@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import all_binary, random_rbm
+from helpers import all_binary, random_rbm
 
 import torchrbm as tr
 from torchrbm.cli import inpainting_mask, main

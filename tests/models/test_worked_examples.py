@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import seed_example_rbm
+from helpers import seed_example_rbm
 
 import torchrbm as tr
 

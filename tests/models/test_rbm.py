@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from conftest import all_binary, brute_force_log_z, random_rbm
+from helpers import all_binary, brute_force_log_z, random_rbm
 
 import torchrbm as tr
 

@@ -3,18 +3,16 @@ one settings object (TrainingSettings) behind fit's keywords."""
 
 import dataclasses
 import inspect
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import ROOT
 
 import torchrbm as tr
 from torchrbm.cli import build_parser
 from torchrbm.training.defaults import DEFAULTS, TrainingDefaults
 from torchrbm.training.settings import MAY_CHANGE_ON_RESUME, TrainingSettings
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _words(text: str) -> str:

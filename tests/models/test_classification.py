@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import randomize
+from helpers import randomize
 from sklearn.linear_model import LogisticRegression
 
 import torchrbm as tr

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from conftest import assert_free_energy_grad_matches_autograd, randomize
+from helpers import assert_free_energy_grad_matches_autograd, randomize
 
 import torchrbm as tr
 from torchrbm import units

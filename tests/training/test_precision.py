@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import random_rbm
+from helpers import random_rbm
 
 import torchrbm as tr
 from torchrbm.precision import mixed_precision

@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 import torch
-from conftest import random_rbm
+from helpers import random_rbm
 
 import torchrbm as tr
 

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import all_binary, assert_free_energy_grad_matches_autograd, randomize
+from helpers import all_binary, assert_free_energy_grad_matches_autograd, randomize
 
 import torchrbm as tr
 
