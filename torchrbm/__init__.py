@@ -18,12 +18,14 @@ from .io import load, save
 from .models.classification import ClassificationRBM
 from .models.conditional import ConditionalRBM
 from .models.conv import ConvRBM
+from .models.protocol import EnergyModel
 from .models.rbm import RBM
 from .sampling.samplers import CD, PCD, PT, Exact, NegativePhase, Sampler
 from .training.dbn import DBN
 from .training.fit import fit
 from .training.guards import DivergenceError
 from .training.monitor import EarlyStopping, History, LogLikelihoodMonitor, ScalarLogger
+from .training.settings import TrainingSettings
 
 __all__ = [
     "AISResult",
@@ -37,12 +39,14 @@ __all__ = [
     "DBN",
     "DivergenceError",
     "EarlyStopping",
+    "EnergyModel",
     "Exact",
     "History",
     "IterableBatches",
     "NpyRows",
     "RowSource",
     "TensorRows",
+    "TrainingSettings",
     "LogLikelihoodMonitor",
     "ScalarLogger",
     "ais",

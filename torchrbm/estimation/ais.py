@@ -11,9 +11,15 @@ so ``f_1`` is the RBM and ``f_0`` the base times free hidden units,
 Each step is one Gibbs transition that leaves ``f_beta`` invariant:
 ``h ~ p(h | beta (b + v^T W))``, ``v ~ p(v | (1 - beta) a_A + beta (a + W h))``.
 
-*Forward* AIS starts from exact base samples and gives ``log Z = log Z_0 +
-log mean(w)``, an estimate whose expectation is below the truth (Jensen), so the
-log-likelihood it implies is optimistic.  *Reverse* AIS runs the same path from
+A chain through the ladder ``0 = beta_0 < beta_1 < ... < beta_K = 1`` carries the
+importance weight
+
+    log w = sum_{k=1..K} [log f_{beta_k}(v_{k-1}) - log f_{beta_{k-1}}(v_{k-1})],
+
+``v_{k-1}`` being its state after the transition at ``beta_{k-1}``.  *Forward* AIS
+starts from exact base samples and gives ``log Z = log Z_0 + log mean(w)``, an
+estimate whose expectation is below the truth (Jensen), so the log-likelihood it
+implies is optimistic.  *Reverse* AIS runs the same path from
 1 to 0, starting from data as a stand-in for model samples (the upper half of
 bidirectional Monte Carlo, Grosse et al. 2015; in the spirit of Burda et al.'s
 RAISE), and gives ``log Z = log Z_0 - log mean(w)``, which is conservative
@@ -46,9 +52,11 @@ class AISResult:
     """An estimate of ``log Z`` with its uncertainty.
 
     ``log_z_std`` is the standard error of ``log Z`` by the delta method,
-    ``std(w) / (sqrt(n) mean(w))``; ``interval`` is ``log(Z_hat -+ 3 sigma)``
-    (Salakhutdinov & Murray 2008), whose lower end is ``-inf`` when
-    ``3 sigma >= Z_hat``.  ``ess`` is the effective sample size of the weights.
+    ``std(w) / (sqrt(n) mean(w))`` over the ``n`` chains; ``interval`` is
+    ``log(Z_hat -+ 3 sigma)`` with ``sigma = std(w) Z_0 / sqrt(n)`` (Salakhutdinov & Murray
+    2008), whose lower end is ``-inf`` when ``3 sigma >= Z_hat``.  ``ess`` is the effective
+    sample size of the weights, ``(sum w)^2 / sum w^2`` (``n`` at best, 1 at worst).
+    ``log_weights`` has shape ``(n_chains,)`` (float64); ``base_log_z`` is ``log Z_0``.
     """
 
     log_z: float

@@ -20,9 +20,12 @@ def check_sparsity(target: float, cost: float) -> float:
 class SparsityTarget:
     """Hinton's (2010) sparsity penalty toward a mean hidden activation ``target``.
 
-    A running estimate ``q <- decay q + (1 - decay) <E[h|v]>_batch`` is kept, and
-    ``cost (q - target)`` is added to the gradient with respect to each hidden
-    unit's total input, which reaches the hidden biases and incoming weights.
+    A running estimate ``q <- decay q + (1 - decay) <E[h|v]>_batch`` (shape ``(n_hidden,)``) is
+    kept, and ``cost (q - target)`` is added to the gradient with respect to each hidden
+    unit's total input at the batch's mean ``<v>``, which reaches the hidden biases and
+    incoming weights; for a dense RBM::
+
+        g_b += cost (q - target),   g_W += cost <s(v)> (q - target)^T.
     """
 
     def __init__(self, target: float, cost: float, decay: float = 0.9) -> None:
