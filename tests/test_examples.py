@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import ROOT
 
 EXAMPLES = ROOT / "examples"
@@ -32,6 +33,7 @@ def test_every_example_has_small_settings():
     assert sorted(path.name for path in EXAMPLES.glob("*.py")) == sorted(SMALL)
 
 
+@pytest.mark.slow
 def test_digits_pipeline(tmp_path):
     done = run_example("digits_pipeline.py", tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())["results"]
@@ -42,6 +44,7 @@ def test_digits_pipeline(tmp_path):
     assert "accuracy" in done.stdout
 
 
+@pytest.mark.slow
 def test_dbn_digits(tmp_path):
     run_example("dbn_digits.py", tmp_path)
     results = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -50,6 +53,7 @@ def test_dbn_digits(tmp_path):
     assert (tmp_path / "out" / "samples.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_mnist_tour(tmp_path, shared_data):
     data = ("--data-dir", str(shared_data))
     done = run_example("mnist_tour.py", tmp_path, *data)

@@ -133,6 +133,7 @@ def test_visible_biases_start_from_the_data_or_from_zero(digits):
         RBM(visible_bias_init="mean").fit(x)
 
 
+@pytest.mark.slow
 def test_scikit_learns_own_bernoullirbm_tests_pass_on_the_drop_in(tmp_path):
     """scikit-learn's test module for BernoulliRBM, run with only its import changed.
 

@@ -129,6 +129,7 @@ def _torchrbm(*args: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
+@pytest.mark.slow
 def test_train_into_a_pipe_writes_one_line_per_epoch_and_quiet_only_the_results(tmp_path):
     common = ["train", "--hidden", "8", "--epochs", "3", "--batch-size", "200"]  # digits; exact log-likelihood
     logged = _torchrbm(*common, "--out", str(tmp_path / "logged"))

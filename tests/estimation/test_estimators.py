@@ -28,6 +28,7 @@ def _exact_samples(rbm, n, seed):
     return rbm.sample_v(h[rows], generator)
 
 
+@pytest.mark.slow
 def test_ais_and_reverse_ais_agree_with_exact_log_z(trained):
     rbm, data, exact = trained
     forward = tr.ais(rbm, n_chains=200, n_betas=4000, schedule="linear", data=data, seed=1)

@@ -63,6 +63,7 @@ def test_named_masks():
         inpainting_mask("top", 10)
 
 
+@pytest.mark.slow
 def test_cli_inpaint_beats_filling_with_pixel_means(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--epochs", "20", "--hidden", "64", "--ais-betas", "100", "--out", str(run), "--quiet"]) == 0

@@ -43,6 +43,7 @@ def test_parallel_tempering_swaps_identical_temperatures_always():
     assert sampler.swap_rates[0].item() == pytest.approx(1.0, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_parallel_tempering_beats_pcd_on_bars_and_stripes():
     data = tr.datasets.bars_and_stripes(4)
     results = {}

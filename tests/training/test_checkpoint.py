@@ -94,6 +94,7 @@ def test_resuming_with_other_settings_or_a_damaged_file_is_refused(tmp_path):
         _run(tr.PCD(n_chains=20), checkpoint=path, resume=True)
 
 
+@pytest.mark.slow
 def test_cli_resume_continues_a_run_and_refuses_other_settings(tmp_path, capsys, caplog):
     from torchrbm.cli import main
 
@@ -126,6 +127,7 @@ def test_cli_resume_continues_a_run_and_refuses_other_settings(tmp_path, capsys,
     assert len((interrupted / "metrics.jsonl").read_text().splitlines()) == 4
 
 
+@pytest.mark.slow
 def test_sigterm_stops_after_the_epoch_and_the_run_resumes_bit_for_bit(tmp_path):
     import os
     import signal

@@ -8,6 +8,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -79,6 +80,7 @@ def test_two_processes_keep_identical_parameters_equal_to_one_process(tmp_path):
         torch.testing.assert_close(getattr(exact[0], name), getattr(single, name), rtol=0, atol=2e-6)
 
 
+@pytest.mark.slow
 def test_cli_train_under_torchrun_with_two_processes(tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 import torchrbm as tr
@@ -33,6 +34,7 @@ def _epochs_done(run) -> tuple[int, int]:
     return (logged[-1]["epoch"] if logged else -1), (saved[-1]["epoch"] if saved else -1)
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_ends_with_the_uninterrupted_model(tmp_path, shared_data):
     reference = tmp_path / "reference"
     subprocess.run(_command(reference, shared_data), check=True, timeout=300)
