@@ -10,7 +10,8 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm.cli import _split_train_held_out, build_parser, main
+from torchrbm.cli import build_parser, main
+from torchrbm.cli.data import DataOptions
 
 
 def _subcommands() -> list[str]:
@@ -292,9 +293,8 @@ def test_momentum_takes_one_or_two_values_below_one(tmp_path, capsys):
 @pytest.mark.parametrize("name, n_train, n_valid", [("mnist", 54000, 6000), ("binarized-mnist", 50000, 10000)])
 def test_training_runs_never_see_the_test_split(shared_data_dir, name, n_train, n_valid):
     """mnist validates on 10 % of its training split (seed --seed); binarized-mnist on its valid split."""
-    args = build_parser().parse_args(["train", "--data", name, "--data-dir", str(shared_data_dir),
-                                      "--binarize", "none"])
-    train, valid, which = _split_train_held_out(args)
+    rows = DataOptions(data=name, data_dir=str(shared_data_dir), binarize="none").training_rows(tr.units.Bernoulli())
+    train, valid, which = rows.train, rows.held_out, rows.held_out_rows
     assert (train.shape[0], valid.shape[0]) == (n_train, n_valid)
     rows = {split: tr.datasets.load(name, split=split, data_dir=shared_data_dir, binarize_method=None).numpy()
             for split in (["train", "test"] if name == "mnist" else ["train", "valid", "test"])}
@@ -417,12 +417,12 @@ def test_data_set_names_stay_names_and_older_runs_still_resume(tmp_path, capsys,
 
 
 def test_ctrl_c_during_the_final_evaluation_ends_with_the_resume_hint(tmp_path, capsys, caplog, monkeypatch):
-    import torchrbm.cli
+    import torchrbm.cli.train
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(torchrbm.cli, "evaluate", interrupted)
+    monkeypatch.setattr(torchrbm.cli.train, "evaluate", interrupted)
     run = tmp_path / "run"
     assert main(["train", "--hidden", "5", "--epochs", "2", "--out", str(run), "--quiet"]) == 130
     summary = json.loads((run / "summary.json").read_text())
