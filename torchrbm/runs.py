@@ -8,6 +8,7 @@
     model.safetensors        the model of the last finished epoch, with config and summary
     summary.json             final measurements and timing (or why the run stopped)
     report.html              everything on one page; figures as *.png
+    tensorboard/             the metrics for TensorBoard (with --tensorboard)
 
 Every file is written atomically (a temporary file, then a rename), so a crash
 never leaves a half-written one.  The other commands and :mod:`torchrbm.report`
@@ -146,6 +147,10 @@ class RunDirectory:
     @property
     def model(self) -> Path:
         return self.path / self.MODEL
+
+    @property
+    def report(self) -> Path:
+        return self.path / self.REPORT
 
     @property
     def tensorboard(self) -> Path:
