@@ -17,7 +17,7 @@ from ..data import datasets
 from ..estimation.evaluation import evaluate
 from ..report import write_report
 from ..runs import RunDirectory, absolute_data, data_fingerprint, settings_record
-from ..sampling.samplers import get_sampler
+from ..sampling.samplers import Sampler, get_sampler
 from ..training import distributed
 from ..training.loop import run_training
 from ..training.monitor import ScalarLogger, require_tensorboard, tensorboard_writer
@@ -41,7 +41,7 @@ class _Run:
     directory: RunDirectory
     rows: Rows
     scaler: datasets.Standardizer | None
-    sampler: Any
+    sampler: Sampler
     write: bool
 
     @property
