@@ -23,8 +23,7 @@ ARRAY_SUFFIXES, FIGURE_SUFFIXES = (".npy",), (".png", ".svg")
 
 
 def output_path(out: str) -> Path:
-    """``--out`` as a path whose directory exists (it is not created: a typo would hide the file) and whose
-    suffix names an array or a figure."""
+    """``--out`` as a path whose directory exists (it is not created: a typo would hide the file)."""
     path = Path(out)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"--out {out}: directory {path.parent} does not exist (create it first)")
@@ -32,6 +31,7 @@ def output_path(out: str) -> Path:
 
 
 def check_suffix(path: Path) -> None:
+    """Refuse an ``--out`` whose suffix names neither an array nor a figure."""
     if path.suffix not in ARRAY_SUFFIXES + FIGURE_SUFFIXES:
         raise ValueError(f"--out must end in .png, .svg or .npy; found {path.name}")
 
