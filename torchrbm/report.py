@@ -196,6 +196,6 @@ def render_report(run_dir: str | os.PathLike) -> str:
 
 def write_report(run_dir: str | os.PathLike) -> Path:
     """Write ``RUN_DIR/report.html`` (atomically) and return its path."""
-    path = RunDirectory(run_dir) / RunDirectory.REPORT
+    path = RunDirectory(run_dir).report
     atomic_write_text(path, render_report(run_dir))
     return path

@@ -8,6 +8,7 @@
     model.safetensors        the model of the last finished epoch, with config and summary
     summary.json             final measurements and timing (or why the run stopped)
     report.html              everything on one page; figures as *.png
+    tensorboard/             the metrics for TensorBoard (with --tensorboard)
 
 Every file is written atomically (a temporary file, then a rename), so a crash
 never leaves a half-written one.  The other commands and :mod:`torchrbm.report`
@@ -21,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,10 @@ import torch
 
 from ._utils.files import atomic_write_text
 from .data.registry import DATASETS, canonical_name
+from .io import save
+from .training import distributed
+from .training.checkpoint import checkpoint_history
+from .training.settings import MAY_CHANGE_ON_RESUME, TrainingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +57,28 @@ def absolute_data(data: str) -> str:
     if not Path(file).exists():
         return data
     return str(Path(file).resolve()) + (f":{key}" if key else "")
+
+
+#: config.json's names of the :class:`~torchrbm.training.settings.TrainingSettings` fields a run records
+#: (the names of ``torchrbm train``'s options of the same meaning).
+RECORDED_SETTINGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "momentum": "momentum",
+                     "weight_decay": "weight_decay", "sparsity_target": "sparsity_target", "centered": "centered",
+                     "log_likelihood_every": "ll_every", "precision": "precision",
+                     "checkpoint_every": "checkpoint_every", "resume": "resume", "clip_grad_norm": "clip_grad_norm",
+                     "max_abs_weight": "max_abs_weight"}
+
+#: Recorded keys that may change when a run is resumed: the training settings that may
+#: (:data:`~torchrbm.training.settings.MAY_CHANGE_ON_RESUME`), and the environment it runs in.
+MAY_CHANGE = frozenset({RECORDED_SETTINGS[name] for name in MAY_CHANGE_ON_RESUME if name in RECORDED_SETTINGS}
+                       | {"environment"})
+
+
+def settings_record(settings: TrainingSettings) -> dict[str, Any]:
+    """The training settings as config.json records them (momentum as a list of one or two values)."""
+    record = {key: getattr(settings, name) for name, key in RECORDED_SETTINGS.items()}
+    momentum = settings.momentum
+    record["momentum"] = list(momentum) if isinstance(momentum, (tuple, list)) else [momentum]
+    return record
 
 
 #: Facts a run records that earlier versions did not (absent from their settings, not a difference).
@@ -94,11 +122,17 @@ class RunDirectory:
     REPORT = "report.html"
     #: Files whose presence means that the directory holds a run (one that trained an epoch).
     RUN_FILES = (CHECKPOINT, METRICS, MODEL)
+    TENSORBOARD = "tensorboard"
     #: Everything a run writes, removed by ``overwrite``.
-    OUTPUTS = (*RUN_FILES, CONFIG, SUMMARY, REPORT, *FIGURES, "tensorboard")
+    OUTPUTS = (*RUN_FILES, CONFIG, SUMMARY, REPORT, *FIGURES, TENSORBOARD)
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+
+    @classmethod
+    def at(cls, path: str | os.PathLike | None) -> RunDirectory:
+        """The run directory ``path``, by default a new one named by the time: ``runs/DATE-TIME``."""
+        return cls(path if path is not None else f"runs/{time.strftime('%Y%m%d-%H%M%S')}")
 
     def __repr__(self) -> str:
         return f"RunDirectory({str(self.path)!r})"
@@ -113,6 +147,21 @@ class RunDirectory:
     @property
     def model(self) -> Path:
         return self.path / self.MODEL
+
+    @property
+    def report(self) -> Path:
+        return self.path / self.REPORT
+
+    @property
+    def tensorboard(self) -> Path:
+        """The directory of the TensorBoard event files."""
+        return self.path / self.TENSORBOARD
+
+    def figure(self, name: str) -> Path:
+        """The path of the figure ``name`` (one of :data:`FIGURES`)."""
+        if name not in FIGURES:
+            raise ValueError(f"a run writes no figure {name!r}; its figures are {', '.join(FIGURES)}")
+        return self.path / name
 
     # ------------------------------------------------------------------ reading
     def config(self) -> dict[str, Any]:
@@ -155,7 +204,31 @@ class RunDirectory:
             else:
                 path.unlink(missing_ok=True)
 
-    def check_resumable(self, config: dict[str, Any], may_change: set[str]) -> None:
+    def start(self, overwrite: bool, write: bool, device: str | None) -> None:
+        """Refuse to start a new run in a directory that holds one, unless ``overwrite``, in which case
+        the old run's files go (the report would show its figures, a --resume would continue it).
+        Under torchrun every process learns the verdict before process 0 (``write``) removes anything."""
+        existing = self.existing_run_files()
+        (refused,) = distributed.any_process([bool(existing) and not overwrite], torch.device(device or "cpu"))
+        if refused:
+            found = f" ({', '.join(existing)})" if existing else " (seen by process 0)"
+            raise ValueError(f"{self.path} already holds a run{found}: continue it with --resume, replace it with "
+                             f"--overwrite, or choose another --out")
+        if overwrite and write:
+            self.remove_outputs()
+
+    def resume(self, config: dict[str, Any], may_change: set[str] | frozenset[str],
+               epochs: int) -> list[dict[str, Any]]:
+        """The per-epoch records of the run to continue with ``config`` for ``epochs`` epochs in all
+        (:meth:`check_resumable`, with :data:`MAY_CHANGE` and ``may_change``); refused if it already holds more."""
+        self.check_resumable(config, MAY_CHANGE | set(may_change))
+        records = checkpoint_history(self.checkpoint) if self.checkpoint.is_file() else []
+        if epochs < len(records):  # refused before config.json records the smaller total
+            raise ValueError(f"{self.path} holds {len(records)} epochs, more than --epochs {epochs}: --epochs "
+                             f"is the total, so give at least {len(records)} to continue it")
+        return records
+
+    def check_resumable(self, config: dict[str, Any], may_change: set[str] | frozenset[str]) -> None:
         """Refuse to resume with settings (``config``) other than the recorded ones, except ``may_change``;
         and name a change of the data (its fingerprint) on its own.  A directory without settings (none yet,
         or killed before it wrote them) starts a new run."""
@@ -189,3 +262,7 @@ class RunDirectory:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         atomic_write_text(self.path / self.SUMMARY, json.dumps(summary, indent=2))
+
+    def write_model(self, model, metadata: dict[str, Any]) -> None:
+        """The run's model, with its settings and summary in ``metadata``."""
+        save(model, self.model, metadata=metadata)

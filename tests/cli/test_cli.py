@@ -10,7 +10,9 @@ import pytest
 import torch
 
 import torchrbm as tr
-from torchrbm.cli import _split_train_held_out, build_parser, main
+from torchrbm.cli import build_parser, main
+from torchrbm.cli.data import DataOptions
+from torchrbm.cli.options import train_options
 
 
 def _subcommands() -> list[str]:
@@ -65,6 +67,30 @@ def test_train_reports_ais_and_reverse_ais_for_large_models(tmp_path):
         low, high = summary[method]["log_likelihood_interval_3sigma"]
         assert low <= summary[method]["log_likelihood"] <= high
         assert summary[method]["n_betas"] == 500
+
+
+def test_one_setting_has_one_option_name_and_the_earlier_names_still_work():
+    parser = build_parser()
+    given = parser.parse_args(["evaluate", "m", "--ais-chains", "7", "--ais-betas", "9"])
+    earlier = parser.parse_args(["evaluate", "m", "--chains", "7", "--betas", "9"])
+    assert (given.ais_chains, given.ais_betas) == (earlier.ais_chains, earlier.ais_betas) == (7, 9)
+    train = train_options(parser.parse_args(["train", "--ais-chains", "7", "--ais-betas", "9"]))
+    assert (train.ais_chains, train.ais_betas) == (7, 9)
+    defaults = parser.parse_args(["evaluate", "m"]), train_options(parser.parse_args(["train"]))
+    assert [(options.ais_chains, options.ais_betas) for options in defaults] == [(100, 10000)] * 2
+    for name in ("--sampler-chains", "--n-chains"):
+        assert train_options(parser.parse_args(["train", name, "12"])).n_chains == 12
+
+
+def test_train_takes_the_ais_and_sampler_chains_by_their_names(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--hidden", "30", "--epochs", "1", "--sampler", "pcd", "--sampler-chains", "10",
+                 "--ais-chains", "20", "--ais-betas", "300", "--out", str(run), "--quiet"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["n_chains"], config["ais_chains"], config["ais_betas"]) == (10, 20, 300)
+    summary = json.loads((run / "summary.json").read_text())
+    for method in ("ais", "rais"):
+        assert (summary[method]["n_chains"], summary[method]["n_betas"]) == (20, 300)
 
 
 def test_evaluate_json_and_sample(tmp_path, capsys):
@@ -292,9 +318,8 @@ def test_momentum_takes_one_or_two_values_below_one(tmp_path, capsys):
 @pytest.mark.parametrize("name, n_train, n_valid", [("mnist", 54000, 6000), ("binarized-mnist", 50000, 10000)])
 def test_training_runs_never_see_the_test_split(shared_data_dir, name, n_train, n_valid):
     """mnist validates on 10 % of its training split (seed --seed); binarized-mnist on its valid split."""
-    args = build_parser().parse_args(["train", "--data", name, "--data-dir", str(shared_data_dir),
-                                      "--binarize", "none"])
-    train, valid, which = _split_train_held_out(args)
+    rows = DataOptions(data=name, data_dir=str(shared_data_dir), binarize="none").training_rows(tr.units.Bernoulli())
+    train, valid, which = rows.train, rows.held_out, rows.held_out_rows
     assert (train.shape[0], valid.shape[0]) == (n_train, n_valid)
     rows = {split: tr.datasets.load(name, split=split, data_dir=shared_data_dir, binarize_method=None).numpy()
             for split in (["train", "test"] if name == "mnist" else ["train", "valid", "test"])}
@@ -410,19 +435,19 @@ def test_data_set_names_stay_names_and_older_runs_still_resume(tmp_path, capsys,
     assert main(["train", "--sampler", "pcd", "--hidden", "5", "--epochs", "2", "--out", "old", "--quiet"]) == 0
     old = json.loads((tmp_path / "old" / "config.json").read_text())
     old.update(sampler=None)
-    del old["n_hidden"]
+    del old["n_hidden"], old["ais_chains"]  # nor --ais-chains
     (tmp_path / "old" / "config.json").write_text(json.dumps(old))
     assert main(["train", "--out", "old", "--resume", "--epochs", "3", "--quiet"]) == 0
     assert json.loads((tmp_path / "old" / "config.json").read_text())["sampler"] == "pcd"
 
 
 def test_ctrl_c_during_the_final_evaluation_ends_with_the_resume_hint(tmp_path, capsys, caplog, monkeypatch):
-    import torchrbm.cli
+    import torchrbm.cli.train
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(torchrbm.cli, "evaluate", interrupted)
+    monkeypatch.setattr(torchrbm.cli.train, "evaluate", interrupted)
     run = tmp_path / "run"
     assert main(["train", "--hidden", "5", "--epochs", "2", "--out", str(run), "--quiet"]) == 130
     summary = json.loads((run / "summary.json").read_text())

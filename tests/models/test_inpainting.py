@@ -8,7 +8,8 @@ import torch
 from helpers import all_binary, random_rbm
 
 import torchrbm as tr
-from torchrbm.cli import inpainting_mask, main
+from torchrbm.cli import main
+from torchrbm.models.inpainting import inpainting_mask
 
 
 def exact_conditional_mean(rbm, v, mask):

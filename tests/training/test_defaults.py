@@ -11,6 +11,7 @@ from helpers import ROOT
 
 import torchrbm as tr
 from torchrbm.cli import build_parser
+from torchrbm.cli.options import train_options
 from torchrbm.training.defaults import DEFAULTS, TrainingDefaults
 from torchrbm.training.settings import MAY_CHANGE_ON_RESUME, TrainingSettings
 
@@ -30,11 +31,11 @@ def test_fit_signature_reads_the_defaults():
 
 
 def test_cli_train_options_read_the_defaults():
-    args = build_parser().parse_args(["train"])
+    args = train_options(build_parser().parse_args(["train"]))
     assert (args.k, args.n_chains, args.batch_size, args.lr, args.weight_decay) == (
         DEFAULTS.k, DEFAULTS.n_chains, DEFAULTS.batch_size, DEFAULTS.lr, DEFAULTS.weight_decay)
     assert tuple(args.momentum) == DEFAULTS.momentum
-    assert args.sampler is None  # resolved per model: DEFAULTS.sampler, cd for --model crbm
+    assert args.sampler is None and args.sampler_name == DEFAULTS.sampler  # recorded as trained
     reference = (ROOT / "docs" / "cli.md").read_text()
     assert f"default: {DEFAULTS.sampler}" in reference
     assert f"(default: {DEFAULTS.batch_size})" in reference and f"(default: {DEFAULTS.lr:g})" in reference

@@ -9,14 +9,50 @@ The estimate returned is the Rao-Blackwellised mean
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from .._utils.progress import Progress
 from .._utils.validation import check_positive_int, numeric_tensor, trusted_inputs
 from .protocol import EnergyModel
+
+#: The named halves of a square image that :func:`inpainting_mask` knows.
+MASK_REGIONS = ("bottom", "top", "left", "right")
+
+
+def inpainting_mask(spec: str, n_visible: int, seed: int = 0) -> Tensor:
+    """The mask (``True``: missing) named by ``spec``: a half of a square image
+    (``bottom``, ``top``, ``left``, ``right``), ``random:P`` (each pixel missing with
+    probability ``P``) or a ``.npy`` file of booleans (or 0/1): one image's (of any shape
+    with ``n_visible`` pixels, e.g. 28 x 28) or one row per example."""
+    if spec.endswith(".npy"):
+        path = Path(spec)
+        if not path.is_file():
+            raise FileNotFoundError(f"mask file not found: {path}")
+        mask = torch.from_numpy(np.load(path, allow_pickle=False))
+        return mask.reshape(-1) if mask.ndim > 2 or (mask.ndim == 2 and mask.numel() == n_visible) else mask
+    if spec.startswith("random:"):
+        try:
+            fraction = float(spec.split(":", 1)[1])
+        except ValueError:
+            raise ValueError(f"--mask random:P needs a probability P; found {spec!r}") from None
+        if not 0 < fraction < 1:
+            raise ValueError(f"--mask random:P needs 0 < P < 1; found {fraction}")
+        return torch.rand(n_visible, generator=torch.Generator().manual_seed(seed)) < fraction
+    if spec not in MASK_REGIONS:
+        raise ValueError(f"--mask must be one of {', '.join(MASK_REGIONS)}, random:P or a .npy file; found {spec!r}")
+    side = math.isqrt(n_visible)
+    if side * side != n_visible or side == 1:
+        raise ValueError(f"--mask {spec} needs square images; the model has {n_visible} visible units")
+    rows, columns = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
+    region = {"bottom": rows >= side // 2, "top": rows < side // 2,
+              "left": columns < side // 2, "right": columns >= side // 2}[spec]
+    return region.reshape(-1)
 
 
 def check_mask(mask, v: Tensor) -> Tensor:

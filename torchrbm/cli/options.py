@@ -1,0 +1,113 @@
+"""``torchrbm train``'s choices as one frozen value, with the defaults of its options.
+
+The parser leaves out of its namespace the ``train`` options that were not given, so that a
+resumed run can tell them apart: :func:`train_options` takes what was given, then what the
+run recorded (for ``--resume``), then the defaults here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from ..runs import RunDirectory
+from ..training.defaults import DEFAULTS
+from .data import DataOptions
+
+#: Chains and temperatures of the final AIS and reverse AIS estimates (``--ais-chains``, ``--ais-betas``),
+#: the same for ``train`` and ``evaluate``.
+AIS_CHAINS = 100
+AIS_BETAS = 10000
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """Every option of ``torchrbm train``, by its name in config.json."""
+
+    data: str = "digits"
+    data_dir: str | None = None
+    binarize: str = "default"
+    csv_header: str | None = None
+    delimiter: str | None = None
+    max_rows: int | None = None
+    hidden: int = 100
+    init: str | None = None
+    model: str = "rbm"
+    order: int = 2
+    filters: int = 16
+    filter_size: int = 5
+    pool: int | None = None
+    visible: str = "bernoulli"
+    learn_sigma: bool = False
+    sampler: str | None = None
+    k: int = DEFAULTS.k
+    n_chains: int = DEFAULTS.n_chains
+    n_temps: int = 10
+    centered: bool = False
+    ll_every: int = 0
+    ais_chains: int = AIS_CHAINS
+    ais_betas: int = AIS_BETAS
+    epochs: int = 50
+    batch_size: int = DEFAULTS.batch_size
+    lr: float = DEFAULTS.lr
+    momentum: tuple[float, ...] = DEFAULTS.momentum
+    weight_decay: float = DEFAULTS.weight_decay
+    sparsity_target: float | None = None
+    clip_grad_norm: float | None = None
+    max_abs_weight: float | None = 1e3
+    holdout: float | None = None
+    precision: str = "32-true"
+    device: str = "cpu"
+    seed: int = 0
+    out: str | None = None
+    quiet: bool = False
+    resume: bool = False
+    overwrite: bool = False
+    checkpoint_every: int = 1
+    tensorboard: bool = False
+
+    #: Options that a resumed run takes as given now, not from its record: how the run is started and watched.
+    NOT_CARRIED_OVER = frozenset({"resume", "overwrite", "out", "quiet", "tensorboard"})
+    #: Options that may differ from the record when a run is resumed (with the training settings that may).
+    MAY_CHANGE_ON_RESUME = NOT_CARRIED_OVER | {"data_dir", "ais_chains", "ais_betas"}
+
+    def __post_init__(self) -> None:
+        if len(self.momentum) > 2:
+            raise ValueError(f"--momentum takes one value, or two (initial and final); found {len(self.momentum)}")
+        object.__setattr__(self, "momentum", tuple(self.momentum))
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> TrainOptions:
+        """The options a run recorded (in config.json or a model file), over the defaults; other keys are facts
+        of the run, not options."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in record.items() if key in names})
+
+    @property
+    def data_options(self) -> DataOptions:
+        """How the run reads its data."""
+        return DataOptions(data=self.data, data_dir=self.data_dir, binarize=self.binarize,
+                           csv_header=self.csv_header, delimiter=self.delimiter, max_rows=self.max_rows,
+                           seed=self.seed, holdout=self.holdout)
+
+    @property
+    def sampler_name(self) -> str:
+        """``--sampler``, by default :data:`~torchrbm.training.defaults.DEFAULTS`'s."""
+        return self.sampler or DEFAULTS.sampler
+
+    @property
+    def momentum_setting(self) -> float | tuple[float, float]:
+        """``--momentum`` as the training settings take it: one value, or a pair (initial, final)."""
+        return self.momentum if len(self.momentum) == 2 else self.momentum[0]
+
+
+def train_options(args: argparse.Namespace) -> TrainOptions:
+    """``train``'s options: those given in ``args``; with ``--resume``, then those recorded by the run in
+    ``--out`` (less :attr:`TrainOptions.NOT_CARRIED_OVER`); then the defaults."""
+    resumed = getattr(args, "resume", False) and getattr(args, "out", None)
+    recorded = RunDirectory(args.out).config() if resumed else {}
+    carried = {key: value for key, value in recorded.items() if key not in TrainOptions.NOT_CARRIED_OVER}
+    given = {key: value for key, value in vars(args).items() if key not in ("command", "func")}
+    return TrainOptions.from_record({**carried, **given})
