@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from ._utils.files import atomic_write_text
 from .runs import RunDirectory
 from .training.monitor import current_record
+from .units import UNIT_TYPES
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }
@@ -95,11 +97,16 @@ _APPLIES = {
     "filters": lambda c: c.get("model") == "conv",
     "filter_size": lambda c: c.get("model") == "conv",
     "pool": lambda c: c.get("model") == "conv",
-    "learn_sigma": lambda c: c.get("visible") == "gaussian",
+    "learn_sigma": lambda c: _takes_option(c.get("visible", "bernoulli"), "learn_sigma"),
     "sparsity_target": lambda c: c.get("sparsity_target") is not None,
     "clip_grad_norm": lambda c: c.get("clip_grad_norm") is not None,
     "ais_betas": lambda c: True,
 }
+
+
+def _takes_option(unit_type: str, option: str) -> bool:
+    """Whether the unit type of that name has ``option`` (a Gaussian's ``learn_sigma``, say)."""
+    return unit_type in UNIT_TYPES and option in inspect.signature(UNIT_TYPES[unit_type]).parameters
 
 
 def _headline(config: dict[str, Any], summary: dict[str, Any]) -> str:

@@ -4,6 +4,8 @@ import os
 import re
 import subprocess
 import sys
+import types
+from pathlib import Path
 
 import pytest
 import torch
@@ -183,15 +185,39 @@ def test_scalar_logger_writes_each_numeric_metric_of_each_epoch():
                                                      "train/time"}
 
 
-def test_cli_tensorboard_option_and_messages(tmp_path, caplog, capsys):
-    import importlib.util
+class _RecordingWriter:
+    """Stands in for tensorboard's SummaryWriter: writes one file into its log directory and keeps
+    every scalar it is given."""
 
+    scalars: list = []
+
+    def __init__(self, log_dir):
+        Path(log_dir).mkdir(parents=True)
+        (Path(log_dir) / "events").write_text("")
+
+    def add_scalar(self, tag, value, step):
+        self.scalars.append((tag, value, step))
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("installed", [False, True])
+def test_cli_tensorboard_option_and_messages(tmp_path, caplog, capsys, monkeypatch, installed):
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = _RecordingWriter
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake if installed else None)
+    monkeypatch.setattr(_RecordingWriter, "scalars", [])
     with caplog.at_level("INFO", logger="torchrbm"):
         code = main(["train", "--data", "bas", "--epochs", "2", "--hidden", "8", "--sampler", "pcd",
                      "--out", str(tmp_path / "run"), "--tensorboard"])
-    if importlib.util.find_spec("tensorboard") is None:  # refused before anything is written
+    if not installed:  # refused before anything is written
         assert code == 2 and "needs the tensorboard package" in capsys.readouterr().err
         assert not (tmp_path / "run").exists() and "training RBM" not in caplog.text
     else:
-        assert code == 0 and any((tmp_path / "run" / "tensorboard").iterdir())
+        assert code == 0 and (tmp_path / "run" / "tensorboard" / "events").exists()
         assert "training RBM on 32 rows with PCD(n_chains=100, k=1) for 2 epochs" in caplog.text
+        assert [step for tag, _, step in _RecordingWriter.scalars if tag == "train/recon_error"] == [0, 1]

@@ -20,16 +20,24 @@ def _subcommands() -> list[str]:
     return list(next(action for action in parser._actions if action.dest == "command").choices)
 
 
+#: The subcommands DESIGN.md promises, each with its help page tested below.
+SUBCOMMANDS = ["train", "evaluate", "sample", "inpaint", "report"]
+
+
 def test_every_subcommand_is_covered_by_the_help_test():
-    assert _subcommands() == ["train", "evaluate", "sample", "inpaint", "report"]
+    assert _subcommands() == SUBCOMMANDS
 
 
-@pytest.mark.parametrize("command", _subcommands())
+@pytest.mark.parametrize("command", SUBCOMMANDS)
 def test_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
-    assert "usage: torchrbm" in capsys.readouterr().out
+    page = capsys.readouterr().out
+    assert page.startswith(f"usage: torchrbm {command}")
+    parser = next(action for action in build_parser()._actions if action.dest == "command").choices[command]
+    options = [string for action in parser._actions for string in action.option_strings if string.startswith("--")]
+    assert options and [option for option in options if option not in page] == []  # every option explained
 
 
 def test_train_writes_a_run_directory(tmp_path):
@@ -129,7 +137,9 @@ def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
     assert "unknown data set 'nonsense'" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing.safetensors"), "--data", "bas"]) == 2
     assert "model file not found" in capsys.readouterr().err
-    assert main(["sample", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "x.gif")]) == 2
+    tr.save(tr.RBM(4, 2), tmp_path / "model.safetensors")
+    assert main(["sample", str(tmp_path / "model.safetensors"), "--out", str(tmp_path / "x.gif")]) == 2
+    assert "--out must end in .png, .svg or .npy; found x.gif" in capsys.readouterr().err
 
 
 def test_module_entry_point():
@@ -166,6 +176,7 @@ def test_train_with_bf16_mixed_precision(tmp_path):
         main(["train", "--precision", "bf16", "--out", str(tmp_path / "bad"), "--quiet"])
 
 
+@pytest.mark.slow
 def test_train_evaluate_and_sample_a_gaussian_rbm_on_grey_level_digits(tmp_path, capsys):
     run = tmp_path / "grbm"
     assert main(["train", "--visible", "gaussian", "--learn-sigma", "--hidden", "12", "--epochs", "3",
@@ -402,6 +413,7 @@ def test_a_run_records_its_data_and_refuses_to_resume_on_other_rows(tmp_path, ca
     assert len((tmp_path / "work" / "run" / "metrics.jsonl").read_text().splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_a_new_run_can_start_from_a_saved_model(tmp_path, capsys):
     first = tmp_path / "first"
     assert main(["train", "--hidden", "6", "--epochs", "2", "--out", str(first), "--quiet"]) == 0
@@ -420,6 +432,7 @@ def test_a_new_run_can_start_from_a_saved_model(tmp_path, capsys):
     assert "has 64 visible units but the data has 16 columns" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_data_set_names_stay_names_and_older_runs_still_resume(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "digits").mkdir()  # a folder named like a data set does not make --data digits a path
@@ -441,6 +454,7 @@ def test_data_set_names_stay_names_and_older_runs_still_resume(tmp_path, capsys,
     assert json.loads((tmp_path / "old" / "config.json").read_text())["sampler"] == "pcd"
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_the_final_evaluation_ends_with_the_resume_hint(tmp_path, capsys, caplog, monkeypatch):
     import torchrbm.cli.train
 

@@ -33,6 +33,7 @@ def test_partition_function_includes_the_label_softmax():
     assert tr.exact_log_partition(model) == pytest.approx(brute, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_generative_and_hybrid_training_classify_held_out_digits(split_digits, tmp_path):
     x, y, x_test, y_test = split_digits
     baseline = 1 - LogisticRegression(max_iter=2000).fit(x.numpy(), y.numpy()).score(x_test.numpy(), y_test.numpy())

@@ -60,6 +60,7 @@ def _plain_rbm_prediction(rbm, previous, steps, generator):
     return rbm.prob_v(rbm.prob_h(v))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["cd", "pcd"])
 def test_crbm_predicts_moving_bars_far_better_than_a_plain_rbm(sampler):
     train_frames, train_context = tr.datasets.sequence_windows(tr.datasets.moving_bars(60, seed=0), order=2)

@@ -56,6 +56,7 @@ def _thread_names() -> list[str]:
     return [(tasks / task / "comm").read_text().strip() for task in os.listdir(tasks)]
 
 
+@pytest.mark.slow
 def test_two_processes_keep_identical_parameters_equal_to_one_process(tmp_path):
     mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2)
     exact = [tr.load(tmp_path / f"exact{rank}.safetensors") for rank in (0, 1)]
