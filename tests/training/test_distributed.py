@@ -130,6 +130,7 @@ def _train_and_record(rank: int, out: str, train, describe) -> None:
     Path(out, f"outcome{rank}.txt").write_text(outcome)
 
 
+@pytest.mark.slow
 def test_a_failed_checkpoint_write_on_process_0_stops_every_process(tmp_path):
     mp.spawn(_full_disk_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     outcomes = [(tmp_path / f"outcome{rank}.txt").read_text() for rank in (0, 1)]
@@ -175,6 +176,7 @@ def _failing_step_worker(rank: int, world_size: int, port: int, out: str) -> Non
                                                 extra_loss=extra_loss, **SETTINGS), describe)
 
 
+@pytest.mark.slow
 def test_a_failed_training_step_on_one_process_stops_every_process_at_the_end_of_its_epoch(tmp_path):
     mp.spawn(_failing_step_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     outcomes = [(tmp_path / f"outcome{rank}.txt").read_text() for rank in (0, 1)]
@@ -216,6 +218,7 @@ def _failing_batches_worker(rank: int, world_size: int, port: int, out: str) -> 
                                                 batch_size=1, **SETTINGS), describe)
 
 
+@pytest.mark.slow
 def test_batches_that_fail_on_one_process_stop_every_process_at_the_end_of_the_epoch(tmp_path):
     """Process 1's source raises at its third batch: it stops computing, goes on taking part in the
     epoch's remaining all-reduces, and every process then stops with an error, none left waiting."""

@@ -53,6 +53,7 @@ def test_exact_gradient_steps_follow_float32_within_rounding(precision):
     assert exact[precision] == pytest.approx(exact["32-true"], abs=1e-3)
 
 
+@pytest.mark.slow
 def test_bf16_training_reaches_the_float32_likelihood_on_bars_and_stripes():
     data = tr.datasets.bars_and_stripes(4)
     results = {}
