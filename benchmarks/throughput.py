@@ -44,7 +44,7 @@ import torch  # noqa: E402
 from sklearn.neural_network import BernoulliRBM  # noqa: E402
 
 import torchrbm as tr  # noqa: E402
-from torchrbm import kernels  # noqa: E402
+from torchrbm._utils import kernels  # noqa: E402
 from torchrbm.precision import matmul_dtype  # noqa: E402
 
 N_HIDDEN = 500
