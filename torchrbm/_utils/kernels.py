@@ -69,3 +69,15 @@ def mm(x: Tensor, weight: Tensor) -> Tensor:
     if _use_onednn(x, weight):
         return _onednn_linear()(x, weight.T, None, "none", [], "")
     return torch.mm(x, weight)
+
+
+def affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """``bias + x @ weight`` for any number of leading dimensions, in ``bias``' dtype.
+
+    A ``weight`` of lower precision (mixed precision) rounds ``x`` to its dtype for the product.
+    """
+    if weight.dtype != bias.dtype:
+        return torch.add(bias, x.to(weight.dtype) @ weight)
+    if x.ndim == 2:
+        return addmm(bias, x, weight)
+    return x @ weight + bias

@@ -165,7 +165,7 @@ def _check_model(model: EnergyModel) -> None:
 def base_biases(model: EnergyModel, data=None) -> Tensor:
     """Visible biases of the base model: the data's marginals, or zeros without data."""
     if data is None:
-        return torch.zeros(model.n_visible, device=model.device, dtype=model.dtype)
+        return torch.zeros(model.visible.field_shape, device=model.device, dtype=model.dtype)
     return model.visible_bias_for(data)
 
 
@@ -283,7 +283,7 @@ def ais(
     n_chains, betas, generator = _prepare(model, n_chains, n_betas, schedule, betas, target_cess, seed, generator)
     path = TemperedPath(model, base_biases(model, data))
     start = time.perf_counter()
-    v = model.visible.sample(path.base_bias.expand(n_chains, -1), generator)
+    v = model.visible.sample(path.base_bias.expand(n_chains, *path.base_bias.shape), generator)
     log_w, count = _anneal(path, v, generator, betas, reverse=False, target_cess=target_cess, progress=progress)
     return _summarise(log_w, path.base_log_partition(), +1, count, "forward", time.perf_counter() - start)
 

@@ -122,12 +122,14 @@ def at_most_zero(model: EnergyModel, value: float, log_z: float) -> float:
 def reconstruction_error(model: EnergyModel, data) -> float:
     """Mean squared error per unit of the mean-field reconstruction.
 
-    ``mean_{n,i} (v_ni - E[v_i | h = E[h | v_n]])^2``; deterministic.
+    ``mean_{n,i} (v_ni - E[v_i | h = E[h | v_n]])^2``; deterministic.  For units with more than
+    one number per unit (Potts: one-hot states against ``q`` probabilities) the squares of a unit
+    are summed (:meth:`~torchrbm.units.Units.squared_error`).
     """
     data = model.check_data(data, "data")
     total = 0.0
     for v in _chunks(model, data):
-        total += float((model.prob_v(model.prob_h(v)) - v).square().double().sum())
+        total += float(model.visible.squared_error(v, model.prob_v(model.prob_h(v))).double().sum())
     return total / data.numel()
 
 

@@ -199,9 +199,8 @@ class BipartiteRBM(RegisteredModel, nn.Module, abc.ABC):
     def visible_bias_for(self, data) -> Tensor:
         """Visible biases with which the visible units alone reproduce the mean of ``data``
         (for binary units ``log(p / (1 - p))``); the mean is accumulated in float64."""
-        data = self.check_data(data)
-        mean = data.to(device=self.device, dtype=torch.float64).mean(0).to(self.dtype)
-        return self.visible.bias_for_mean(mean)
+        mean = self.visible.data_mean(self.check_data(data).to(self.device))
+        return self.visible.bias_for_mean(mean.to(self.dtype))
 
     @torch.no_grad()
     def init_visible_bias(self, data) -> None:

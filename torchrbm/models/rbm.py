@@ -15,7 +15,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._utils import kernels
 from .base import BipartiteRBM
 
 
@@ -30,22 +29,32 @@ class RBM(BipartiteRBM):
     """
 
     config_fields = ("n_visible", "n_hidden")
-    supports_centering = True
+
+    @property
+    def supports_centering(self) -> bool:
+        """Centring applies to dense visible units (a weight matrix)."""
+        return self.visible.dense
 
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {"W": (self.n_visible, self.n_hidden), "a": (self.n_visible,), "b": (self.n_hidden,)}
+        """``W``: ``(n_visible, n_hidden)`` (``(L, q, n_hidden)`` for Potts units), ``a``: the visible
+        units' field shape, ``b``: ``(n_hidden,)``."""
+        field = self.visible.field_shape
+        return {"W": (*field, self.n_hidden), "a": field, "b": (self.n_hidden,)}
 
     def hidden_preactivation(self, v) -> Tensor:
-        """``b + s(v)^T W``: the input to each hidden unit."""
-        return _affine(self.visible.statistic(self._v(v)), self._matmul_weights(), self.b)
+        """``b + s(v)^T W``: the input to each hidden unit (the visible units compute the product)."""
+        return self.visible.times_weights(self._v(v), self._matmul_weights(), self.b)
 
     def visible_preactivation(self, h) -> Tensor:
-        """``a + W s(h)``: the input to each visible unit."""
-        return _affine(self.hidden.statistic(self._h(h)), self._matmul_weights().T, self.a)
+        """``a + W s(h)``: the input to each visible unit, shape ``(..., *visible.field_shape)``."""
+        return self.visible.weights_times(self.hidden.statistic(self._h(h)), self._matmul_weights(), self.a)
 
     def to_linear(self) -> nn.Linear:
         """The hidden pre-activation as a layer of a feed-forward network, ``Linear(W^T, b)``, initialised
-        from (and independent of) this model's parameters."""
+        from (and independent of) this model's parameters; dense visible units only."""
+        if not self.visible.dense:
+            raise TypeError(f"a feed-forward layer needs dense visible units; {self.visible.name} units compute "
+                            "their own product with the weights")
         linear = nn.Linear(self.n_visible, self.n_hidden, device=self.device, dtype=self.dtype)
         with torch.no_grad():
             linear.weight.copy_(self.W.T)
@@ -54,19 +63,17 @@ class RBM(BipartiteRBM):
 
     def interaction(self, v: Tensor, h: Tensor) -> Tensor:
         """``s_v(v)^T W s_h(h)`` (``v^T W h`` for binary units)."""
-        return ((self.visible.statistic(v) @ self.W) * self.hidden.statistic(h)).sum(-1)
+        return (self.visible.times_weights(v, self.W) * self.hidden.statistic(h)).sum(-1)
 
     def visible_field(self, h_mean: Tensor) -> Tensor:
         """``W E[h]``."""
-        return h_mean @ self.W.T
+        return self.visible.weights_times(h_mean, self.W)
 
     def interaction_grads(self, v: Tensor, h_mean: Tensor, coefficients: Tensor) -> dict[str, Tensor]:
         """``dF/dW = -sum_n c_n s(v_n) E[h|v_n]^T``, ``dF/da = -sum_n c_n s(v_n)``, ``dF/db = -sum_n c_n E[h|v_n]``."""
         negative_weighted_h = h_mean * coefficients.neg()[:, None]  # the sign folded into the small factor
-        dtype = self._matmul_weights().dtype
-        statistic = self.visible.statistic(v)
         return {
-            "W": kernels.mm(statistic.T.to(dtype), negative_weighted_h.to(dtype)).to(self.dtype),
+            "W": self.visible.weighted_outer(v, negative_weighted_h, self._matmul_weights().dtype),
             "a": self.visible.self_energy_bias_grad(v, coefficients),
             "b": negative_weighted_h.sum(0),
         }
@@ -85,17 +92,3 @@ class RBM(BipartiteRBM):
         grad_w.sub_(torch.outer(visible_offset, grads["b"])).sub_(torch.outer(grads["a"], hidden_offset))
         grads["a"].sub_(grad_w @ hidden_offset)
         grads["b"].sub_(grad_w.T @ visible_offset)
-
-
-
-
-def _affine(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """``bias + x @ weight`` for any number of leading dimensions, in ``bias``' dtype.
-
-    A ``weight`` of lower precision (mixed precision) rounds ``x`` to its dtype for the product.
-    """
-    if weight.dtype != bias.dtype:
-        return torch.add(bias, x.to(weight.dtype) @ weight)
-    if x.ndim == 2:
-        return kernels.addmm(bias, x, weight)
-    return x @ weight + bias

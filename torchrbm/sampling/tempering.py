@@ -25,7 +25,7 @@ class TemperedPath:
     def __init__(self, model: EnergyModel, base_bias: Tensor | None = None) -> None:
         self.model = model
         self.base_bias = (
-            torch.zeros(model.n_visible, device=model.device, dtype=model.dtype)
+            torch.zeros(model.visible.field_shape, device=model.device, dtype=model.dtype)
             if base_bias is None
             else base_bias
         )
@@ -48,7 +48,10 @@ class TemperedPath:
         if pre is None:
             pre = model.hidden_preactivation(v)
         h = model.hidden.sample(beta * pre, generator)
-        visible_pre = (1 - beta) * self.base_bias + beta * model.visible_preactivation(h)
+        field = model.visible_preactivation(h)
+        if isinstance(beta, Tensor):  # a column (n, 1): one value per row, whatever the field's shape
+            beta = beta.reshape(-1, *[1] * (field.ndim - 1))
+        visible_pre = (1 - beta) * self.base_bias + beta * field
         return model.visible.sample(visible_pre, generator)
 
     def base_log_partition(self) -> float:

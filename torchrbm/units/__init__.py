@@ -31,6 +31,7 @@ from .bernoulli import Bernoulli
 from .blocks import Blocks
 from .gaussian import Gaussian
 from .pooled import PooledBernoulli
+from .potts import Potts
 from .relu import ReLU
 from .softmax import Softmax
 from .spin import Spin
@@ -41,6 +42,7 @@ __all__ = [
     "Blocks",
     "Gaussian",
     "PooledBernoulli",
+    "Potts",
     "ReLU",
     "Softmax",
     "Spin",

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .._utils import kernels
 from .._utils.registry import Registry
 from .._utils.validation import check_positive_int
 
@@ -33,6 +34,10 @@ class Units(nn.Module, abc.ABC):
     #: of binary states: grey levels are binarised), ``"standardize"`` (real values: each column to
     #: zero mean and unit variance) or ``None`` (the data are used as they are).
     data_preparation: str | None = None
+    #: Whether the weights multiply the statistic as a matrix, ``s(x) @ W`` with ``W`` of shape
+    #: ``(n_units, m)``; unit types that compute their own product with the weights (Potts units:
+    #: integer codes and weights of shape ``(n_units, q, m)``) are not dense.
+    dense: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Register every unit type that names itself, so that :func:`get_units` (and so
@@ -61,6 +66,42 @@ class Units(nn.Module, abc.ABC):
     def statistic(self, x: Tensor) -> Tensor:
         """``s(x)``, the quantity the weights multiply."""
         return x
+
+    @property
+    def field_shape(self) -> tuple[int, ...]:
+        """The shape of this layer's biases and of one example's pre-activation; weights between this
+        layer and one of ``m`` units have shape ``field_shape + (m,)``."""
+        return (self.n_units,)
+
+    def times_weights(self, x: Tensor, weights: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``bias + s(x) W``: what states ``x`` (``(..., n_units)``) give the ``m`` units on the other side
+        of ``weights`` (``field_shape + (m,)``), shape ``(..., m)``."""
+        if bias is None:
+            return self.statistic(x).to(weights.dtype) @ weights
+        return kernels.affine(self.statistic(x), weights, bias)
+
+    def weights_times(self, other: Tensor, weights: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``bias + W s``: this layer's pre-activation from the other layer's statistic ``other``
+        (``(..., m)``), shape ``(..., *field_shape)``."""
+        if bias is None:
+            return other.to(weights.dtype) @ weights.T
+        return kernels.affine(other, weights.T, bias)
+
+    def weighted_outer(self, x: Tensor, other: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+        """``sum_n s(x_n) other_n^T`` over the rows of ``x`` and ``other`` (``(n, m)``), shape
+        ``field_shape + (m,)``, in ``other``'s dtype (the products in ``dtype`` if given)."""
+        dtype = dtype or other.dtype
+        return kernels.mm(self.statistic(x).T.to(dtype), other.to(dtype)).to(other.dtype)
+
+    def squared_error(self, x: Tensor, mean: Tensor) -> Tensor:
+        """``sum_i (x_i - mean_i)^2`` per example: how far states ``x`` are from means ``mean`` (shape
+        ``(..., *field_shape)``), for reconstruction errors."""
+        return (mean - x).square().sum(-1)
+
+    def data_mean(self, x: Tensor) -> Tensor:
+        """The mean of the rows of ``x`` in float64, shape ``field_shape``: what :meth:`bias_for_mean`
+        turns into biases."""
+        return x.double().mean(0)
 
     @abc.abstractmethod
     def mean(self, pre: Tensor) -> Tensor:

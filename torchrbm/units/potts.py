@@ -1,0 +1,145 @@
+"""Potts units: categorical variables held as integer codes (the positions of a sequence alignment)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from .._utils.validation import check_positive_int
+from .base import Units
+
+
+class Potts(Units):
+    """``n_units`` categorical units of ``q`` states each, held as integer codes ``0 .. q - 1``.
+
+    A layer of ``L`` Potts units is an alignment's ``L`` positions: data and samples are
+    ``(..., L)`` codes, the biases ``c`` have shape ``(L, q)`` and the weights to ``m`` other
+    units ``(L, q, m)``.  With ``x_i`` the state of position ``i``,
+
+        E_self(x; c) = -sum_i c_{i, x_i},     s(x)^T W h = sum_i sum_j W_{i, x_i, j} h_j,
+
+    so the input to the other layer gathers one row of ``W`` per position (no one-hot
+    product), the pre-activation of position ``i`` is ``u_i = c_i + W_i h`` (``q`` values) and
+
+        p(x_i = a | u) = softmax(u_i)_a,     log_partition(u) = sum_i logsumexp_a u_{i, a}.
+
+    The model is unchanged by adding a constant over ``a`` to ``c_i`` (and, with a matching
+    shift of the other layer's biases, to ``W_{i, :, j}``): the *zero-sum gauge*
+    ``sum_a c_{i, a} = 0`` is the one :meth:`bias_for_mean` picks.
+    """
+
+    name = "potts"
+    discrete = True
+    dense = False
+    identity_statistic = False
+
+    def __init__(self, q: int, n_units: int | None = None) -> None:
+        self.q = check_positive_int(q, "q (states per Potts unit)", minimum=2)
+        super().__init__(n_units)
+
+    @property
+    def field_shape(self) -> tuple[int, ...]:
+        return (self.n_units, self.q)
+
+    def _flat_codes(self, x: Tensor) -> Tensor:
+        """Row ``i * q + x_i`` of the flattened ``(L * q, m)`` weights for each position, shape ``(-1, L)``."""
+        offsets = torch.arange(0, self.n_units * self.q, self.q, device=x.device)
+        return x.reshape(-1, self.n_units).long() + offsets
+
+    def statistic(self, x: Tensor) -> Tensor:
+        """The one-hot form of the codes, ``(..., L, q)``."""
+        return F.one_hot(x.long(), self.q).to(x.dtype if x.is_floating_point() else torch.get_default_dtype())
+
+    def times_weights(self, x: Tensor, weights: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``bias + sum_i W[i, x_i]``: one gathered row of the weights per position, ``(..., m)``."""
+        m = weights.shape[-1]
+        summed = F.embedding_bag(self._flat_codes(x), weights.reshape(-1, m), mode="sum")
+        summed = summed.reshape(*x.shape[:-1], m)
+        return summed if bias is None else torch.add(bias, summed.to(bias.dtype))
+
+    def weights_times(self, other: Tensor, weights: Tensor, bias: Tensor | None = None) -> Tensor:
+        """``bias + W other``, shape ``(..., L, q)``."""
+        flat = weights.reshape(-1, weights.shape[-1])
+        product = (other.to(flat.dtype) @ flat.T).reshape(*other.shape[:-1], self.n_units, self.q)
+        return product if bias is None else torch.add(bias, product.to(bias.dtype))
+
+    def weighted_outer(self, x: Tensor, other: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+        """``sum_n onehot(x_n) other_n^T``, ``(L, q, m)``: each row of ``other`` added into the rows
+        of its example's codes."""
+        rows = other.repeat_interleave(self.n_units, dim=0)  # (n * L, m), example-major like the codes
+        total = torch.zeros(self.n_units * self.q, other.shape[-1], device=other.device, dtype=other.dtype)
+        return total.index_add_(0, self._flat_codes(x).reshape(-1), rows).reshape(self.n_units, self.q, -1)
+
+    def self_energy_bias_grad(self, x: Tensor, coefficients: Tensor | None = None) -> Tensor:
+        """``-sum_n c_n onehot(x_n)``, shape ``(L, q)``."""
+        codes = self._flat_codes(x)
+        per_row = torch.ones(codes.shape[0], device=x.device, dtype=x.dtype) if coefficients is None \
+            else coefficients.to(x.dtype)
+        total = torch.zeros(self.n_units * self.q, device=x.device, dtype=x.dtype)
+        total.index_add_(0, codes.reshape(-1), per_row.repeat_interleave(self.n_units))
+        return total.neg_().reshape(self.n_units, self.q)
+
+    def squared_error(self, x: Tensor, mean: Tensor) -> Tensor:
+        """``sum_i sum_a (onehot(x_i)_a - mean_{i, a})^2`` per example."""
+        return (mean - self.statistic(x).to(mean.dtype)).square().sum((-2, -1))
+
+    def data_mean(self, x: Tensor) -> Tensor:
+        """The frequency of each state at each position, ``(L, q)`` in float64."""
+        counts = torch.bincount(self._flat_codes(x).reshape(-1), minlength=self.n_units * self.q)
+        return (counts.double() / x.reshape(-1, self.n_units).shape[0]).reshape(self.n_units, self.q)
+
+    def mean(self, pre: Tensor) -> Tensor:
+        """``p(x_i = a | u) = softmax(u_i)_a``, ``(..., L, q)``."""
+        return torch.softmax(pre, -1)
+
+    def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self.mean_and_sample(pre, generator)[1]
+
+    def mean_and_sample(self, pre: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """The probabilities ``(..., L, q)`` and one code per position ``(..., L)`` (in ``pre``'s dtype):
+        the first state whose cumulative probability exceeds a uniform draw."""
+        mean = torch.softmax(pre, -1)
+        cumulative = mean.detach().cumsum(-1)
+        uniform = torch.rand(cumulative.shape[:-1] + (1,), generator=generator, device=pre.device, dtype=pre.dtype)
+        codes = (cumulative <= uniform).sum(-1).clamp_(max=self.q - 1)
+        return mean, codes.to(pre.dtype)
+
+    def log_partition(self, pre: Tensor) -> Tensor:
+        return torch.logsumexp(pre, -1).sum(-1)
+
+    def bias_for_mean(self, mean: Tensor) -> Tensor:
+        """``log p_{i, a}`` with ``p >= 1e-3`` (renormalised), in the zero-sum gauge ``sum_a c_{i, a} = 0``."""
+        p = mean.clamp(min=1e-3)
+        log_p = torch.log(p / p.sum(-1, keepdim=True))
+        return log_p - log_p.mean(-1, keepdim=True)
+
+    def self_energy(self, x: Tensor, bias: Tensor) -> Tensor:
+        """``-sum_i c_{i, x_i}``; ``bias`` is ``(L, q)`` or one such per example."""
+        codes = x.long()[..., None]
+        return -bias.expand(*codes.shape[:-1], self.q).gather(-1, codes).squeeze(-1).sum(-1)
+
+    def check_values(self, x: Tensor, name: str) -> None:
+        if not x.numel():
+            return
+        wrong = (x < 0) | (x > self.q - 1)
+        if x.is_floating_point():
+            wrong |= x != x.round()
+        if bool(wrong.any()):
+            index = tuple(int(i) for i in wrong.nonzero()[0])
+            raise ValueError(f"{name} must hold integer codes 0 to {self.q - 1} for Potts units with q = {self.q}; "
+                             f"found {float(x[index]):g} at {index}")
+
+    def n_states(self, n_units: int) -> int:
+        return self.q**n_units
+
+    def states(self, n_units: int, start: int, stop: int, *, device=None, dtype=None) -> Tensor:
+        """Codes of joint states ``start`` to ``stop - 1``, the first position varying fastest."""
+        index = torch.arange(start, stop, device=device, dtype=torch.int64)
+        place = self.q ** torch.arange(n_units, device=device, dtype=torch.int64)
+        return ((index[:, None] // place) % self.q).to(dtype or torch.get_default_dtype())
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "q": self.q}
