@@ -137,3 +137,16 @@ def test_ais_and_reverse_ais_find_the_exact_log_partition():
     forward = tr.ais(rbm, n_chains=100, n_betas=2000, data=data, seed=0)
     backward = tr.reverse_ais(rbm, data[:100], n_chains=100, n_betas=2000, seed=0)
     assert forward.log_z == pytest.approx(exact, abs=0.1) and backward.log_z == pytest.approx(exact, abs=0.1)
+
+
+def test_pseudo_likelihood_sums_over_every_state_of_each_position():
+    rbm = _potts_rbm(length=3, q=4, n_hidden=2, seed=4)
+    v = torch.tensor([[0.0, 3, 1], [2, 2, 2]], dtype=torch.float64)
+    expected = torch.zeros(2, dtype=torch.float64)
+    for i in range(3):  # log p(v_i | v_-i) from the free energies of the four variants
+        variants = v[:, None, :].repeat(1, 4, 1)
+        variants[:, :, i] = torch.arange(4.0)
+        expected += -rbm.free_energy(v) - torch.logsumexp(-rbm.free_energy(variants), 1)
+    assert tr.pseudo_log_likelihood(rbm, v) == pytest.approx(float(expected.mean()), abs=1e-10)
+    stochastic = [tr.pseudo_log_likelihood(rbm, v.repeat(500, 1), "stochastic", seed=seed) for seed in range(4)]
+    assert sum(stochastic) / 4 == pytest.approx(float(expected.mean()), abs=0.1)  # unbiased, one position a row

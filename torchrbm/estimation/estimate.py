@@ -24,9 +24,9 @@ from .ais import ais, reverse_ais
 _CHUNK_ROWS = 8192
 
 
-def _chunks(model: EnergyModel, data: Tensor, dtype: torch.dtype | None = None):
-    for start in range(0, data.shape[0], _CHUNK_ROWS):
-        yield data[start : start + _CHUNK_ROWS].to(device=model.device, dtype=dtype or model.dtype)
+def _chunks(model: EnergyModel, data: Tensor, dtype: torch.dtype | None = None, rows: int = _CHUNK_ROWS):
+    for start in range(0, data.shape[0], rows):
+        yield data[start : start + rows].to(device=model.device, dtype=dtype or model.dtype)
 
 
 @torch.no_grad()
@@ -173,35 +173,72 @@ def pseudo_log_likelihood_per_example(model: EnergyModel, data, method: str = "f
     ``binary_only=False`` also scores values strictly between 0 and 1 with the
     same formula (the flipped value being ``1 - v``), as scikit-learn does.
     """
-    if not model.visible.two_states:
-        raise ValueError(f"the pseudo-log-likelihood flips units: it needs two-state visible units (Bernoulli, "
-                         f"spin), not {model.visible.name}")
+    states = model.visible.unit_states()
+    if not model.visible.two_states and states is None:
+        raise ValueError(f"the pseudo-log-likelihood changes one unit at a time: it needs visible units with a few "
+                         f"states each (Bernoulli, spin, Potts), not {model.visible.name}")
     if method not in ("full", "stochastic"):
         raise ValueError(f"unknown pseudo-likelihood method {method!r}; use 'full' or 'stochastic'")
     data = model.check_data(data, "data")
     if binary_only and not model.visible.holds_states(data):
         raise ValueError("the pseudo-log-likelihood needs binary (0/1) data")
-    n_visible = model.n_visible
+    if model.visible.two_states:
+        score = _flipped_full if method == "full" else _flipped_stochastic
+    else:
+        score = _categorical_full if method == "full" else _categorical_stochastic
+    generator = None if method == "full" else resolve_generator(model.device, seed, generator)
     parts = []
     with Progress(total=data.shape[0], desc=f"pseudo-likelihood ({method})", unit="example",
                   enabled=progress) as bar:
-        if method == "full":
-            rows = max(1, (1 << 21) // (n_visible * n_visible))
-            eye = torch.eye(n_visible, device=model.device, dtype=torch.bool)
-            for start in range(0, data.shape[0], rows):
-                v = data[start : start + rows].to(device=model.device, dtype=model.dtype)
-                flipped = torch.where(eye, model.visible.flip(v)[:, None, :], v[:, None, :])  # (rows, d, d)
-                delta = model.free_energy(flipped) - model.free_energy(v)[:, None]
-                parts.append(torch.nn.functional.logsigmoid(delta).double().sum(1))
-                bar.update(v.shape[0])
-        else:
-            generator = resolve_generator(model.device, seed, generator)
-            for v in _chunks(model, data):
-                index = torch.randint(n_visible, (v.shape[0],), generator=generator, device=v.device)
-                flipped = v.clone()
-                column = flipped.gather(1, index[:, None])
-                flipped.scatter_(1, index[:, None], model.visible.flip(column))
-                delta = model.free_energy(flipped) - model.free_energy(v)
-                parts.append(n_visible * torch.nn.functional.logsigmoid(delta).double())
-                bar.update(v.shape[0])
+        for v in _chunks(model, data, rows=_pll_rows(model, method)):
+            parts.append(score(model, v, generator))
+            bar.update(v.shape[0])
     return torch.cat(parts)
+
+
+def _pll_rows(model: EnergyModel, method: str) -> int:
+    """Rows per chunk: the full method scores ``n_visible`` (times the states per unit) variants of each row."""
+    if method != "full":
+        return _CHUNK_ROWS
+    states = model.visible.unit_states()
+    variants = model.n_visible * (1 if states is None else states.numel())
+    return max(1, (1 << 21) // (variants * model.n_visible))
+
+
+def _flipped_full(model: EnergyModel, v: Tensor, generator) -> Tensor:
+    """``sum_i log sigmoid(F(v with unit i flipped) - F(v))`` per row."""
+    eye = torch.eye(model.n_visible, device=v.device, dtype=torch.bool)
+    flipped = torch.where(eye, model.visible.flip(v)[:, None, :], v[:, None, :])  # (rows, d, d)
+    delta = model.free_energy(flipped) - model.free_energy(v)[:, None]
+    return torch.nn.functional.logsigmoid(delta).double().sum(1)
+
+
+def _flipped_stochastic(model: EnergyModel, v: Tensor, generator) -> Tensor:
+    """``n_visible log sigmoid(F(v with unit i flipped) - F(v))`` for one random ``i`` per row."""
+    index = torch.randint(model.n_visible, (v.shape[0],), generator=generator, device=v.device)
+    flipped = v.clone()
+    flipped.scatter_(1, index[:, None], model.visible.flip(flipped.gather(1, index[:, None])))
+    delta = model.free_energy(flipped) - model.free_energy(v)
+    return model.n_visible * torch.nn.functional.logsigmoid(delta).double()
+
+
+def _categorical_full(model: EnergyModel, v: Tensor, generator) -> Tensor:
+    """``sum_i [-F(v) - logsumexp_s -F(v with v_i = s)]`` per row, ``s`` over the units' states."""
+    states = model.visible.unit_states().to(device=v.device, dtype=v.dtype)
+    rows, d, k = v.shape[0], model.n_visible, states.numel()
+    variants = v[:, None, None, :].expand(rows, d, k, d).clone()  # variant (i, s): v with v_i = s
+    position = torch.arange(d, device=v.device)
+    variants[:, position, :, position] = states.expand(rows, d, k).transpose(0, 1)
+    log_norm = torch.logsumexp(-model.free_energy(variants).double(), -1)  # (rows, d)
+    return (-model.free_energy(v).double()[:, None] - log_norm).sum(1)
+
+
+def _categorical_stochastic(model: EnergyModel, v: Tensor, generator) -> Tensor:
+    """``n_visible [-F(v) - logsumexp_s -F(v with v_i = s)]`` for one random ``i`` per row."""
+    states = model.visible.unit_states().to(device=v.device, dtype=v.dtype)
+    index = torch.randint(model.n_visible, (v.shape[0],), generator=generator, device=v.device)
+    variants = v[:, None, :].repeat(1, states.numel(), 1)  # (rows, k, d)
+    variants.scatter_(2, index[:, None, None].expand(-1, states.numel(), 1), states[None, :, None].expand(
+        v.shape[0], -1, 1))
+    log_norm = torch.logsumexp(-model.free_energy(variants).double(), -1)
+    return model.n_visible * (-model.free_energy(v).double() - log_norm)

@@ -157,6 +157,11 @@ class Units(nn.Module, abc.ABC):
         (grey levels for binary units): ``-F(v) - log Z`` is a log-probability only for states."""
         return True
 
+    def unit_states(self) -> Tensor | None:
+        """The states each unit takes, when every unit takes the same few (Potts: ``0 .. q - 1``), else
+        ``None``: the pseudo-likelihood of units with more than two states sums over them."""
+        return None
+
     def flip(self, x: Tensor) -> Tensor:
         """Each unit's other state, for units with :attr:`two_states`."""
         raise TypeError(f"{self.name} units have more than two states; only two-state units can be flipped")

@@ -132,6 +132,9 @@ class Potts(Units):
             raise ValueError(f"{name} must hold integer codes 0 to {self.q - 1} for Potts units with q = {self.q}; "
                              f"found {float(x[index]):g} at {index}")
 
+    def unit_states(self) -> Tensor:
+        return torch.arange(self.q)
+
     def n_states(self, n_units: int) -> int:
         return self.q**n_units
 
