@@ -150,3 +150,14 @@ def test_pseudo_likelihood_sums_over_every_state_of_each_position():
     assert tr.pseudo_log_likelihood(rbm, v) == pytest.approx(float(expected.mean()), abs=1e-10)
     stochastic = [tr.pseudo_log_likelihood(rbm, v.repeat(500, 1), "stochastic", seed=seed) for seed in range(4)]
     assert sum(stochastic) / 4 == pytest.approx(float(expected.mean()), abs=0.1)  # unbiased, one position a row
+
+
+def test_the_zero_sum_gauge_leaves_every_probability_unchanged():
+    rbm = _potts_rbm(length=3, q=3, n_hidden=2, seed=5)
+    states = _all_codes(3, 3)
+    before = -rbm.free_energy(states) - tr.exact_log_partition(rbm)
+    rbm.constrain_()
+    torch.testing.assert_close(rbm.a.sum(-1), torch.zeros(3, dtype=torch.float64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(rbm.W.sum(1), torch.zeros(3, 2, dtype=torch.float64), atol=1e-12, rtol=0)
+    after = -rbm.free_energy(states) - tr.exact_log_partition(rbm)
+    torch.testing.assert_close(after, before, atol=1e-12, rtol=0)

@@ -30,6 +30,15 @@ class RBM(BipartiteRBM):
 
     config_fields = ("n_visible", "n_hidden")
 
+    @torch.no_grad()
+    def constrain_(self) -> None:
+        """The unit types' own parameters into their range, and the weights and visible biases into the
+        visible units' gauge (Potts units: zero-sum), with the hidden biases compensating."""
+        super().constrain_()
+        shift = self.visible.gauge_(self.a, self.W)
+        if shift is not None:
+            self.b.add_(shift.to(self.b.dtype))
+
     @property
     def supports_centering(self) -> bool:
         """Centring applies to dense visible units (a weight matrix)."""

@@ -63,6 +63,12 @@ class Units(nn.Module, abc.ABC):
     def constrain_(self) -> None:  # noqa: B027 - only unit types with constrained parameters act
         """Project this unit type's own parameters back into their valid range (after an update)."""
 
+    def gauge_(self, bias: Tensor, weights: Tensor) -> Tensor | None:
+        """Move this layer's biases and weights (``field_shape + (m,)``) into the unit type's gauge, in
+        place, and return the field the other layer's ``m`` biases must gain for every probability to
+        stay the same; ``None`` for unit types without a gauge freedom."""
+        return None
+
     def statistic(self, x: Tensor) -> Tensor:
         """``s(x)``, the quantity the weights multiply."""
         return x

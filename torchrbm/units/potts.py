@@ -132,6 +132,16 @@ class Potts(Units):
             raise ValueError(f"{name} must hold integer codes 0 to {self.q - 1} for Potts units with q = {self.q}; "
                              f"found {float(x[index]):g} at {index}")
 
+    def gauge_(self, bias: Tensor, weights: Tensor) -> Tensor:
+        """The zero-sum gauge: ``c_i <- c_i - mean_a c_{i, a}`` and ``W_{i, :, j} <- W_{i, :, j} - m_{ij}`` with
+        ``m_{ij} = mean_a W_{i, a, j}``.  The first shifts every energy by one constant; the second lowers the
+        interaction by ``sum_i m_{ij}`` per unit of ``s(h_j)``, which the other layer's bias ``b_j`` gains back
+        (the returned field ``sum_i m_{ij}``)."""
+        bias.sub_(bias.mean(-1, keepdim=True))
+        means = weights.mean(1, keepdim=True)  # (L, 1, m)
+        weights.sub_(means)
+        return means.sum((0, 1))
+
     def unit_states(self) -> Tensor:
         return torch.arange(self.q)
 
