@@ -161,3 +161,12 @@ def test_the_zero_sum_gauge_leaves_every_probability_unchanged():
     torch.testing.assert_close(rbm.W.sum(1), torch.zeros(3, 2, dtype=torch.float64), atol=1e-12, rtol=0)
     after = -rbm.free_energy(states) - tr.exact_log_partition(rbm)
     torch.testing.assert_close(after, before, atol=1e-12, rtol=0)
+
+
+def test_enumeration_picks_the_layer_with_fewer_states():
+    wide = _potts_rbm(length=3, q=4, n_hidden=30)  # 64 visible states against 2**30 hidden ones
+    v = _all_codes(3, 4)
+    assert tr.exact_log_partition(wide) == pytest.approx(float(torch.logsumexp(-wide.free_energy(v), 0)), abs=1e-10)
+    long = tr.RBM(6, 40, visible=units.Potts(21))  # 21**6 = 8.6e7 states, 2**40 hidden ones
+    with pytest.raises(ValueError, match=r"at most 25 units; the smaller layer has 6 units with 8.58e\+07 states"):
+        tr.exact_log_partition(long)

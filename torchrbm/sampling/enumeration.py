@@ -17,28 +17,27 @@ from torch import Tensor
 
 from ..models.protocol import EnergyModel
 
-#: Largest layer torchrbm will enumerate (2**25 states).
+#: Largest layer torchrbm will enumerate: 25 binary units, 2**25 states (for other units, as many states).
 MAX_ENUMERATED_UNITS = 25
 
 
 def enumerated_layer(model: EnergyModel) -> tuple[str, int]:
-    """Which layer to enumerate (``"visible"`` or ``"hidden"``) and its size.
+    """Which layer to enumerate (``"visible"`` or ``"hidden"``) and its number of units.
 
-    The smaller discrete layer is chosen; ties go to the hidden layer.  Raises
-    ``ValueError`` when that layer has more than ``MAX_ENUMERATED_UNITS`` units.
+    The discrete layer with fewer joint states is chosen (``2**n`` for binary units, ``q**L`` for
+    Potts units); ties go to the hidden layer.  Raises ``ValueError`` when that layer has more than
+    ``2**MAX_ENUMERATED_UNITS`` states.
     """
-    candidates = [
-        (model.n_hidden, "hidden", model.hidden),
-        (model.n_visible, "visible", model.visible),
-    ]
-    candidates = [c for c in candidates if c[2].discrete]
+    candidates = [(units.n_states(size), size, layer) for size, layer, units in (
+        (model.n_hidden, "hidden", model.hidden), (model.n_visible, "visible", model.visible)) if units.discrete]
     if not candidates:
         raise ValueError("exact enumeration needs at least one layer of discrete units")
-    size, layer, _ = min(candidates, key=lambda c: c[0])
-    if size > MAX_ENUMERATED_UNITS:
+    states, size, layer = min(candidates, key=lambda c: c[0])
+    if states > 2**MAX_ENUMERATED_UNITS:
+        what = f"{size}" if states == 2**size else f"{size} units with {states:.3g} states"
         raise ValueError(
             f"exact enumeration needs a layer of at most {MAX_ENUMERATED_UNITS} units; the "
-            f"smaller layer has {size} ({model.n_visible} visible, {model.n_hidden} hidden). "
+            f"smaller layer has {what} ({model.n_visible} visible, {model.n_hidden} hidden). "
             "Use annealed importance sampling (method='ais') for larger models."
         )
     return layer, size

@@ -296,13 +296,19 @@ class Exact(Sampler):
 
     name = "exact"
 
-    #: Largest layer enumerated at every step (2**20 states).
+    #: Largest layer enumerated at every step: 20 binary units (2**20 states, or as many of other units).
     max_units = 20
 
     def negative_phase(self, model: EnergyModel, v_data, h_data, generator=None) -> NegativePhase:
         layer, size = enumerated_layer(model)
-        if size > self.max_units:
-            raise ValueError(f"the Exact sampler enumerates at most {self.max_units} units; found {size}")
+        units = model.hidden if layer == "hidden" else model.visible
+        if units.n_states(size) > 2**self.max_units:
+            raise ValueError(f"the Exact sampler enumerates at most {self.max_units} units (2**{self.max_units} "
+                             f"states); found {size} with {units.n_states(size):.3g} states")
+        if layer == "hidden" and not model.visible.dense:
+            raise ValueError(f"the Exact sampler would enumerate the hidden layer here, whose statistics of "
+                             f"{model.visible.name} units are probabilities, not states: use PCD or PT, or fewer "
+                             "positions or states")
         if layer == "hidden" and any(p.requires_grad for p in model.visible.parameters()):
             raise ValueError(
                 "the Exact sampler enumerates the hidden layer here, which gives exact statistics only for "
