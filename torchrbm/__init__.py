@@ -14,6 +14,7 @@ from .estimation.estimate import (
     reconstruction_error,
 )
 from .estimation.evaluation import evaluate
+from .estimation.mutations import mutational_scan
 from .io import load, save
 from .models.classification import ClassificationRBM
 from .models.conditional import ConditionalRBM
@@ -63,6 +64,7 @@ __all__ = [
     "load",
     "log_likelihood",
     "mean_free_energy",
+    "mutational_scan",
     "pseudo_log_likelihood",
     "reconstruction_error",
     "reverse_ais",

@@ -170,3 +170,23 @@ def test_enumeration_picks_the_layer_with_fewer_states():
     long = tr.RBM(6, 40, visible=units.Potts(21))  # 21**6 = 8.6e7 states, 2**40 hidden ones
     with pytest.raises(ValueError, match=r"at most 25 units; the smaller layer has 6 units with 8.58e\+07 states"):
         tr.exact_log_partition(long)
+
+
+def test_mutational_scan_scores_every_single_mutant_by_its_log_likelihood_ratio():
+    rbm = _potts_rbm(length=3, q=4, n_hidden=2, seed=6)
+    sequence = torch.tensor([2, 0, 3])
+    scan = tr.mutational_scan(rbm, sequence)
+    log_z = tr.exact_log_partition(rbm)
+    log_p = -rbm.free_energy(_all_codes(3, 4)) - log_z  # every state, the last position fastest
+
+    def index(codes):
+        return int(16 * codes[0] + 4 * codes[1] + codes[2])
+
+    assert scan.shape == (3, 4) and scan.dtype == torch.float64
+    for i, a in itertools.product(range(3), range(4)):
+        mutant = sequence.clone()
+        mutant[i] = a
+        assert float(scan[i, a]) == pytest.approx(float(log_p[index(mutant)] - log_p[index(sequence)]), abs=1e-10)
+    assert scan[[0, 1, 2], sequence].abs().max() == 0
+    with pytest.raises(ValueError, match="needs visible units with a few states each"):
+        tr.mutational_scan(tr.RBM(3, 2, visible="gaussian"), [0.1, 0.2, 0.3])

@@ -58,6 +58,9 @@ class Bernoulli(Units):
         """``1 - x``."""
         return 1 - x
 
+    def unit_states(self) -> Tensor:
+        return torch.tensor([0.0, 1.0])
+
     def n_states(self, n_units: int) -> int:
         return 2**n_units
 

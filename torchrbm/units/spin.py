@@ -57,6 +57,9 @@ class Spin(Units):
         """``-x``."""
         return -x
 
+    def unit_states(self) -> Tensor:
+        return torch.tensor([-1.0, 1.0])
+
     def n_states(self, n_units: int) -> int:
         return 2**n_units
 
