@@ -111,11 +111,13 @@ class BipartiteRBM(RegisteredModel, nn.Module, abc.ABC):
         factory = parameter_factory(device, dtype)
         self.visible = get_units(visible, n_visible).to(**factory)
         self.hidden = get_units(hidden, n_hidden).to(**factory)
-        if any(p.requires_grad for p in self.hidden.parameters()):
-            raise ValueError("unit types with learned parameters (e.g. a learned sigma) are supported "
+        if any(p.requires_grad for p in self.hidden.parameters()) and not self.hidden.learns_as_hidden:
+            raise ValueError(f"{self.hidden.name} units with learned parameters (e.g. a learned sigma) are supported "
                              "for the visible layer only")
         for name, shape in self.parameter_shapes().items():
             setattr(self, name, nn.Parameter(allocate(shape, **factory)))
+        for name in self.fixed_parameters():
+            getattr(self, name).requires_grad_(False)
         #: dtype of the matrix products (``None``: the parameters' own); see
         #: :func:`torchrbm.precision.mixed_precision`.
         self.matmul_dtype: torch.dtype | None = None
@@ -126,6 +128,11 @@ class BipartiteRBM(RegisteredModel, nn.Module, abc.ABC):
     @abc.abstractmethod
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of each of this model's own parameters (its unit types' come on top), in order."""
+
+    def fixed_parameters(self) -> tuple[str, ...]:
+        """Parameters that stay at their initial value (zero) and do not train: a hidden bias that the
+        hidden units carry themselves (:attr:`~torchrbm.units.Units.carries_bias`), say."""
+        return ()
 
     @torch.no_grad()
     def reset_parameters(self, data=None, generator: torch.Generator | None = None) -> None:
@@ -347,6 +354,11 @@ class BipartiteRBM(RegisteredModel, nn.Module, abc.ABC):
         grads = self.interaction_grads(v, h_mean, coefficients)
         unit_grads = self.visible.free_energy_grads(v, self.a, lambda: self.visible_field(h_mean), coefficients)
         grads.update({f"visible.{name}": grad for name, grad in unit_grads.items()})
+        if self.hidden.learns_as_hidden:  # F(v) = E_vis(v) - log_partition_h(pre): minus its gradients
+            hidden_grads = self.hidden.log_partition_grads(self.hidden_preactivation(v), coefficients)
+            grads.update({f"hidden.{name}": grad.neg() for name, grad in hidden_grads.items()})
+        for name in self.fixed_parameters():
+            grads.pop(name, None)
         return grads
 
     @abc.abstractmethod

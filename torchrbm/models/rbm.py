@@ -30,13 +30,19 @@ class RBM(BipartiteRBM):
 
     config_fields = ("n_visible", "n_hidden")
 
+    def fixed_parameters(self) -> tuple[str, ...]:
+        """``b`` when the hidden units carry their own bias (dReLU): it stays zero."""
+        return ("b",) if self.hidden.carries_bias else ()
+
     @torch.no_grad()
     def constrain_(self) -> None:
         """The unit types' own parameters into their range, and the weights and visible biases into the
         visible units' gauge (Potts units: zero-sum), with the hidden biases compensating."""
         super().constrain_()
         shift = self.visible.gauge_(self.a, self.W)
-        if shift is not None:
+        if shift is not None and self.hidden.carries_bias:
+            self.hidden.absorb_bias_(shift)
+        elif shift is not None:
             self.b.add_(shift.to(self.b.dtype))
 
     @property

@@ -38,6 +38,12 @@ class Units(nn.Module, abc.ABC):
     #: ``(n_units, m)``; unit types that compute their own product with the weights (Potts units:
     #: integer codes and weights of shape ``(n_units, q, m)``) are not dense.
     dense: bool = True
+    #: Whether the unit type's own parameters act as its bias (dReLU's thresholds), so that a model keeps
+    #: no separate trained bias for this layer.
+    carries_bias: bool = False
+    #: Whether :meth:`log_partition_grads` gives the gradients of this unit type's own parameters, so
+    #: that they also train in a hidden layer (a visible layer's train through :meth:`free_energy_grads`).
+    learns_as_hidden: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Register every unit type that names itself, so that :func:`get_units` (and so
@@ -150,6 +156,16 @@ class Units(nn.Module, abc.ABC):
         ``W E[s_other | x]`` for the rows of ``x``, computed only if needed.  Unit
         types without parameters return ``{}``.
         """
+        return {}
+
+    def absorb_bias_(self, field: Tensor) -> None:
+        """Add ``field`` (``(n_units,)``) to the bias these units carry (:attr:`carries_bias`), as an energy
+        term ``-field^T s(x)`` would: for a gauge move of the other layer."""
+        raise NotImplementedError(f"{self.name} units carry no bias of their own")
+
+    def log_partition_grads(self, pre: Tensor, coefficients: Tensor) -> dict[str, Tensor]:
+        """``sum_n c_n d log_partition(pre_n) / d theta`` for this unit type's own parameters ``theta``,
+        ``pre`` held fixed: for units summed out of the free energy (a hidden layer's). ``{}`` by default."""
         return {}
 
     def check_values(self, x: Tensor, name: str) -> None:  # noqa: B027 - any finite value is fine by default
