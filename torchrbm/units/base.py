@@ -33,6 +33,9 @@ class Units(nn.Module, abc.ABC):
     #: of binary states: grey levels are binarised), ``"standardize"`` (real values: each column to
     #: zero mean and unit variance) or ``None`` (the data are used as they are).
     data_preparation: str | None = None
+    #: Whether the unit type's own parameters act as its bias; a model then keeps no separate bias for
+    #: this layer (and passes zeros where a bias is expected).
+    carries_bias: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Register every unit type that names itself, so that :func:`get_units` (and so
@@ -103,6 +106,11 @@ class Units(nn.Module, abc.ABC):
         ``W E[s_other | x]`` for the rows of ``x``, computed only if needed.  Unit
         types without parameters return ``{}``.
         """
+        return {}
+
+    def log_partition_grads(self, pre: Tensor, coefficients: Tensor) -> dict[str, Tensor]:
+        """``sum_n c_n d log_partition(u_n) / d theta`` for this unit type's own parameters ``theta``
+        (``pre`` held fixed), by parameter name; ``{}`` by default (no parameters inside the log-partition)."""
         return {}
 
     def check_values(self, x: Tensor, name: str) -> None:  # noqa: B027 - any finite value is fine by default
