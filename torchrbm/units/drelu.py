@@ -12,7 +12,8 @@ from torch.nn import functional as F
 from .base import Units
 
 #: Below ``x = -_TAIL`` the half-Gaussian quantities come from Laplace's continued fraction: above it
-#: ``m = x + r`` and ``v = 1 - r m`` cancel by a factor ``x^2`` and ``x^4`` (``1e-13`` relative error at most).
+#: ``m = x + r`` and ``v = 1 - r m`` lose a factor of about ``x^2`` and ``x^4`` to cancellation (``v`` is
+#: within ``1e-12`` relative at ``x = -6``).
 _TAIL = 6.0
 #: Terms of the continued fraction: enough for float64 rounding from ``y = _TAIL`` on.
 _DEPTH = 26
@@ -44,17 +45,20 @@ def _half_gaussian(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         g = log int_0^inf exp(-t^2 / 2 + x t) dt = x^2 / 2 + log Phi(x) + log sqrt(2 pi),
         m = E[t] = x + r,   v = Var[t] = 1 - r m,   where r = phi(x) / Phi(x) = exp(-g).
 
-    ``g`` is computed as written for ``x >= 0`` (``log_ndtr``; no overflow, no cancellation), as
-    ``log(sqrt(pi / 2) erfcx(-x / sqrt(2)))`` for ``-6 <= x < 0`` (the same without the cancelling
-    ``x^2 / 2``), and below ``x = -6``, with ``y = -x``, from ``Phi(-y) = phi(y) R(y)``: ``g = log R(y) =
-    -log(y + c_1)``, ``m = c_1`` and ``v = (c_2 - c_1) / (y + c_2)``, free of cancellation.  Differentiable
-    (the tail values replace the others with ``index_put``, so no gradient is lost).
+    With ``e = erfcx(|x| / sqrt(2))`` (one evaluation for both signs), ``g = log(sqrt(pi / 2) e)`` for
+    ``x < 0`` (``x^2 / 2 + log Phi(x)`` without the cancelling terms) and ``g = x^2 / 2 + log sqrt(2 pi) +
+    log1p(-e exp(-x^2 / 2) / 2)`` for ``x >= 0`` (no overflow: ``x^2 / 2`` stays in the log domain).  Below
+    ``x = -6``, with ``y = -x``, ``Phi(-y) = phi(y) R(y)`` gives ``g = log R(y) = -log(y + c_1)``,
+    ``m = c_1`` and ``v = (c_2 - c_1) / (y + c_2)``, free of the cancellation in ``x + r`` and ``1 - r m``.
+    Differentiable (the tail values replace the others with ``index_put``, so no gradient is lost).
     """
-    right, middle = x.clamp(min=0), x.clamp(min=-_TAIL, max=0)
-    g = torch.where(x >= 0, 0.5 * right.square() + torch.special.log_ndtr(right) + _LOG_SQRT_2PI,
-                    torch.log(torch.special.erfcx(-middle / math.sqrt(2))) + _LOG_SQRT_HALF_PI)
+    half_square = 0.5 * x.square()
+    negative = x < 0
+    scaled = torch.special.erfcx(torch.where(negative, -x, x) / math.sqrt(2))  # not abs(): its gradient at 0 is 0
+    g = torch.where(negative, torch.log(scaled) + _LOG_SQRT_HALF_PI,
+                    half_square + _LOG_SQRT_2PI + torch.log1p(-0.5 * scaled * torch.exp(-half_square)))
     ratio = torch.exp(-g)
-    m = x.clamp(min=-_TAIL) + ratio
+    m = x + ratio
     v = 1 - ratio * m
     tail = x < -_TAIL
     if bool(tail.any()):
@@ -140,10 +144,11 @@ class DReLU(Units):
 
     ``log Z = logaddexp(log Z_+, log Z_-)`` and each half is a truncated normal with mean
     ``±m(x_±) / sqrt(gamma_±)`` and variance ``v(x_±) / gamma_±`` (``m``, ``v``: see
-    :func:`_half_gaussian`).  Everything is computed in float64 and stable for ``|x|`` up to ``1e5``
-    and beyond: ``g`` from ``log_ndtr`` above ``x = -10`` (no overflow: ``x^2 / 2`` is added in the log
-    domain) and from Laplace's continued fraction for Mills' ratio below, where ``x^2 / 2 + log Phi(x)``
-    would cancel.  ``d log Z / dI = E[h | I]``, ``d^2 log Z / dI^2 = Var[h | I]``,
+    :func:`_half_gaussian`).  Everything is computed in float64, whatever the dtype of ``I``, and is
+    stable for ``|x|`` up to ``1e5`` and beyond: ``g`` from ``log_ndtr`` for ``x >= 0`` (no overflow:
+    ``x^2 / 2`` is added in the log domain), from ``erfcx`` for ``-6 <= x < 0`` and from Laplace's
+    continued fraction for Mills' ratio below, where ``x^2 / 2 + log Phi(x)``, the mean ``x + phi / Phi``
+    and the variance would cancel.  ``d log Z / dI = E[h | I]``, ``d^2 log Z / dI^2 = Var[h | I]``,
     ``d log Z / d gamma_± = -E[h_±^2] / 2`` and ``d log Z / d theta_± = -E[h_±]``.
 
     Scale invariance: ``h -> c h``, ``W -> W / c``, ``gamma_± -> gamma_± / c^2``, ``theta_± -> theta_± / c``
