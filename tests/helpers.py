@@ -41,7 +41,7 @@ def random_rbm(n_visible: int, n_hidden: int, seed: int = 0, scale: float = 1.0)
 def assert_free_energy_grad_matches_autograd(model, v, weight, **context) -> None:
     """``model.free_energy_grad`` equals autograd of ``sum_n w_n F(v_n)`` for every parameter."""
     grads = model.free_energy_grad(v, coefficients=weight, **context)
-    params = dict(model.named_parameters())
+    params = {name: param for name, param in model.named_parameters() if param.requires_grad}
     assert set(grads) == set(params)
     free = model.condition(context["context"])(v) if context else model(v)  # forward: differentiable
     auto = torch.autograd.grad((weight * free).sum(), list(params.values()))

@@ -13,8 +13,14 @@ from torchrbm import units
 
 
 def _potts_rbm(length=3, q=3, n_hidden=2, hidden="bernoulli", seed=0, scale=1.0):
-    return randomize(tr.RBM(length, n_hidden, visible=units.Potts(q), hidden=hidden, dtype=torch.float64),
-                     seed, scale)
+    rbm = randomize(tr.RBM(length, n_hidden, visible=units.Potts(q), hidden=hidden, dtype=torch.float64),
+                    seed, scale)
+    if hidden == "drelu":  # the curvatures must be positive: 1 + |draw|
+        with torch.no_grad():
+            for gamma in (rbm.hidden.gamma_plus, rbm.hidden.gamma_minus):
+                gamma.abs_().add_(1.0)
+            rbm.b.zero_()
+    return rbm
 
 
 def _all_codes(length, q):
@@ -38,7 +44,7 @@ def test_log_partition_by_either_layer_equals_brute_force(hidden):
         assert tr.exact_log_partition(rbm) == pytest.approx(_brute_force_log_z(rbm, states), abs=1e-10)
 
 
-@pytest.mark.parametrize("hidden", ["relu", "gaussian"])
+@pytest.mark.parametrize("hidden", ["relu", "gaussian", "drelu"])
 def test_continuous_hidden_units_by_numerical_integration(hidden):
     rbm = _potts_rbm(length=2, q=3, n_hidden=1, hidden=hidden, scale=0.7)
     h = torch.linspace(0.0 if hidden == "relu" else -30.0, 30.0, 300001, dtype=torch.float64)
@@ -62,7 +68,7 @@ def test_the_gathered_products_equal_one_hot_matrix_products():
     torch.testing.assert_close(outer, (one_hot.T @ (h * weights[:, None])).reshape(4, 5, 3))
 
 
-@pytest.mark.parametrize("hidden", ["bernoulli", "relu", "gaussian"])
+@pytest.mark.parametrize("hidden", ["bernoulli", "relu", "gaussian", "drelu"])
 def test_free_energy_gradient_matches_autograd(hidden):
     rbm = _potts_rbm(length=4, q=3, n_hidden=3, hidden=hidden, seed=2, scale=0.5)
     v = torch.tensor([[0.0, 1, 2, 1], [2, 2, 0, 0], [1, 0, 1, 2], [0, 0, 0, 0], [2, 1, 2, 1]], dtype=torch.float64)
@@ -152,8 +158,9 @@ def test_pseudo_likelihood_sums_over_every_state_of_each_position():
     assert sum(stochastic) / 4 == pytest.approx(float(expected.mean()), abs=0.1)  # unbiased, one position a row
 
 
-def test_the_zero_sum_gauge_leaves_every_probability_unchanged():
-    rbm = _potts_rbm(length=3, q=3, n_hidden=2, seed=5)
+@pytest.mark.parametrize("hidden", ["bernoulli", "drelu"])
+def test_the_zero_sum_gauge_leaves_every_probability_unchanged(hidden):
+    rbm = _potts_rbm(length=3, q=3, n_hidden=2, hidden=hidden, seed=5)
     states = _all_codes(3, 3)
     before = -rbm.free_energy(states) - tr.exact_log_partition(rbm)
     rbm.constrain_()
@@ -190,3 +197,15 @@ def test_mutational_scan_scores_every_single_mutant_by_its_log_likelihood_ratio(
     assert scan[[0, 1, 2], sequence].abs().max() == 0
     with pytest.raises(ValueError, match="needs visible units with a few states each"):
         tr.mutational_scan(tr.RBM(3, 2, visible="gaussian"), [0.1, 0.2, 0.3])
+
+
+def test_a_potts_drelu_rbm_trains_and_keeps_no_hidden_bias():
+    data = _sequences()
+    rbm = tr.RBM(4, 6, visible=units.Potts(4), hidden="drelu", data=data, weight_std=0.1,
+                 generator=torch.Generator().manual_seed(0))
+    assert not rbm.b.requires_grad and "b" not in rbm.free_energy_grad(data[:5].double())
+    before = tr.log_likelihood(rbm, data, method="ais", n_chains=100, n_betas=1000, seed=0)
+    tr.fit(rbm, data, sampler=tr.PCD(n_chains=100), epochs=40, batch_size=40, lr=0.05, momentum=0.5, seed=0)
+    after = tr.log_likelihood(rbm, data, method="ais", n_chains=100, n_betas=1000, seed=0)
+    assert torch.equal(rbm.b, torch.zeros(6)) and float(rbm.hidden.gamma_plus.detach().min()) >= 0.05
+    assert before == pytest.approx(-5.55, abs=0.1) and after > before + 0.5, (before, after)

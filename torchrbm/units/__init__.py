@@ -19,7 +19,9 @@ A unit type therefore needs to know only:
 * ``log_partition(u)``: ``sum_i log sum_{x_i} exp(-B(x_i) + u_i s(x_i))`` (an integral
   for continuous units), the term a summed-out layer adds to the free energy;
 * ``self_energy(x, c)`` and its gradient with respect to ``c`` and to the unit
-  type's own parameters (the learned variance of Gaussian units).
+  type's own parameters (the learned variance of Gaussian units);
+* ``log_partition_grads(u, c)``: the gradient of the log-partition with respect to the
+  unit type's own parameters, for unit types whose parameters act inside it (dReLU).
 
 The RBM code calls only these methods and never branches on the unit type.  Unit
 types are ``torch.nn.Module`` s so that their own parameters train, save and move
@@ -29,6 +31,7 @@ with the model.
 from .base import UNIT_TYPES, Units, UnitsFunction, get_units, softplus
 from .bernoulli import Bernoulli
 from .blocks import Blocks
+from .drelu import DReLU
 from .gaussian import Gaussian
 from .pooled import PooledBernoulli
 from .potts import Potts
@@ -40,6 +43,7 @@ __all__ = [
     "UNIT_TYPES",
     "Bernoulli",
     "Blocks",
+    "DReLU",
     "Gaussian",
     "PooledBernoulli",
     "Potts",
