@@ -20,9 +20,11 @@ from torch import Tensor
 
 from .._utils.text import listed
 from .._utils.validation import check_positive_int
+from .alignments import ALPHABETS
 from .files import FILE_SUFFIXES, read_path
 from .mnist import binarized_mnist, fashion_mnist, mnist
 from .preprocessing import binarize
+from .proteins import protein_family
 from .synthetic import bars_and_stripes, digits, shifter
 
 #: Fraction of the training rows held out for validation, for data sets without a validation split.
@@ -52,7 +54,9 @@ class DataSet:
     ``loader(split, reading)`` returns the rows of one of its ``splits``.  ``validation`` is the
     name of its own validation split, or the fraction of its training rows held out for
     validation, drawn with the run's seed (``0``: none).  ``binarize`` is the binarisation that
-    ``binarize_method="default"`` gives its grey levels (``None``: none).
+    ``binarize_method="default"`` gives its grey levels (``None``: none).  ``alphabet``: for
+    categorical rows (integer codes, one per position), their symbols, ``q = len(alphabet)`` of
+    them (Potts units model such rows); ``None`` for numbers.
     """
 
     name: str
@@ -61,6 +65,7 @@ class DataSet:
     splits: tuple[str, ...] = ("train",)
     validation: str | float = DEFAULT_HOLDOUT
     binarize: str | None = None
+    alphabet: str | None = None
 
     @property
     def has_test_split(self) -> bool:
@@ -85,6 +90,18 @@ def _read_file(path: str, split: str, reading: Reading) -> Tensor:
     return binarize(x, method, threshold=reading.threshold, seed=reading.seed) if method else x
 
 
+def _family(name: str) -> Callable[[str, Reading], Tensor]:
+    """A record's loader for a protein family: its ``(N, L)`` codes, unweighted (binarising them is refused)."""
+
+    def load_split(split: str, reading: Reading) -> Tensor:
+        if reading.binarize_method is not None:
+            raise ValueError(f"{name} holds categorical codes (20 amino acids and the gap): binarisation does not "
+                             "apply; model them with Potts units")
+        return protein_family(name, data_dir=reading.data_dir, weights=False).codes
+
+    return load_split
+
+
 #: Every data set by name.
 REGISTRY = {record.name: record for record in (
     DataSet("digits", "scikit-learn's 8x8 handwritten digits: 1797 rows of 64 grey levels",
@@ -102,6 +119,13 @@ REGISTRY = {record.name: record for record in (
     DataSet("binarized-mnist", "Larochelle & Murray's binarised MNIST: 50000 training, 10000 validation and "
             "10000 test rows of 784 bits", lambda split, reading: binarized_mnist(split, data_dir=reading.data_dir),
             splits=("train", "valid", "test"), validation="valid"),
+    DataSet("kunitz", "Kunitz/BPTI domain (Pfam PF00014): 11819 aligned sequences of 53 positions, codes of 20 amino "
+            "acids and the gap", _family("kunitz"), alphabet=ALPHABETS["protein"]),
+    DataSet("ww", "WW domain (Pfam PF00397): 17233 aligned sequences of 31 positions, codes of 20 amino acids and "
+            "the gap", _family("ww"), alphabet=ALPHABETS["protein"]),
+    DataSet("lattice-proteins", "lattice proteins folding into one 3x3x3 structure: 46265 sequences of 27 amino "
+            "acids, coded as the protein families (no gaps)", _family("lattice-proteins"),
+            alphabet=ALPHABETS["protein"]),
 )}
 
 #: The data sets' names.
