@@ -24,8 +24,11 @@ CHUNK_SIZE = 512
 def _check_codes(codes: Tensor, name: str = "codes") -> Tensor:
     if not isinstance(codes, Tensor) or codes.dim() != 2 or codes.dtype.is_floating_point or codes.dtype.is_complex:
         raise TypeError(f"{name} must be a 2-D integer tensor of aligned codes (sequences x positions)")
-    if codes.shape[1] == 0:
-        raise ValueError(f"{name} has no positions")
+    if codes.shape[0] == 0 or codes.shape[1] == 0:
+        raise ValueError(f"{name} must hold at least one sequence of at least one position; found shape "
+                         f"{tuple(codes.shape)}")
+    if int(codes.min()) < 0:
+        raise ValueError(f"{name} must be codes from 0 up; found {int(codes.min())}")
     return codes
 
 
@@ -100,12 +103,9 @@ def max_identity(queries: Tensor, reference: Tensor, *, device=None, chunk_size:
     if queries.shape[1] != reference.shape[1]:
         raise ValueError(f"queries have {queries.shape[1]} positions and reference {reference.shape[1]}: they must "
                          "come from one alignment")
-    if reference.shape[0] == 0:
-        raise ValueError("reference holds no sequences")
     best = [counts.max(1).values for _, counts in _match_counts(queries, reference, chunk_size=chunk_size,
                                                                  device=device)]
-    counts = torch.cat(best).to(torch.float32) if best else torch.zeros(0, device=reference.device)
-    return counts / queries.shape[1]
+    return torch.cat(best).to(torch.float32) / queries.shape[1]
 
 
 def _merge(label: Tensor, a: Tensor, b: Tensor) -> None:
