@@ -100,7 +100,8 @@ def max_identity(queries: Tensor, reference: Tensor, *, device=None, chunk_size:
     """For each row of ``queries``, its greatest identity to a row of ``reference`` (both ``(n, L)``
     integer codes of the same alignment): ``max_j identity(i, j)``, float32 in ``[0, 1]``.  The
     fraction of held-out sequences with a copy (``== 1``) or a close relative (``>= 0.8``) among
-    the training sequences says how much a test score measures memory rather than generalisation."""
+    the training sequences says how much a test score measures memory rather than generalisation.
+    Computed on ``device`` (default: that of ``queries``) in blocks of ``chunk_size`` queries."""
     queries, reference = _check_codes(queries, "queries"), _check_codes(reference, "reference")
     if queries.shape[1] != reference.shape[1]:
         raise ValueError(f"queries have {queries.shape[1]} positions and reference {reference.shape[1]}: they must "
@@ -111,9 +112,12 @@ def max_identity(queries: Tensor, reference: Tensor, *, device=None, chunk_size:
 
 
 def _merge(label: Tensor, a: Tensor, b: Tensor) -> None:
-    """Join the components of ``a[k]`` and ``b[k]`` in the forest ``label`` (every entry a root, the
-    smallest index of its component), in place: hook each root to the smaller root across an edge,
-    then follow the pointers to the roots, until every edge lies inside one component."""
+    """Join the components of the roots ``a[k]`` and ``b[k]`` in the forest ``label``, in place.
+
+    On entry and on return every entry of ``label`` is the root of its component, the smallest
+    index in it.  Each round hooks every root to the smallest root across its edges (pointers only
+    decrease, so there are no cycles), then follows the pointers to the roots; it stops when every
+    edge lies inside one component."""
     while True:
         smaller = torch.minimum(label[a], label[b])
         label.scatter_reduce_(0, label[a], smaller, "amin")
