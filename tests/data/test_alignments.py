@@ -295,3 +295,13 @@ def test_missing_file_and_bad_alphabet(tmp_path):
     with pytest.raises(ValueError, match=r"^alphabet must be one of protein, dna, rna or a string of at least 2 "
                                          r"distinct printable ASCII characters other than space; found 'AA'$"):
         datasets.alignment(tmp_path / "absent.fasta", alphabet="AA")
+
+
+def test_a_run_validates_a_protein_family_on_whole_clusters(proteins):
+    rows = datasets.split_rows("kunitz", 3, test=False, data_dir=proteins)
+    assert rows.validation.shape == (1182, 53) and rows.train.shape == (11819 - 1182, 53)
+    assert rows.validation_rows == "1182 rows (0.1 of the training rows, whole clusters at 80% identity, drawn with " \
+                                   "seed 3)"
+    assert float(datasets.max_identity(rows.validation, rows.train).max()) < 0.8
+    assert {name for name, record in registry.REGISTRY.items() if record.holdout_identity == 0.8} == {
+        "kunitz", "ww", "lattice-proteins"}
