@@ -270,9 +270,13 @@ def test_cli_names_the_file_and_the_fix_for_grey_levels_under_bernoulli_units(tm
 
 
 def test_records_say_how_each_data_set_is_split_and_validated(tmp_path):
-    assert datasets.DATASETS == ("digits", "bas", "shifter", "mnist", "fashion-mnist", "binarized-mnist")
+    assert datasets.DATASETS == ("digits", "bas", "shifter", "mnist", "fashion-mnist", "binarized-mnist", "kunitz",
+                                 "ww", "lattice-proteins")
     assert {name: record.validation for name, record in datasets.REGISTRY.items()} == {
-        "digits": 0.1, "bas": 0.0, "shifter": 0.0, "mnist": 0.1, "fashion-mnist": 0.1, "binarized-mnist": "valid"}
+        "digits": 0.1, "bas": 0.0, "shifter": 0.0, "mnist": 0.1, "fashion-mnist": 0.1, "binarized-mnist": "valid",
+        "kunitz": 0.1, "ww": 0.1, "lattice-proteins": 0.1}
+    assert {name: record.alphabet for name, record in datasets.REGISTRY.items() if record.alphabet} == {
+        name: "ACDEFGHIKLMNPQRSTVWY-" for name in ("kunitz", "ww", "lattice-proteins")}
     assert [name for name, record in datasets.REGISTRY.items() if record.has_test_split] == [
         "mnist", "fashion-mnist", "binarized-mnist"]
     assert datasets.REGISTRY["binarized-mnist"].splits == ("train", "valid", "test")

@@ -6,6 +6,7 @@ The data directory is the ``data_dir`` argument, else ``$TORCHRBM_DATA``, else
     mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz
     fashion_mnist/  (the same four names)
     binarized_mnist/binarized_mnist.npz   (train/valid/test, Larochelle & Murray)
+    proteins/{Kunitz_domain,WW_domain,Lattice_Proteins}_MSA.fasta, Lattice_Proteins_pnat.txt
 
 A missing file is downloaded from a public mirror by pooch, which checks it
 against a pinned SHA-256 before it is put in place.  ``$TORCHRBM_MIRROR`` (an
@@ -38,6 +39,10 @@ SHA256 = {
     "fashion_mnist/t10k-images-idx3-ubyte.gz": "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
     "fashion_mnist/t10k-labels-idx1-ubyte.gz": "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
     "binarized_mnist/binarized_mnist.npz": "350243cb824d66d022e0c3e87cac231231668817ff03f5f6d7b6533017d56b4b",
+    "proteins/Kunitz_domain_MSA.fasta": "5035465dd607e71694141630e2369205fa22cb4e4f2a387ee191eab0533cfc26",
+    "proteins/WW_domain_MSA.fasta": "3fdc5fe05c4280f2a3445b4d497fc3ba87b25abef8e3dee982573a2e31f557b3",
+    "proteins/Lattice_Proteins_MSA.fasta": "f31662132e1893fc82d0e872074aa4790fa914caa1c77d18c23f196795193655",
+    "proteins/Lattice_Proteins_pnat.txt": "595cf8f0bf04899da4c3ed6cd2829f3396bae4bd5bd27c2b0c2f564d1f8cb31d",
 }
 
 #: Public mirrors, by folder under the data directory.
@@ -48,6 +53,17 @@ MIRRORS = {
     ],
     "fashion_mnist": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
     "binarized_mnist": [],
+    "proteins": [],
+}
+
+#: Public copies of single files, tried after the mirrors of their folder: the protein alignments are
+#: in the ``data/`` folder of github.com/jertubiana/PGM (Tubiana, Cocco & Monasson, eLife 2019; BSD 3-Clause).
+_PGM = "https://raw.githubusercontent.com/jertubiana/PGM/master/data/"
+FILE_URLS = {
+    "proteins/Kunitz_domain_MSA.fasta": [_PGM + "Kunitz/Kunitz_domain_MSA.fasta"],
+    "proteins/WW_domain_MSA.fasta": [_PGM + "WW/WW_domain_MSA.fasta"],
+    "proteins/Lattice_Proteins_MSA.fasta": [_PGM + "Lattice_Proteins/Lattice_Proteins_MSA.fasta"],
+    "proteins/Lattice_Proteins_pnat.txt": [_PGM + "Lattice_Proteins/Lattice_Proteins_pnat.txt"],
 }
 
 #: Larochelle's original text files; converted to the npz, checked by content.
@@ -68,14 +84,15 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
 
 
 def _mirrors_for(relpath: str) -> list[str]:
-    """The URLs of ``relpath``: under ``$TORCHRBM_MIRROR`` first, then under each public mirror of its folder."""
+    """The URLs of ``relpath``: under ``$TORCHRBM_MIRROR`` first, then under each public mirror of its folder,
+    then its own public copies."""
     folder, name = relpath.split("/", 1)
     urls = []
     custom = os.environ.get("TORCHRBM_MIRROR")
     if custom:
         urls.append(custom.rstrip("/") + "/" + relpath)
     urls += [base + name for base in MIRRORS.get(folder, [])]
-    return urls
+    return urls + FILE_URLS.get(relpath, [])
 
 
 def _downloader(url: str, timeout: float):

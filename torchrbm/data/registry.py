@@ -20,9 +20,12 @@ from torch import Tensor
 
 from .._utils.text import listed
 from .._utils.validation import check_positive_int
+from .alignments import ALPHABETS
 from .files import FILE_SUFFIXES, read_path
+from .identity import split_by_identity
 from .mnist import binarized_mnist, fashion_mnist, mnist
 from .preprocessing import binarize
+from .proteins import protein_family
 from .synthetic import bars_and_stripes, digits, shifter
 
 #: Fraction of the training rows held out for validation, for data sets without a validation split.
@@ -52,7 +55,12 @@ class DataSet:
     ``loader(split, reading)`` returns the rows of one of its ``splits``.  ``validation`` is the
     name of its own validation split, or the fraction of its training rows held out for
     validation, drawn with the run's seed (``0``: none).  ``binarize`` is the binarisation that
-    ``binarize_method="default"`` gives its grey levels (``None``: none).
+    ``binarize_method="default"`` gives its grey levels (``None``: none).  ``alphabet``: for
+    categorical rows (integer codes, one per position), their symbols, ``q = len(alphabet)`` of
+    them (Potts units model such rows); ``None`` for numbers.  ``holdout_identity``: rows held
+    out for validation are whole clusters of rows this identical or more
+    (:func:`~torchrbm.data.identity.split_by_identity`), so that none has a near-copy among the
+    training rows; ``None``: they are drawn one by one at random.
     """
 
     name: str
@@ -61,6 +69,8 @@ class DataSet:
     splits: tuple[str, ...] = ("train",)
     validation: str | float = DEFAULT_HOLDOUT
     binarize: str | None = None
+    alphabet: str | None = None
+    holdout_identity: float | None = None
 
     @property
     def has_test_split(self) -> bool:
@@ -85,6 +95,18 @@ def _read_file(path: str, split: str, reading: Reading) -> Tensor:
     return binarize(x, method, threshold=reading.threshold, seed=reading.seed) if method else x
 
 
+def _family(name: str) -> Callable[[str, Reading], Tensor]:
+    """A record's loader for a protein family: its ``(N, L)`` codes, unweighted (binarising them is refused)."""
+
+    def load_split(split: str, reading: Reading) -> Tensor:
+        if reading.binarize_method is not None:
+            raise ValueError(f"{name} holds categorical codes (20 amino acids and the gap): binarisation does not "
+                             "apply; model them with Potts units")
+        return protein_family(name, data_dir=reading.data_dir, weights=False).codes
+
+    return load_split
+
+
 #: Every data set by name.
 REGISTRY = {record.name: record for record in (
     DataSet("digits", "scikit-learn's 8x8 handwritten digits: 1797 rows of 64 grey levels",
@@ -102,6 +124,13 @@ REGISTRY = {record.name: record for record in (
     DataSet("binarized-mnist", "Larochelle & Murray's binarised MNIST: 50000 training, 10000 validation and "
             "10000 test rows of 784 bits", lambda split, reading: binarized_mnist(split, data_dir=reading.data_dir),
             splits=("train", "valid", "test"), validation="valid"),
+    DataSet("kunitz", "Kunitz/BPTI domain (Pfam PF00014): 11819 aligned sequences of 53 positions, codes of 20 amino "
+            "acids and the gap", _family("kunitz"), alphabet=ALPHABETS["protein"], holdout_identity=0.8),
+    DataSet("ww", "WW domain (Pfam PF00397): 17233 aligned sequences of 31 positions, codes of 20 amino acids and "
+            "the gap", _family("ww"), alphabet=ALPHABETS["protein"], holdout_identity=0.8),
+    DataSet("lattice-proteins", "lattice proteins folding into one 3x3x3 structure: 46265 sequences of 27 amino "
+            "acids, coded as the protein families (no gaps)", _family("lattice-proteins"),
+            alphabet=ALPHABETS["protein"], holdout_identity=0.8),
 )}
 
 #: The data sets' names.
@@ -168,6 +197,16 @@ def holdout_indices(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]
     return order[count:], order[:count]
 
 
+def _hold_out(record: DataSet, rows: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor, str]:
+    """Indices ``(kept, held_out)`` of about ``fraction`` of ``rows`` held out with ``seed`` as the record
+    says (:func:`holdout_indices`, or whole clusters of close rows), and how they were drawn."""
+    identity = record.holdout_identity
+    if identity is None or round(fraction * rows.shape[0]) == 0:
+        return (*holdout_indices(rows.shape[0], fraction, seed), f"drawn with seed {seed}")
+    kept, held = split_by_identity(rows, identity, fraction, seed)
+    return kept, held, f"whole clusters at {identity:.0%} identity, drawn with seed {seed}"
+
+
 @dataclass(frozen=True)
 class Splits:
     """A training run's rows: ``train``; ``validation`` (``None``: none held out), with
@@ -184,7 +223,8 @@ def split_rows(name: str, seed: int = 0, *, holdout: float | None = None, test: 
     """The training, validation and test rows of the data set (or file) ``name`` for a run with ``seed``.
 
     The validation rows are the data set's own validation split, else ``round(f * n)`` of its
-    ``n`` training rows drawn at random with ``seed`` and left out of the training rows, where
+    ``n`` training rows (at most that many whole clusters of close rows, for a record with a
+    ``holdout_identity``) drawn at random with ``seed`` and left out of the training rows, where
     ``f`` is ``holdout``, by default the record's fraction (:data:`DEFAULT_HOLDOUT` for most);
     a given ``holdout`` draws them even where there is a validation split.  The test split
     (``test=False``: not read) is never among them.  ``check(rows)`` sees every split read, whole,
@@ -203,10 +243,10 @@ def split_rows(name: str, seed: int = 0, *, holdout: float | None = None, test: 
     if isinstance(validation, str):
         held_out, about = read(validation), f"its {validation} split"
     else:
-        kept, held = holdout_indices(train.shape[0], validation, seed)
+        kept, held, drawn = _hold_out(record, train, validation, seed)
         if held.numel() == 0:
             held_out, about = None, "none"
         else:
             train, held_out = train[kept], train[held]
-            about = f"{held.numel()} rows ({validation:g} of the training rows, drawn with seed {seed})"
+            about = f"{held.numel()} rows ({validation:g} of the training rows, {drawn})"
     return Splits(train, held_out, read("test") if test and record.has_test_split else None, about)
