@@ -120,11 +120,12 @@ class RunDirectory:
     MODEL = "model.safetensors"
     SUMMARY = "summary.json"
     REPORT = "report.html"
+    SAMPLES_FASTA = "samples.fasta"
     #: Files whose presence means that the directory holds a run (one that trained an epoch).
     RUN_FILES = (CHECKPOINT, METRICS, MODEL)
     TENSORBOARD = "tensorboard"
     #: Everything a run writes, removed by ``overwrite``.
-    OUTPUTS = (*RUN_FILES, CONFIG, SUMMARY, REPORT, *FIGURES, TENSORBOARD)
+    OUTPUTS = (*RUN_FILES, CONFIG, SUMMARY, REPORT, SAMPLES_FASTA, *FIGURES, TENSORBOARD)
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -151,6 +152,11 @@ class RunDirectory:
     @property
     def report(self) -> Path:
         return self.path / self.REPORT
+
+    @property
+    def samples_fasta(self) -> Path:
+        """Sequences sampled from a model of categorical rows, as FASTA."""
+        return self.path / self.SAMPLES_FASTA
 
     @property
     def tensorboard(self) -> Path:

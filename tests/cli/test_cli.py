@@ -473,3 +473,33 @@ def test_ctrl_c_during_the_final_evaluation_ends_with_the_resume_hint(tmp_path, 
     monkeypatch.undo()
     assert main(["train", "--out", str(run), "--resume", "--quiet"]) == 0  # measures the trained model again
     assert "interrupted" not in json.loads((run / "summary.json").read_text())
+
+
+def test_train_a_potts_drelu_rbm_on_an_alignment_and_evaluate_it(tmp_path, capsys):
+    family = tmp_path / "family.fasta"
+    codes = torch.randint(21, (80, 4), generator=torch.Generator().manual_seed(0))  # far apart: many clusters
+    family.write_text("".join(f">seq{i}\n{''.join('ACDEFGHIKLMNPQRSTVWY-'[c] for c in row)}\n"
+                              for i, row in enumerate(codes.tolist())))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(family), "--visible", "potts", "--hidden-units", "drelu", "--hidden", "4",
+                 "--epochs", "2", "--sampler", "pcd", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    model = tr.load(run / "model.safetensors")
+    assert model.W.shape == (4, 21, 4) and model.hidden.name == "drelu"
+    assert json.loads((run / "config.json").read_text())["hidden_units"] == "drelu"
+    samples = (run / "samples.fasta").read_text().split()
+    assert len(samples) == 200 and all(len(line) == 4 and set(line) <= set("ACDEFGHIKLMNPQRSTVWY-")
+                                       for line in samples[1::2])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["exact"]["log_likelihood"] < 0  # 21**4 visible states, fewer than 2**20: exact
+    assert main(["evaluate", str(run / "model.safetensors"), "--data", str(family), "--method", "pll", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pll"]["pseudo_log_likelihood"] < 0
+
+
+def test_sequences_need_potts_units_and_potts_units_need_sequences(tmp_path, capsys):
+    family = tmp_path / "family.a3m"
+    family.write_text(">a\nACDaaE\n>b\nAC-E\n")
+    assert main(["train", "--data", str(family), "--out", str(tmp_path / "r1"), "--quiet"]) == 2
+    assert "holds sequences of 21 symbols (integer codes): model them with --visible potts" in capsys.readouterr().err
+    assert main(["train", "--data", "bas", "--visible", "potts", "--out", str(tmp_path / "r2"), "--quiet"]) == 2
+    assert "--visible potts needs categorical data" in capsys.readouterr().err

@@ -13,7 +13,7 @@ import torch
 
 from .._utils.text import listed
 from ..data import datasets
-from ..data.registry import DEFAULT_HOLDOUT, REGISTRY, canonical_name, find, holdout_indices
+from ..data.registry import DEFAULT_HOLDOUT, REGISTRY, alphabet_of, canonical_name, find, holdout_indices
 from ..runs import absolute_data
 from ..units import Units
 
@@ -74,7 +74,12 @@ class DataOptions:
         return {"data_dir": self.data_dir, "binarize_method": method, **self.reading()}
 
     def check(self, rows: torch.Tensor, visible: Units) -> None:
-        """The binary units' own check of ``rows``, with the command line's ways out."""
+        """Categorical rows only for units that take codes; the binary units' own check of ``rows``, with the
+        command line's ways out."""
+        alphabet = alphabet_of(self.data)
+        if alphabet is not None and visible.dense:
+            raise ValueError(f"{self.data} holds sequences of {len(alphabet)} symbols (integer codes): model them "
+                             "with --visible potts")
         if visible.data_preparation != "binarize":
             return
         try:

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from .. import plots
-from .._utils.files import atomic_savefig
+from .._utils.files import atomic_savefig, atomic_write_text
 from ..data import datasets
 from ..runs import RunDirectory
 
@@ -43,6 +43,20 @@ def save_figures(run: RunDirectory, model, history, data: torch.Tensor, scaler: 
         figures["swap_rates.png"] = plots.plot_swap_rates(sampler)
     for name, fig in figures.items():
         atomic_savefig(fig, run.figure(name), dpi=100)
+
+
+@torch.no_grad()
+def save_sequence_outputs(run: RunDirectory, model, history, data: torch.Tensor, alphabet: str) -> None:
+    """For a model of aligned sequences (Potts units): the curves, the hidden units' activity, and 100
+    sequences sampled after 1000 Gibbs steps from the visible biases, as FASTA."""
+    generator = torch.Generator(device=model.device).manual_seed(0)
+    codes = model.gibbs(model.sample_from_visible_biases(100, generator), 1000, generator).long().cpu()
+    fasta = "".join(f">sample_{index + 1}\n{''.join(alphabet[code] for code in row)}\n"
+                    for index, row in enumerate(codes.tolist()))
+    atomic_write_text(run.samples_fasta, fasta)
+    atomic_savefig(plots.plot_curves(history), run.figure("curves.png"), dpi=100)
+    rows = data[:1000].to(device=model.device, dtype=model.dtype)
+    atomic_savefig(plots.plot_hidden_activity(model, rows), run.figure("hidden_activity.png"), dpi=100)
 
 
 def save_conditional_figures(run: RunDirectory, model, history) -> None:

@@ -10,26 +10,41 @@ from typing import Any
 import torch
 
 from .. import plots, units
+from .._utils.text import listed
 from ..data import datasets
+from ..data.registry import REGISTRY, alphabet_of
 from ..io import load, read_header
 from ..models.registry import MODELS
 from ..runs import absolute_data
 from .data import DataOptions, Rows
 from .options import TrainOptions
 
-#: --visible's unit types, with --learn-sigma for the units that have variances.
-VISIBLE: dict[str, Callable[[bool], units.Units]] = {
-    "bernoulli": lambda learn_sigma: units.Bernoulli(),
-    "gaussian": lambda learn_sigma: units.Gaussian(learn_sigma=learn_sigma),
+#: --visible's unit types, from --learn-sigma (for the units that have variances) and the number of
+#: symbols of categorical data (for Potts units).
+VISIBLE: dict[str, Callable[[bool, int | None], units.Units]] = {
+    "bernoulli": lambda learn_sigma, q: units.Bernoulli(),
+    "gaussian": lambda learn_sigma, q: units.Gaussian(learn_sigma=learn_sigma),
+    "potts": lambda learn_sigma, q: units.Potts(q),
 }
+
+#: The data sets of categorical rows (integer codes), which Potts units model.
+CATEGORICAL = tuple(record.name for record in REGISTRY.values() if record.alphabet is not None)
+
+#: --hidden-units' unit types.
+HIDDEN = ("bernoulli", "relu", "drelu", "spin")
 
 #: --model's choices: the registered model classes they train.
 MODEL_CLASSES = {"rbm": "RBM", "conv": "ConvRBM", "crbm": "ConditionalRBM"}
 
 
 def visible_units(options: TrainOptions) -> units.Units:
-    """The visible unit type that ``--visible`` (and ``--learn-sigma``) name."""
-    return VISIBLE[options.visible](options.learn_sigma)
+    """The visible unit type that ``--visible`` (and ``--learn-sigma``) name; Potts units take as many
+    states as the data's alphabet has symbols."""
+    alphabet = alphabet_of(options.data)
+    if options.visible == "potts" and alphabet is None:
+        raise ValueError(f"--visible potts needs categorical data: an alignment file (aligned FASTA, A2M/A3M, "
+                         f"Stockholm) or {listed(CATEGORICAL, 'or')}; {options.data} holds numbers")
+    return VISIBLE[options.visible](options.learn_sigma, None if alphabet is None else len(alphabet))
 
 
 def is_conditional(model) -> bool:
@@ -47,7 +62,8 @@ def build_model(options: TrainOptions, rows: Rows, visible: units.Units, scaler:
     """A new model of ``--model``'s class for the training rows, with random weights."""
     train = rows.train
     cls = MODELS[MODEL_CLASSES[options.model]]
-    common = {"visible": visible, "data": train, "generator": generator, "device": device}
+    common = {"visible": visible, "hidden": options.hidden_units, "data": train, "generator": generator,
+              "device": device}
     if options.model == "crbm":
         return cls(train.shape[1], options.hidden, options.order * train.shape[1], **common)
     if options.model == "conv":

@@ -41,6 +41,7 @@ class TrainOptions:
     pool: int | None = None
     visible: str = "bernoulli"
     learn_sigma: bool = False
+    hidden_units: str = "bernoulli"
     sampler: str | None = None
     k: int = DEFAULTS.k
     n_chains: int = DEFAULTS.n_chains

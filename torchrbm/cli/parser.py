@@ -19,7 +19,7 @@ from ..estimation.evaluation import METHODS
 from ..training.defaults import DEFAULTS
 from ..training.precision import PRECISIONS
 from .data import WITH_TEST_SPLIT, holdout_defaults
-from .models import MODEL_CLASSES, VISIBLE
+from .models import HIDDEN, MODEL_CLASSES, VISIBLE
 from .options import AIS_BETAS, AIS_CHAINS
 from .options import TrainOptions as T
 
@@ -104,7 +104,10 @@ def _add_model_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--filter-size", type=int, help=f"conv: filter side in pixels (default: {T.filter_size})")
     train.add_argument("--pool", type=int, help="conv: probabilistic max-pooling block side")
     train.add_argument("--visible", choices=list(VISIBLE),
-                       help=f"visible unit type; gaussian standardises the grey levels (default: {T.visible})")
+                       help="visible unit type; gaussian standardises the grey levels, potts models aligned sequences "
+                            f"(one unit per position, as many states as the alphabet's symbols) (default: {T.visible})")
+    train.add_argument("--hidden-units", choices=HIDDEN,
+                       help=f"hidden unit type (drelu: Tubiana et al.'s double ReLU) (default: {T.hidden_units})")
     train.add_argument("--learn-sigma", action="store_true", help="learn the Gaussian units' variances")
 
 

@@ -14,16 +14,25 @@ import torch
 
 from .._version import __version__
 from ..data import datasets
+from ..data.registry import alphabet_of
 from ..estimation.evaluation import evaluate
 from ..report import write_report
 from ..runs import RunDirectory, absolute_data, data_fingerprint, settings_record
+from ..sampling.enumeration import enumerated_layer
 from ..sampling.samplers import Sampler, get_sampler
 from ..training import distributed
 from ..training.loop import run_training
 from ..training.monitor import ScalarLogger, require_tensorboard, tensorboard_writer
 from ..training.settings import TrainingSettings
 from .data import Rows
-from .figures import save_conditional_figures, save_curves, save_figures, save_generated, swap_rates_entry
+from .figures import (
+    save_conditional_figures,
+    save_curves,
+    save_figures,
+    save_generated,
+    save_sequence_outputs,
+    swap_rates_entry,
+)
 from .models import build_model, initial_model, initial_path, is_conditional, visible_units
 from .options import TrainOptions, train_options
 from .output import in_original_units, print_training_summary
@@ -187,8 +196,13 @@ def _interrupted(run: _Run, model, history, summary: dict[str, Any], metadata: d
 
 
 def _likelihood_methods(model) -> tuple[str, ...]:
-    """Exact enumeration when it is cheap, else forward and reverse AIS."""
-    return ("exact",) if min(model.n_visible, model.n_hidden) <= 20 else ("ais", "rais")
+    """Exact enumeration when it is cheap (a layer of at most 2**20 states), else forward and reverse AIS."""
+    try:
+        layer, size = enumerated_layer(model)
+    except ValueError:
+        return ("ais", "rais")
+    units = model.hidden if layer == "hidden" else model.visible
+    return ("exact",) if units.n_states(size) <= 2**20 else ("ais", "rais")
 
 
 def _finish(run: _Run, model, history, summary: dict[str, Any]) -> dict[str, Any] | None:
@@ -196,8 +210,11 @@ def _finish(run: _Run, model, history, summary: dict[str, Any]) -> dict[str, Any
     a conditional model's prediction errors (``None`` for other models)."""
     rows, options = run.rows, run.options
     conditional = is_conditional(model)
+    alphabet = alphabet_of(options.data)
     if conditional:
         save_conditional_figures(run.directory, model, history)
+    elif alphabet is not None:
+        save_sequence_outputs(run.directory, model, history, rows.train, alphabet)
     else:
         save_figures(run.directory, model, history, rows.train, run.scaler, run.sampler, options.sparsity_target)
         swap_rates = swap_rates_entry(run.sampler)

@@ -21,8 +21,11 @@ from pathlib import Path
 
 #: Suffixes of files whose lower-case letters and ``.`` are insertions.
 INSERTION_SUFFIXES = (".a2m", ".a3m")
+#: Suffixes of files read as alignments (by ``--data FILE`` and :func:`~torchrbm.datasets.load`).
+ALIGNMENT_SUFFIXES = (".fasta", ".fa", ".faa", ".afa", ".aln", *INSERTION_SUFFIXES)
 #: Suffixes of Stockholm files.
 STOCKHOLM_SUFFIXES = (".sto", ".sth", ".stk", ".stockholm")
+ALIGNMENT_SUFFIXES += STOCKHOLM_SUFFIXES
 
 _INSERTIONS = re.compile(r"[a-z.]")
 

@@ -20,7 +20,8 @@ from torch import Tensor
 
 from .._utils.text import listed
 from .._utils.validation import check_positive_int
-from .alignments import ALPHABETS
+from .alignment_files import ALIGNMENT_SUFFIXES
+from .alignments import ALPHABETS, Alignment, alignment
 from .files import FILE_SUFFIXES, read_path
 from .identity import split_by_identity
 from .mnist import binarized_mnist, fashion_mnist, mnist
@@ -97,12 +98,20 @@ def _read_file(path: str, split: str, reading: Reading) -> Tensor:
 
 def _family(name: str) -> Callable[[str, Reading], Tensor]:
     """A record's loader for a protein family: its ``(N, L)`` codes, unweighted (binarising them is refused)."""
+    return _categorical(name, lambda reading: protein_family(name, data_dir=reading.data_dir, weights=False))
 
+
+def _aligned(path: str) -> Callable[[str, Reading], Tensor]:
+    """A record's loader for an alignment file: its ``(N, L)`` codes, unweighted (binarising them is refused)."""
+    return _categorical(path, lambda reading: alignment(path, weights=False))
+
+
+def _categorical(name: str, read: Callable[[Reading], Alignment]) -> Callable[[str, Reading], Tensor]:
     def load_split(split: str, reading: Reading) -> Tensor:
         if reading.binarize_method is not None:
             raise ValueError(f"{name} holds categorical codes (20 amino acids and the gap): binarisation does not "
                              "apply; model them with Potts units")
-        return protein_family(name, data_dir=reading.data_dir, weights=False).codes
+        return read(reading).codes
 
     return load_split
 
@@ -150,15 +159,29 @@ def find(name: str | os.PathLike) -> DataSet | None:
 
 def data_set(name: str | os.PathLike) -> DataSet:
     """The record of a data set by name, or one for a ``.npy``/``.npz``/``.csv`` file (``FILE.npz:NAME``
-    for one array of an archive that holds several): one split, :data:`DEFAULT_HOLDOUT` of it for validation."""
+    for one array of an archive that holds several): one split, :data:`DEFAULT_HOLDOUT` of it for validation;
+    or one for an alignment (aligned FASTA, A2M/A3M, Stockholm) of protein sequences: their codes, with
+    validation rows held out as whole clusters at 80 % identity."""
     record = find(name)
     if record is not None:
         return record
+    if Path(name).suffix.lower() in ALIGNMENT_SUFFIXES:
+        return DataSet(str(name), "aligned sequences, codes of 20 amino acids and the gap",
+                       _aligned(str(name)), alphabet=ALPHABETS["protein"], holdout_identity=0.8)
     if Path(str(name).rsplit(":", 1)[0]).suffix.lower() in FILE_SUFFIXES or Path(name).exists():
         return DataSet(str(name), "rows of a .npy, .npz or .csv file", functools.partial(_read_file, str(name)))
     raise ValueError(
         f"unknown data set {name!r}; known: {', '.join(DATASETS)}, or a path to a .npy, .npz or .csv file"
     )
+
+
+def alphabet_of(name: str | os.PathLike) -> str | None:
+    """The symbols of a data set (by name, or an alignment file) of categorical rows; ``None`` for any
+    other data (numbers, a name of no data set)."""
+    record = find(name)
+    if record is None and Path(name).suffix.lower() in ALIGNMENT_SUFFIXES:
+        record = data_set(name)
+    return None if record is None else record.alphabet
 
 
 def load(name: str, *, split: str = "train", data_dir=None, binarize_method: str | None = "default",
