@@ -352,3 +352,29 @@ def test_early_stopping_follows_the_held_out_log_likelihood_by_default():
                early_stopping=tr.EarlyStopping("log_likelihood_valid"))
     with pytest.raises(ValueError, match="monitors 'recon_eror', which the record of epoch 0 does not hold"):
         tr.fit(tr.RBM(16, 4), train, epochs=1, early_stopping=tr.EarlyStopping("recon_eror"))
+
+
+def test_sample_weights_train_as_repeated_rows():
+    data = tr.datasets.bars_and_stripes(3).double()
+    weights = torch.randint(1, 4, (data.shape[0],), generator=torch.Generator().manual_seed(0))
+    repeated = data.repeat_interleave(weights, 0)
+    models = [tr.RBM(9, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) for _ in range(2)]
+    options = {"sampler": tr.Exact(), "epochs": 20, "lr": 0.1, "momentum": 0.0, "weight_decay": 0.0,
+               "batch_size": repeated.shape[0], "seed": 0}  # one batch holds every row: the full gradient
+    tr.fit(models[0], data, sample_weight=weights.double(), **options)
+    tr.fit(models[1], repeated, **options)
+    for (name, weighted), (_, expanded) in zip(models[0].named_parameters(), models[1].named_parameters(), strict=True):
+        torch.testing.assert_close(weighted, expanded, atol=1e-10, rtol=0, msg=name)
+    start = tr.RBM(9, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).W.detach()
+    assert float((models[0].W.detach() - start).abs().max()) > 0.05  # trained: it moved
+
+
+@pytest.mark.parametrize("weights, message", [
+    ([1.0, 2.0], "sample_weight has 2 values for 16 rows of data"),
+    ([-1.0] + [1.0] * 15, "sample_weight must be >= 0 and not all zero; found values from -1 to 1"),
+    ([0.0] * 16, "must be >= 0 and not all zero"),
+    ([float("nan")] * 16, r"sample_weight contains 16 NaN or infinite value\(s\), the first at position \(0,\)"),
+])
+def test_bad_sample_weights_are_refused_by_name(weights, message):
+    with pytest.raises(ValueError, match=message):
+        tr.fit(tr.RBM(9, 2), tr.datasets.bars_and_stripes(3), sample_weight=weights, epochs=1)

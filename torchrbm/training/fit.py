@@ -41,6 +41,7 @@ def fit(
     context=None,
     validation_data=None,
     validation_context=None,
+    sample_weight=None,
     shuffle: bool = True,
     seed: int | None = None,
     generator: torch.Generator | None = None,
@@ -119,6 +120,11 @@ def fit(
         ``"16-mixed"``: the matrix products of the training steps take bfloat16 /
         float16 operands, while parameters, optimizer state, probabilities and the
         monitored metrics stay in the parameters' dtype (:mod:`torchrbm.precision`).
+    sample_weight:
+        A non-negative weight per row of ``data`` (shape ``(N,)``; in memory only), such as the
+        sequence weights of an alignment (:func:`torchrbm.datasets.alignment`): each mini-batch's data
+        term is the weighted mean ``sum_n w_n dF(v_n) / sum_n w_n`` over its rows, so that training
+        follows the weighted log-likelihood ``sum_n w_n log p(v_n) / sum_n w_n``.
     context, validation_context:
         For a :class:`~torchrbm.ConditionalRBM`: the context of each row of ``data``
         (and of ``validation_data``); required for that model, refused for others.
@@ -199,4 +205,4 @@ def fit(
         monitor_size=monitor_size, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
         resume=resume, clip_grad_norm=clip_grad_norm, max_abs_weight=max_abs_weight)
     return run_training(model, data, settings, context=context, validation_data=validation_data,
-                        validation_context=validation_context)
+                        validation_context=validation_context, sample_weight=sample_weight)

@@ -43,11 +43,11 @@ def _rows_of_step(arguments: dict[str, Any]) -> tuple[Any, int]:
 
 @threads.per_call(_rows_of_step)
 def run_training(model: EnergyModel, data, settings: TrainingSettings, *, context=None, validation_data=None,
-                 validation_context=None) -> History:
+                 validation_context=None, sample_weight=None) -> History:
     """Train ``model`` on ``data`` with ``settings``: :func:`~torchrbm.training.fit.fit`'s work, whose
     documentation says what each setting and argument does."""
     state = prepare(model, data, settings, context=context, validation_data=validation_data,
-                    validation_context=validation_context)
+                    validation_context=validation_context, sample_weight=sample_weight)
     first_epoch = resume(state)
     guard = DivergenceGuard(model, state.weight_names, settings)
     bar = Progress(total=settings.epochs, initial=first_epoch, desc="training", unit="epoch",
@@ -128,7 +128,7 @@ def _step_or_failure(state: TrainingState, batch: Tensor) -> Exception | None:
     try:
         batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
         step(model, batch, settings.sampler, state.generator, state.named, state.weight_names, settings.weight_decay,
-             state.sparsity, state.centering, settings.extra_loss)
+             state.sparsity, state.centering, settings.extra_loss, weighted=state.weighted)
     except Exception as err:
         if state.world_size == 1:
             raise

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .._utils.validation import check_finite, numeric_tensor
 from ..data.batches import RowSource, TensorRows, row_source
 from ..models.protocol import EnergyModel
 from ..sampling.samplers import CD, PCD, Sampler
@@ -36,18 +37,42 @@ def join_context(model: EnergyModel, rows: Tensor, context, name: str) -> Tensor
     return rows
 
 
-def training_source(model: EnergyModel, data, context, settings: TrainingSettings) -> RowSource:
-    """``data`` (and its ``context``) as the checked rows of a training run; a context also has the
-    run's options checked against it."""
-    if context is None and not hasattr(model, "join_context"):
+def training_source(model: EnergyModel, data, context, settings: TrainingSettings,
+                    sample_weight=None) -> RowSource:
+    """``data`` (and its ``context``) as the checked rows of a training run, each followed by its sample
+    weight if there are any (:func:`with_sample_weight`); a context also has the run's options checked
+    against it."""
+    if context is None and not hasattr(model, "join_context") and sample_weight is None:
         return row_source(data, model)
-    rows = model.check_data(data)
-    source = TensorRows(join_context(model, rows, context, "context"))
+    rows = join_context(model, model.check_data(data), context, "context")
+    source = TensorRows(rows if sample_weight is None else with_sample_weight(rows, sample_weight))
+    if context is None and not hasattr(model, "join_context"):
+        source.prepare(model)
+        return source
     if type(settings.sampler) not in (CD, PCD) or settings.centered or settings.log_likelihood_every:
         raise ValueError(f"a {type(model).__name__} trains with CD(k) or PCD (each chain conditioned on a context "
                          "of the batch), without centering or likelihood monitoring")
     source.prepare(model)
     return source
+
+
+def with_sample_weight(rows: Tensor, sample_weight) -> Tensor:
+    """``rows`` with a last column holding each row's weight (checked: one finite weight ``>= 0`` per row,
+    not all zero); the rows become floating point."""
+    weights = numeric_tensor(sample_weight, "sample_weight").reshape(-1)
+    if weights.shape[0] != rows.shape[0]:
+        raise ValueError(f"sample_weight has {weights.shape[0]} values for {rows.shape[0]} rows of data")
+    check_finite(weights, "sample_weight")
+    if bool((weights < 0).any()) or not bool((weights > 0).any()):
+        raise ValueError(f"sample_weight must be >= 0 and not all zero; found values from {float(weights.min()):g} "
+                         f"to {float(weights.max()):g}")
+    dtype = rows.dtype if rows.is_floating_point() else torch.get_default_dtype()
+    return torch.cat([rows.to(dtype), weights.to(device=rows.device, dtype=dtype)[:, None]], 1)
+
+
+def without_sample_weight(rows: Tensor, weighted: bool) -> Tensor:
+    """Stored ``rows`` without their last column of sample weights (if ``weighted``)."""
+    return rows[:, :-1] if weighted else rows
 
 
 def validation_rows(model: EnergyModel, data, context, *, with_context: bool) -> Tensor:

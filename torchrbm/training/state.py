@@ -15,7 +15,7 @@ from . import distributed
 from .agreement import generators
 from .monitor import History, LogLikelihoodMonitor, resolve_measure
 from .regularisers import Centering, SparsityTarget
-from .rows import training_source, validation_rows
+from .rows import training_source, validation_rows, without_sample_weight
 from .schedules import check_given_optimizer, make_optimizer, make_scheduler, plateau_key
 from .settings import Callback, Scheduler, TrainingSettings
 
@@ -43,6 +43,8 @@ class TrainingState:
     weight_names: set[str]
     named: list[tuple[str, Tensor]]
     fingerprint: dict[str, Any]
+    #: Whether the stored rows end in a column of sample weights.
+    weighted: bool = False
     history: History = dataclasses.field(default_factory=History)
 
     @property
@@ -57,20 +59,22 @@ class TrainingState:
 
 
 def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=None, validation_data=None,
-            validation_context=None) -> TrainingState:
+            validation_context=None, sample_weight=None) -> TrainingState:
     """Check the data against ``model``, draw the monitored rows, and make the generators, regularisers,
     optimizer and scheduler of a training run (in this order: the random draws depend on it)."""
-    source = training_source(model, data, context, settings)
+    source = training_source(model, data, context, settings, sample_weight)
+    weighted = sample_weight is not None
     rank, world_size = distributed.rank_and_size()
     generator, shuffle_generator = generators(model, settings.seed, settings.generator, rank, world_size)
     if world_size > 1:
         distributed.broadcast_parameters(model)
     sparsity = None if settings.sparsity_target is None \
         else SparsityTarget(settings.sparsity_target, settings.sparsity_cost)
-    monitor_train = source.sample(settings.monitor_size, shuffle_generator)
+    monitor_train = without_sample_weight(source.sample(settings.monitor_size, shuffle_generator), weighted)
     centering = None
     if settings.centered:
-        centering = Centering(model, source.rows if isinstance(source, TensorRows) else monitor_train)
+        rows = without_sample_weight(source.rows, weighted) if isinstance(source, TensorRows) else monitor_train
+        centering = Centering(model, rows)
     monitor_valid = None
     if validation_data is not None:
         validation_data = validation_rows(model, validation_data, validation_context, with_context=context is not None)
@@ -86,7 +90,7 @@ def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=Non
         sparsity=sparsity, centering=centering, callbacks=callbacks,
         opt=opt, scheduler=scheduler, plateau_key=key, weight_names=weight_names,
         named=[(name, p) for name, p in model.named_parameters() if p.requires_grad],
-        fingerprint=settings.fingerprint(model, world_size, scheduler))
+        fingerprint=settings.fingerprint(model, world_size, scheduler), weighted=weighted)
 
 
 def _callbacks(settings: TrainingSettings, monitor_train: Tensor, monitor_valid: Tensor | None) -> list[Callback]:

@@ -21,7 +21,7 @@ from ..models.base import uniform_coefficients
 from ..models.protocol import EnergyModel
 from ..sampling.samplers import NegativePhase, Sampler
 from .regularisers import Centering, SparsityTarget, add_autograd_grad
-from .rows import chains_for_rows, given, split_rows
+from .rows import chains_for_rows, given, split_rows, without_sample_weight
 
 
 @torch.no_grad()
@@ -29,7 +29,7 @@ from .rows import chains_for_rows, given, split_rows
 def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.Generator | None,
          named: list[tuple[str, Tensor]], weight_names: set[str], weight_decay: float,
          sparsity: SparsityTarget | None, centering: Centering | None,
-         extra_loss: Callable[[Any, Tensor], Tensor] | None = None) -> None:
+         extra_loss: Callable[[Any, Tensor], Tensor] | None = None, *, weighted: bool = False) -> None:
     """Set ``.grad`` of every parameter in ``named`` for one mini-batch of stored rows (visible rows, then
     any other inputs the model takes per row, :mod:`~torchrbm.training.rows`).
 
@@ -37,6 +37,8 @@ def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.G
     :func:`~torchrbm.validation.trusted_inputs`: the batch was checked on its way in, and checking its values
     again (also in ``extra_loss``) would make a GPU wait.
     """
+    sample_weight = batch[:, -1] if weighted else None
+    batch = without_sample_weight(batch, weighted)
     v, inputs = split_rows(model, batch)
     row_model = given(model, inputs)
     if sampler.starts_from_data:
@@ -45,7 +47,7 @@ def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.G
         h_mean, h_sample = row_model.prob_h(v), None
     chain_model, chain_inputs = chains_for_rows(model, row_model, inputs, sampler)
     negative = sampler.negative_phase(chain_model, v, h_sample, generator)
-    grads = model.free_energy_grad(*_stacked(v, h_mean, negative),
+    grads = model.free_energy_grad(*_stacked(v, h_mean, negative, sample_weight),
                                    **{name: torch.cat([value, chain_inputs[name]]) for name, value in inputs.items()})
     if centering is not None:
         centering.apply(model, grads, v, h_mean)
@@ -60,22 +62,27 @@ def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.G
         add_autograd_grad(model, lambda: extra_loss(model, batch))
 
 
-def _stacked(v: Tensor, h_mean: Tensor, negative: NegativePhase) -> tuple[Tensor, Tensor, Tensor]:
+def _stacked(v: Tensor, h_mean: Tensor, negative: NegativePhase,
+             sample_weight: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
     """Data and model statistics stacked, with their contrastive coefficients.
 
     The visible states are stacked column by column (a transposed layout), so
     that the weight statistic ``V^T H`` reads a contiguous ``V^T``.
     """
     visible = torch.cat([v.T, negative.v.T], 1).T
-    return visible, torch.cat([h_mean, negative.h]), contrastive_coefficients(v, negative)
+    return visible, torch.cat([h_mean, negative.h]), contrastive_coefficients(v, negative, sample_weight)
 
 
-def contrastive_coefficients(v_data: Tensor, negative: NegativePhase) -> Tensor:
+def contrastive_coefficients(v_data: Tensor, negative: NegativePhase, sample_weight: Tensor | None = None) -> Tensor:
     """Coefficients ``(+1/N, ..., +1/N, -w_1, ..., -w_M)`` of data and model samples stacked in that
-    order (``w_m``: the model samples' weights, ``1/M`` by default), with which
+    order (``w_m``: the model samples' weights, ``1/M`` by default; with the data rows' ``sample_weight``
+    ``s_n``, ``s_n / sum s`` instead of ``1/N``), with which
     ``sum_n c_n dF(v_n)/d theta = <dF/d theta>_data - <dF/d theta>_model``."""
     n_data, n_model = v_data.shape[0], negative.v.shape[0]
-    data_part = uniform_coefficients(n_data, v_data)
+    if sample_weight is None:
+        data_part = uniform_coefficients(n_data, v_data)
+    else:  # the batch's weighted mean (a batch of zero weights adds no data term)
+        data_part = sample_weight.to(v_data.dtype) / sample_weight.sum().clamp(min=torch.finfo(v_data.dtype).tiny)
     if negative.sample_weight is None:
         model_part = uniform_coefficients(n_model, v_data, total=-1.0)
     else:
