@@ -209,3 +209,15 @@ def test_a_potts_drelu_rbm_trains_and_keeps_no_hidden_bias():
     after = tr.log_likelihood(rbm, data, method="ais", n_chains=100, n_betas=1000, seed=0)
     assert torch.equal(rbm.b, torch.zeros(6)) and float(rbm.hidden.gamma_plus.detach().min()) >= 0.05
     assert before == pytest.approx(-5.55, abs=0.1) and after > before + 0.5, (before, after)
+
+
+def test_weighted_log_likelihood_is_the_weighted_mean_of_log_probabilities():
+    rbm = _potts_rbm(length=3, q=3, n_hidden=2, seed=7)
+    v = torch.tensor([[0.0, 1, 2], [2, 2, 0], [1, 1, 1]], dtype=torch.float64)
+    weights = torch.tensor([0.5, 0.25, 0.0], dtype=torch.float64)
+    log_p = -rbm.free_energy(v) - tr.exact_log_partition(rbm)
+    expected = float(weights @ log_p / weights.sum())
+    assert tr.log_likelihood(rbm, v, sample_weight=weights) == pytest.approx(expected, abs=1e-12)
+    assert tr.log_likelihood(rbm, v[:2], sample_weight=[2, 1]) == pytest.approx(expected, abs=1e-12)
+    sampled = tr.log_likelihood(rbm, v, method="ais", sample_weight=weights, n_chains=200, n_betas=2000, seed=0)
+    assert sampled == pytest.approx(expected, abs=0.05)

@@ -188,6 +188,18 @@ def as_layer_tensor(x, *, size: int, units: ValueCheck, name: str, like: Tensor)
     return x.to(device=like.device, dtype=like.dtype)
 
 
+def as_sample_weight(sample_weight, n_rows: int) -> Tensor:
+    """``sample_weight`` as a float64 tensor of one finite weight ``>= 0`` per row of ``n_rows`` rows, not all zero."""
+    weights = numeric_tensor(sample_weight, "sample_weight").reshape(-1)
+    if weights.shape[0] != n_rows:
+        raise ValueError(f"sample_weight has {weights.shape[0]} values for {n_rows} rows of data")
+    check_finite(weights, "sample_weight")
+    if bool((weights < 0).any()) or not bool((weights > 0).any()):
+        raise ValueError(f"sample_weight must be >= 0 and not all zero; found values from {float(weights.min()):g} "
+                         f"to {float(weights.max()):g}")
+    return weights.double()
+
+
 def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
     """Return ``value`` as an ``int`` if it is an integer ``>= minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

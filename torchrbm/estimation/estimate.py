@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .._utils.progress import Progress
 from .._utils.rng import resolve_generator
-from .._utils.validation import trusted_inputs
+from .._utils.validation import as_sample_weight, trusted_inputs
 from ..models.protocol import EnergyModel
 from ..sampling import enumeration
 from .ais import ais, reverse_ais
@@ -37,9 +37,14 @@ def free_energies(model: EnergyModel, data, *, name: str = "data") -> Tensor:
     return torch.cat([model.free_energy(chunk).double() for chunk in _chunks(model, data)])
 
 
-def mean_free_energy(model: EnergyModel, data, *, name: str = "data") -> float:
-    """Mean free energy ``<F(v)>`` over the rows of ``data``, accumulated in float64."""
-    return float(free_energies(model, data, name=name).mean())
+def mean_free_energy(model: EnergyModel, data, *, name: str = "data", sample_weight=None) -> float:
+    """Mean free energy ``<F(v)>`` over the rows of ``data``, accumulated in float64; with ``sample_weight``
+    (one weight ``w_n >= 0`` per row) the weighted mean ``sum_n w_n F(v_n) / sum_n w_n``."""
+    free = free_energies(model, data, name=name)
+    if sample_weight is None:
+        return float(free.mean())
+    weights = as_sample_weight(sample_weight, free.shape[0]).to(free.device)
+    return float(weights @ free / weights.sum())
 
 
 @trusted_inputs()
@@ -53,8 +58,9 @@ def exact_log_partition(model: EnergyModel, *, chunk_size: int = 2**16) -> float
     return enumeration.log_partition(model, chunk_size=chunk_size)
 
 
-def log_likelihood(model: EnergyModel, data, method: str = "exact", **options) -> float:
-    """Mean log-likelihood ``<log p(v)> = -<F(v)> - log Z`` in nats per example.
+def log_likelihood(model: EnergyModel, data, method: str = "exact", *, sample_weight=None, **options) -> float:
+    """Mean log-likelihood ``<log p(v)> = -<F(v)> - log Z`` in nats per example (with ``sample_weight``,
+    the weighted mean ``sum_n w_n log p(v_n) / sum_n w_n``).
 
     ``method`` chooses how ``log Z`` is found:
 
@@ -68,7 +74,7 @@ def log_likelihood(model: EnergyModel, data, method: str = "exact", **options) -
     estimate call those functions directly.
     """
     if method == "exact":
-        return exact_log_likelihood(model, data, **options)
+        return exact_log_likelihood(model, data, sample_weight=sample_weight, **options)
     if method == "ais":
         base_data = options.pop("base_data", data)
         log_z = ais(model, data=base_data, **options).log_z
@@ -76,7 +82,7 @@ def log_likelihood(model: EnergyModel, data, method: str = "exact", **options) -
         log_z = reverse_ais(model, options.pop("base_data", data), **options).log_z
     else:
         raise ValueError(f"unknown method {method!r}; available: exact, ais, rais")
-    value = -mean_free_energy(model, data) - log_z
+    value = -mean_free_energy(model, data, sample_weight=sample_weight) - log_z
     problem = impossible_log_likelihood(model, value)
     if problem:
         warnings.warn(f"{method}: {problem}", stacklevel=2)
@@ -93,14 +99,15 @@ def impossible_log_likelihood(model: EnergyModel, value: float) -> str | None:
             "of log Z is too low (use more chains or temperatures, and compare forward with reverse AIS)")
 
 
-def exact_log_likelihood(model: EnergyModel, data, *, log_z: float | None = None, chunk_size: int = 2**16) -> float:
+def exact_log_likelihood(model: EnergyModel, data, *, log_z: float | None = None, chunk_size: int = 2**16,
+                         sample_weight=None) -> float:
     """``-<F(v)> - log Z`` with both terms in float64 and ``log Z`` by enumeration (or ``log_z``, if known).
 
     For discrete visible units every ``log p(v) <= 0``: a mean above 0 by no more than float64
     rounding (``1e-9`` relative to ``log Z``) is returned as 0; one above that means that the model's
     free energy and its partition function disagree, and raises ``RuntimeError``.
     """
-    mean_free = mean_free_energy(enumeration.as_float64(model), data)  # checks the data first
+    mean_free = mean_free_energy(enumeration.as_float64(model), data, sample_weight=sample_weight)  # checks data first
     if log_z is None:
         log_z = exact_log_partition(model, chunk_size=chunk_size)
     return at_most_zero(model, -mean_free - log_z, log_z)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._utils.validation import check_finite, numeric_tensor
+from .._utils.validation import as_sample_weight
 from ..data.batches import RowSource, TensorRows, row_source
 from ..models.protocol import EnergyModel
 from ..sampling.samplers import CD, PCD, Sampler
@@ -59,13 +59,7 @@ def training_source(model: EnergyModel, data, context, settings: TrainingSetting
 def with_sample_weight(rows: Tensor, sample_weight) -> Tensor:
     """``rows`` with a last column holding each row's weight (checked: one finite weight ``>= 0`` per row,
     not all zero); the rows become floating point."""
-    weights = numeric_tensor(sample_weight, "sample_weight").reshape(-1)
-    if weights.shape[0] != rows.shape[0]:
-        raise ValueError(f"sample_weight has {weights.shape[0]} values for {rows.shape[0]} rows of data")
-    check_finite(weights, "sample_weight")
-    if bool((weights < 0).any()) or not bool((weights > 0).any()):
-        raise ValueError(f"sample_weight must be >= 0 and not all zero; found values from {float(weights.min()):g} "
-                         f"to {float(weights.max()):g}")
+    weights = as_sample_weight(sample_weight, rows.shape[0])
     dtype = rows.dtype if rows.is_floating_point() else torch.get_default_dtype()
     return torch.cat([rows.to(dtype), weights.to(device=rows.device, dtype=dtype)[:, None]], 1)
 
