@@ -492,6 +492,8 @@ def test_train_a_potts_drelu_rbm_on_an_alignment_and_evaluate_it(tmp_path, capsy
                                        for line in samples[1::2])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["exact"]["log_likelihood"] < 0  # 21**4 visible states, fewer than 2**20: exact
+    held = summary["exact"]["n_rows"]  # random sequences: no neighbours, every weight 1
+    assert summary["exact"]["n_effective"] == pytest.approx(held) and "sequence_weights" in summary
     assert main(["evaluate", str(run / "model.safetensors"), "--data", str(family), "--method", "pll", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["pll"]["pseudo_log_likelihood"] < 0
 

@@ -221,3 +221,18 @@ def test_weighted_log_likelihood_is_the_weighted_mean_of_log_probabilities():
     assert tr.log_likelihood(rbm, v[:2], sample_weight=[2, 1]) == pytest.approx(expected, abs=1e-12)
     sampled = tr.log_likelihood(rbm, v, method="ais", sample_weight=weights, n_chains=200, n_betas=2000, seed=0)
     assert sampled == pytest.approx(expected, abs=0.05)
+
+
+def test_evaluate_weighs_the_log_likelihood_and_its_error():
+    rbm = _potts_rbm(length=3, q=3, n_hidden=2, seed=8)
+    v = _all_codes(3, 3)[::2]
+    weights = torch.linspace(0.1, 1.0, v.shape[0], dtype=torch.float64)
+    entry = tr.evaluate(rbm, v, ["exact"], sample_weight=weights)["exact"]
+    assert entry["log_likelihood"] == pytest.approx(tr.log_likelihood(rbm, v, sample_weight=weights), abs=1e-12)
+    x = -rbm.free_energy(v)
+    mean = float(weights @ x / weights.sum())
+    error = float((weights.square() @ (x - mean).square()).sqrt() / weights.sum())
+    assert entry["mean_over_rows_std_error"] == pytest.approx(error, rel=1e-12)
+    assert entry["n_effective"] == pytest.approx(float(weights.sum() ** 2 / weights.square().sum()), rel=1e-12)
+    unweighted = tr.evaluate(rbm, v, ["exact"])["exact"]
+    assert "n_effective" not in unweighted and unweighted["log_likelihood"] != pytest.approx(entry["log_likelihood"])

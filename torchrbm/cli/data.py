@@ -43,6 +43,10 @@ class Rows:
     held_out_rows: str
     context: torch.Tensor | None = None
     held_context: torch.Tensor | None = None
+    #: Sample weights of aligned sequences (:func:`~torchrbm.datasets.sequence_weights`), each set's computed
+    #: within that set; ``None`` for other data.
+    train_weight: torch.Tensor | None = None
+    held_weight: torch.Tensor | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +105,11 @@ class DataOptions:
         ``--seed``.  Never the test split."""
         rows = datasets.split_rows(self.data, self.seed, holdout=self.holdout, test=False,
                                    check=lambda part: self.check(part, visible), **self.load_options(visible))
-        return Rows(rows.train, rows.validation, rows.validation_rows)
+        if alphabet_of(self.data) is None:
+            return Rows(rows.train, rows.validation, rows.validation_rows)
+        held_weight = None if rows.validation is None else datasets.sequence_weights(rows.validation)
+        return Rows(rows.train, rows.validation, rows.validation_rows,
+                    train_weight=datasets.sequence_weights(rows.train), held_weight=held_weight)
 
     def sequence_rows(self, order: int) -> Rows:
         """Frames and contexts (the previous ``order`` frames) for a conditional model, split train / held-out."""

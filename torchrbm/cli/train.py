@@ -136,7 +136,8 @@ def _train(options: TrainOptions, write: bool, device: str | None) -> int:
                 rows.train.shape[0], sampler, options.epochs, run.directory.path)
     started = time.perf_counter()
     history = run_training(model, rows.train, dataclasses.replace(settings, callbacks=_callbacks(run, records)),
-                           context=rows.context, validation_data=rows.held_out, validation_context=rows.held_context)
+                           context=rows.context, validation_data=rows.held_out, validation_context=rows.held_context,
+                           sample_weight=rows.train_weight)
     seconds = time.perf_counter() - started
     return _write_results(run, model, history, config, seconds) if write else 0
 
@@ -229,8 +230,12 @@ def _finish(run: _Run, model, history, summary: dict[str, Any]) -> dict[str, Any
         summary["prediction"] = prediction_errors(model, evaluated, context, generator)
         save_generated(run.directory, model, context, generator)
         return summary["prediction"]
+    weights = rows.held_weight if held_out else rows.train_weight
     summary.update(evaluate(model, evaluated, _likelihood_methods(model), n_chains=options.ais_chains,
-                            n_betas=options.ais_betas, seed=options.seed, progress=not options.quiet))
+                            n_betas=options.ais_betas, seed=options.seed, progress=not options.quiet,
+                            sample_weight=weights))
+    if weights is not None:
+        summary["sequence_weights"] = "1 / (neighbours at 80 % identity or more), within each set"
     if run.scaler is not None:
         in_original_units(summary, run.scaler)
     return None

@@ -9,7 +9,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .._utils.validation import as_data_tensor
+from .._utils.validation import as_data_tensor, as_sample_weight
 from ..models.protocol import EnergyModel
 from ..sampling import enumeration
 from .ais import AISResult, ais, reverse_ais
@@ -35,29 +35,37 @@ NOT_BINARY = ("the data are not binary: for values between 0 and 1 this is -F(v)
               "(binarise the data to compare with published log-likelihoods)")
 
 
-def _log_likelihood_entry(log_z: float, log_z_std: float, free: Tensor) -> dict[str, Any]:
+def _log_likelihood_entry(log_z: float, log_z_std: float, free: Tensor,
+                          weights: Tensor | None = None) -> dict[str, Any]:
     """``<log p(v)> = -<F(v)> - log Z`` over the ``n`` rows, with its two uncertainties, named:
     ``log_partition_std`` (sigma_logZ, the estimator's) and ``mean_over_rows_std_error``
     (``s / sqrt(n)``, ``s`` the rows' standard deviation of ``-F(v)``: how much the mean would move on
     other rows from the same distribution).  ``log_likelihood_interval_3sigma`` is
-    ``mean -+ 3 sqrt(sigma_logZ^2 + s^2 / n)``."""
+    ``mean -+ 3 sqrt(sigma_logZ^2 + s^2 / n)``.  With sample ``weights`` the mean is
+    ``sum_n w_n (-F(v_n)) / sum_n w_n`` and its error ``sqrt(sum_n w_n^2 (x_n - mean)^2) / sum_n w_n``;
+    ``n_effective`` is ``(sum w)^2 / sum w^2``."""
     n = free.numel()
-    mean = -float(free.mean()) - log_z
-    rows_error = float(free.std()) / math.sqrt(n) if n > 1 else 0.0
+    if weights is None:
+        mean_free = float(free.mean())
+        rows_error = float(free.std()) / math.sqrt(n) if n > 1 else 0.0
+        counts = {"n_rows": n}
+    else:
+        total = weights.sum()
+        mean_free = float(weights @ free / total)
+        rows_error = float((weights.square() @ (free - mean_free).square()).sqrt() / total)
+        counts = {"n_rows": n, "n_effective": float(total.square() / weights.square().sum())}
+    mean = -mean_free - log_z
     std = math.hypot(log_z_std, rows_error)
     return {"log_likelihood": mean, "log_likelihood_std": std,
             "log_likelihood_interval_3sigma": [mean - 3 * std, mean + 3 * std],
-            "log_partition_std": log_z_std, "mean_over_rows_std_error": rows_error, "n_rows": n, "unit": UNIT}
+            "log_partition_std": log_z_std, "mean_over_rows_std_error": rows_error, **counts, "unit": UNIT}
 
 
-def _sampled(model: EnergyModel, result: AISResult, free: Tensor) -> dict[str, Any]:
+def _sampled(model: EnergyModel, result: AISResult, request: _Request) -> dict[str, Any]:
     low, high = result.interval
-    mean_free = float(free.mean())
-    entry = {
-        **result.as_dict(),
-        **_log_likelihood_entry(result.log_z, result.log_z_std, free),
-        "log_likelihood_interval_3sigma_of_log_z": [-mean_free - high, -mean_free - low],
-    }
+    entry = {**result.as_dict(), **_log_likelihood_entry(result.log_z, result.log_z_std, request.free, request.weights)}
+    mean_free = -entry["log_likelihood"] - result.log_z
+    entry["log_likelihood_interval_3sigma_of_log_z"] = [-mean_free - high, -mean_free - low]
     warnings = []
     if result.ess < MIN_ESS:
         warnings.append(
@@ -90,12 +98,20 @@ class _Request:
     pll: str
     seed: int
     progress: bool
+    weights: Tensor | None = None
+
+    def mean_free_energy(self) -> float:
+        """``<F(v)>`` over the rows, weighted by the sample weights if any."""
+        if self.weights is None:
+            return float(self.free.mean())
+        return float(self.weights @ self.free / self.weights.sum())
 
 
 def _exact(model: EnergyModel, request: _Request) -> dict[str, Any]:
     log_z = exact_log_partition(model)
     entry = {"method": "exact enumeration", "log_partition": log_z,
-             **_log_likelihood_entry(log_z, 0.0, free_energies(enumeration.as_float64(model), request.data))}
+             **_log_likelihood_entry(log_z, 0.0, free_energies(enumeration.as_float64(model), request.data),
+                                     request.weights)}
     entry["log_likelihood"] = at_most_zero(model, entry["log_likelihood"], log_z)
     return entry
 
@@ -103,13 +119,13 @@ def _exact(model: EnergyModel, request: _Request) -> dict[str, Any]:
 def _ais(model: EnergyModel, request: _Request) -> dict[str, Any]:
     estimate = ais(model, n_chains=request.n_chains, n_betas=request.n_betas, data=request.data, seed=request.seed,
                    progress=request.progress)
-    return _sampled(model, estimate, request.free)
+    return _sampled(model, estimate, request)
 
 
 def _reverse_ais(model: EnergyModel, request: _Request) -> dict[str, Any]:
     estimate = reverse_ais(model, request.data, n_chains=request.n_chains, n_betas=request.n_betas,
                            burn_in=request.burn_in, seed=request.seed, progress=request.progress)
-    return _sampled(model, estimate, request.free)
+    return _sampled(model, estimate, request)
 
 
 def _pseudo_likelihood(model: EnergyModel, request: _Request) -> dict[str, Any]:
@@ -123,7 +139,7 @@ def _reconstruction(model: EnergyModel, request: _Request) -> dict[str, Any]:
 
 
 def _free_energy(model: EnergyModel, request: _Request) -> dict[str, Any]:
-    entry: dict[str, Any] = {"method": "mean free energy", "mean_free_energy": float(request.free.mean()),
+    entry: dict[str, Any] = {"method": "mean free energy", "mean_free_energy": request.mean_free_energy(),
                              "unit": UNIT}
     if request.reference is not None:
         data, reference = request.data, request.reference
@@ -156,6 +172,7 @@ def evaluate(
     pll: str = "full",
     seed: int = 0,
     progress: bool = False,
+    sample_weight=None,
 ) -> dict[str, Any]:
     """Measure ``model`` on ``data`` by each of ``methods``.
 
@@ -170,7 +187,8 @@ def evaluate(
 
     Every log-likelihood entry carries ``log_likelihood`` (``-<F(v)> - log Z``), its uncertainty
     ``sqrt(sigma_logZ^2 + s^2 / n)`` and the interval ``mean -+ 3`` of it (see
-    :func:`_log_likelihood_entry`).  ``progress`` reports the progress of AIS, reverse AIS and the
+    :func:`_log_likelihood_entry`); ``sample_weight`` (one weight per row, e.g. an alignment's sequence
+    weights) weighs them and the mean free energy.  ``progress`` reports the progress of AIS, reverse AIS and the
     pseudo-log-likelihood on stderr (:mod:`torchrbm.progress`).
     """
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
@@ -180,7 +198,9 @@ def evaluate(
     if pll not in ("full", "stochastic"):
         raise ValueError(f"unknown pseudo-likelihood method {pll!r}; use 'full' or 'stochastic'")
     data = model.check_data(data)
-    request = _Request(data, free_energies(model, data), reference, n_chains, n_betas, burn_in, pll, seed, progress)
+    free = free_energies(model, data)
+    weights = None if sample_weight is None else as_sample_weight(sample_weight, data.shape[0]).to(free.device)
+    request = _Request(data, free, reference, n_chains, n_betas, burn_in, pll, seed, progress, weights)
     results: dict[str, Any] = {"n_examples": data.shape[0]}
     for name in (method for method in METHODS if method in methods):
         measure, skipped_label = _MEASURES[name]
