@@ -1,6 +1,8 @@
 """The documentation is current: the CLI reference matches the parser, every relative link and figure exists."""
 
+import contextlib
 import importlib.util
+import io
 import re
 
 import pytest
@@ -25,3 +27,15 @@ def test_relative_links_and_images_exist(page):
     local = [target for target in targets if not re.match(r"[a-z]+:", target)]
     missing = [target for target in local if not (page.parent / target).exists()]
     assert not missing, f"{page.name} links to missing files: {missing}"
+
+
+def test_the_sequences_page_runs_and_prints_what_it_says(shared_data, monkeypatch):
+    page = (ROOT / "docs" / "sequences.md").read_text()
+    block = re.findall(r"```python\n(.*?)```", page, flags=re.S)[0]
+    block = block.replace('"../shared/data/proteins/', f'"{shared_data / "proteins"}/')
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(block, "docs/sequences.md", "exec"), {})
+    shape, log_likelihood, best = printed.getvalue().splitlines()
+    assert shape == "torch.Size([17233, 31]) 21 2682"  # as the page's comment says
+    assert -80 < float(log_likelihood) < -30 and best in "ACDEFGHIKLMNPQRSTVWY-"
