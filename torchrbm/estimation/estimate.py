@@ -207,9 +207,8 @@ def _pll_rows(model: EnergyModel, method: str) -> int:
     """Rows per chunk: the full method scores ``n_visible`` (times the states per unit) variants of each row."""
     if method != "full":
         return _CHUNK_ROWS
-    states = model.visible.unit_states()
-    variants = model.n_visible * (1 if states is None else states.numel())
-    return max(1, (1 << 21) // (variants * model.n_visible))
+    per_unit = 1 if model.visible.two_states else model.visible.unit_states().numel()  # flipped, or each state
+    return max(1, (1 << 21) // (model.n_visible * per_unit * model.n_visible))
 
 
 def _flipped_full(model: EnergyModel, v: Tensor, generator) -> Tensor:
