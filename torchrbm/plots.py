@@ -1,4 +1,5 @@
-"""Figures: filters, samples, reconstructions, learning curves, AIS weights, PT swap rates, hidden activity.
+"""Figures: filters, samples, reconstructions, learning curves, AIS weights, PT swap rates, hidden activity,
+sequence logos of a Potts RBM's hidden units.
 
 Each function returns a ``matplotlib.figure.Figure``; ``fig.savefig(path)`` writes
 PNG or SVG.  Figures are built with the object-oriented API, so no display and no
@@ -9,12 +10,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from ._utils.validation import as_sample_weight, check_positive_int
 from .models.protocol import EnergyModel
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def image_shape(n_pixels: int) -> tuple[int, int]:
@@ -232,4 +238,101 @@ def plot_activation_map(model: EnergyModel, data, *, n: int = 100) -> Figure:
     fig.colorbar(image, ax=ax, label="E[h | v]")
     ax.set_xlabel("hidden unit")
     ax.set_ylabel("example")
+    return fig
+
+
+#: Letter colours of :func:`weight_logos`: amino acids by chemistry (logomaker's "chemistry" scheme); other
+#: symbols (the gap) grey.
+LOGO_COLORS = {"GSTYC": "green", "QN": "purple", "KRH": "blue", "DE": "red", "AVLIPWFM": "black"}
+
+
+def weight_norms(model: EnergyModel) -> torch.Tensor:
+    """The norm of each hidden unit's incoming weights, ``||W_j|| = sqrt(sum_i sum_a W[i, a, j]^2)``
+    (``sqrt(sum_i W[i, j]^2)`` for dense visible units), shape ``(n_hidden,)`` in float64."""
+    weights = model.W.detach().double().cpu()
+    if weights.shape[-1] != model.n_hidden:
+        raise ValueError(f"weight_norms needs weights whose last axis is the {model.n_hidden} hidden units; "
+                         f"found weights of shape {tuple(weights.shape)}")
+    return weights.reshape(-1, model.n_hidden).norm(dim=0)
+
+
+def _check_potts(model: EnergyModel, alphabet: str) -> None:
+    """Refuse models without Potts visible units and alphabets without one distinct symbol per state."""
+    if getattr(model.visible, "dense", True):
+        raise ValueError(f"sequence logos need Potts visible units (weights of shape (L, q, n_hidden)); this model's "
+                         f"visible units are {type(model.visible).__name__}")
+    q = model.W.shape[1]
+    if len(alphabet) != q or len(set(alphabet)) != q:
+        raise ValueError(f"alphabet must have q = {q} distinct symbols, one per Potts state; found {len(alphabet)} "
+                         f"symbols ({alphabet!r})")
+
+
+def _check_unit(unit, n_hidden: int) -> int:
+    """``unit`` as an ``int`` if it indexes one of ``n_hidden`` hidden units."""
+    if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)) or not 0 <= unit < n_hidden:
+        raise ValueError(f"units must be hidden unit indices 0 to {n_hidden - 1}; found {unit!r}")
+    return int(unit)
+
+
+def logo_matrix(model: EnergyModel, unit: int, alphabet: str) -> pd.DataFrame:
+    """Hidden unit ``unit``'s weights ``W[:, :, unit]`` as a table: one row per position ``1 .. L``
+    (the index, named ``position``), one column per symbol of ``alphabet`` (state ``a`` is ``alphabet[a]``).
+
+    Drawn by :func:`weight_logos`; a model of Potts visible units only.
+    """
+    import pandas as pd  # here, as logomaker below: only drawing logos loads them (the CLI imports this module)
+
+    _check_potts(model, alphabet)
+    unit = _check_unit(unit, model.n_hidden)
+    weights = model.W.detach()[:, :, unit].double().cpu().numpy()
+    return pd.DataFrame(weights, columns=list(alphabet), index=pd.RangeIndex(1, weights.shape[0] + 1, name="position"))
+
+
+def weight_logos(model: EnergyModel, *, alphabet: str, units: Sequence[int] | None = None, n: int = 10,
+                 data=None, sample_weight=None) -> Figure:
+    """Sequence logos of a Potts RBM's hidden units (Tubiana, Cocco & Monasson, eLife 2019): one row per unit.
+
+    Each logo draws ``W[i, a, j]`` at position ``i`` as the letter ``alphabet[a]`` of height
+    ``|W[i, a, j]|``, above the axis where the weight is positive and below it where it is
+    negative (:func:`logo_matrix` gives the table).  The units are ``units`` in that order, else
+    the ``n`` units of largest :func:`weight_norms`, largest first; each logo is titled with the
+    unit's index and norm.  With ``data`` (integer codes ``(N, L)``), a second panel per row is the
+    histogram of the unit's input over the data,
+
+        I_j(v) = b_j + sum_i W[i, v_i, j],
+
+    each sequence counting for its ``sample_weight`` (e.g. the alignment's ``weights``) if given.
+    """
+    import logomaker
+
+    _check_potts(model, alphabet)
+    if units is None:
+        units = torch.argsort(weight_norms(model), descending=True, stable=True)[:check_positive_int(n, "n")]
+    units = [_check_unit(unit, model.n_hidden) for unit in (units.tolist() if torch.is_tensor(units) else units)]
+    if not units:
+        raise ValueError("units must name at least one hidden unit")
+    if sample_weight is not None and data is None:
+        raise ValueError("sample_weight weighs the rows of data: pass data too")
+    inputs = row_weights = None
+    if data is not None:
+        with torch.no_grad():
+            inputs = model.hidden_preactivation(data).detach().double().cpu().numpy()
+        row_weights = None if sample_weight is None else as_sample_weight(sample_weight, inputs.shape[0]).numpy()
+    norms = weight_norms(model)
+    length = model.W.shape[0]
+    fig = Figure(figsize=(max(6.0, 0.25 * length + 1.5) + (3.5 if data is not None else 0.0), 1.9 * len(units) + 0.3),
+                 layout="constrained")
+    axes = fig.subplots(len(units), 2 if data is not None else 1, squeeze=False,
+                        width_ratios=[max(2.0, length / 12), 1.0] if data is not None else None)
+    colors = {**{symbol: "gray" for symbol in alphabet}, **LOGO_COLORS}
+    for row, unit in zip(axes, units, strict=True):
+        logomaker.Logo(logo_matrix(model, unit, alphabet), ax=row[0], color_scheme=colors, flip_below=False)
+        row[0].set_title(f"hidden unit {unit}: ||W|| = {float(norms[unit]):.3g}", fontsize=9)
+        row[0].set_ylabel("weight")
+        if inputs is not None:
+            row[1].hist(inputs[:, unit], bins=30, weights=row_weights)
+            row[1].set_xlabel(f"input I_{unit}(v)")
+            row[1].set_ylabel("sequences" if row_weights is None else "weighted sequences")
+            row[1].grid(alpha=0.3)
+    axes[-1][0].set_xlabel("position")
     return fig
