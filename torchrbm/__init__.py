@@ -69,7 +69,17 @@ __all__ = [
     "reconstruction_error",
     "reverse_ais",
     "save",
+    "plots",
     "precision",
     "threads",
     "units",
 ]
+
+
+def __getattr__(name: str):
+    """``tr.plots`` on first use: the plotting module (matplotlib, logomaker) loads only when asked for."""
+    if name == "plots":
+        import importlib
+
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
