@@ -378,3 +378,19 @@ def test_sample_weights_train_as_repeated_rows():
 def test_bad_sample_weights_are_refused_by_name(weights, message):
     with pytest.raises(ValueError, match=message):
         tr.fit(tr.RBM(9, 2), tr.datasets.bars_and_stripes(3), sample_weight=weights, epochs=1)
+
+
+def test_the_l1_squared_penalty_has_its_gradient_and_spares_no_unit():
+    from torchrbm.training.step import l1_squared_grad
+
+    weights = torch.randn(5, 3, 4, dtype=torch.float64, requires_grad=True)  # Potts-shaped: (L, q, H)
+    penalty = 0.3 / 2 * (weights.abs().sum((0, 1)) ** 2).sum()
+    torch.testing.assert_close(l1_squared_grad(weights.detach(), 0.3), torch.autograd.grad(penalty, weights)[0])
+    data = tr.datasets.bars_and_stripes(4)
+    plain, sparse = (tr.RBM(16, 8, generator=torch.Generator().manual_seed(0)) for _ in range(2))
+    tr.fit(plain, data, epochs=100, lr=0.1, seed=0)
+    tr.fit(sparse, data, epochs=100, lr=0.1, seed=0, l1_squared=0.05)
+    small = [float((model.W.detach().abs() < 0.05).float().mean()) for model in (plain, sparse)]
+    assert small[1] > small[0] + 0.1, small  # more weights near zero
+    with pytest.raises(ValueError, match="l1_squared must be a finite number >= 0; found -1"):
+        tr.fit(plain, data, epochs=1, l1_squared=-1)

@@ -31,6 +31,7 @@ def fit(
     momentum: float | tuple[float, float] = DEFAULTS.momentum,
     momentum_switch: int = DEFAULTS.momentum_switch,
     weight_decay: float = DEFAULTS.weight_decay,
+    l1_squared: float = 0.0,
     sparsity_target: float | None = None,
     sparsity_cost: float = 0.1,
     extra_loss: Callable[[Any, Tensor], Tensor] | None = None,
@@ -84,6 +85,11 @@ def fit(
         (Hinton's 0.5 -> 0.9), for the optimizers fit makes that have one.
     weight_decay:
         L2 penalty ``weight_decay * ||W||^2 / 2`` on the weights (not the biases).
+    l1_squared:
+        The L1² penalty of Tubiana, Cocco & Monasson (2019), ``l1_squared / 2 * sum_j (sum_i |W_ij|)^2``
+        over each hidden unit's weights (for Potts units ``i`` runs over positions and states), whose
+        gradient ``l1_squared * (sum_i' |W_i'j|) * sign(W_ij)`` pushes each hidden unit towards a few
+        strong weights, evenly across units; ``0``: none.
     sparsity_target, sparsity_cost:
         Penalty pulling each hidden unit's mean activation toward the target.
     extra_loss:
@@ -198,11 +204,12 @@ def fit(
     """
     settings = TrainingSettings(
         sampler=sampler, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
-        momentum_switch=momentum_switch, weight_decay=weight_decay, sparsity_target=sparsity_target,
-        sparsity_cost=sparsity_cost, extra_loss=extra_loss, centered=centered, optimizer=optimizer,
-        lr_scheduler=lr_scheduler, precision=precision, shuffle=shuffle, seed=seed, generator=generator,
-        callbacks=callbacks, early_stopping=early_stopping, log_likelihood_every=log_likelihood_every,
-        monitor_size=monitor_size, progress=progress, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-        resume=resume, clip_grad_norm=clip_grad_norm, max_abs_weight=max_abs_weight)
+        momentum_switch=momentum_switch, weight_decay=weight_decay, l1_squared=l1_squared,
+        sparsity_target=sparsity_target, sparsity_cost=sparsity_cost, extra_loss=extra_loss, centered=centered,
+        optimizer=optimizer, lr_scheduler=lr_scheduler, precision=precision, shuffle=shuffle, seed=seed,
+        generator=generator, callbacks=callbacks, early_stopping=early_stopping,
+        log_likelihood_every=log_likelihood_every, monitor_size=monitor_size, progress=progress,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, clip_grad_norm=clip_grad_norm,
+        max_abs_weight=max_abs_weight)
     return run_training(model, data, settings, context=context, validation_data=validation_data,
                         validation_context=validation_context, sample_weight=sample_weight)

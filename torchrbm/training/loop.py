@@ -128,7 +128,8 @@ def _step_or_failure(state: TrainingState, batch: Tensor) -> Exception | None:
     try:
         batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
         step(model, batch, settings.sampler, state.generator, state.named, state.weight_names, settings.weight_decay,
-             state.sparsity, state.centering, settings.extra_loss, weighted=state.weighted)
+             state.sparsity, state.centering, settings.extra_loss, weighted=state.weighted,
+             l1_squared=settings.l1_squared)
     except Exception as err:
         if state.world_size == 1:
             raise

@@ -88,6 +88,7 @@ class TrainingSettings:
     momentum: float | tuple[float, float] = DEFAULTS.momentum
     momentum_switch: int = DEFAULTS.momentum_switch
     weight_decay: float = DEFAULTS.weight_decay
+    l1_squared: float = 0.0
     sparsity_target: float | None = None
     sparsity_cost: float = 0.1
     extra_loss: Callable[[Any, Tensor], Tensor] | None = None
@@ -113,7 +114,8 @@ class TrainingSettings:
         checked = {"epochs": check_positive_int(self.epochs, "epochs", minimum=0),
                    "batch_size": check_positive_int(self.batch_size, "batch_size"),
                    "monitor_size": check_positive_int(self.monitor_size, "monitor_size"),
-                   "weight_decay": check_nonnegative_float(self.weight_decay, "weight_decay")}
+                   "weight_decay": check_nonnegative_float(self.weight_decay, "weight_decay"),
+                   "l1_squared": check_nonnegative_float(self.l1_squared, "l1_squared")}
         check_momentum(self.momentum)
         checked["seed"] = _check_seed(self.seed)
         _check_clip_grad_norm(self.clip_grad_norm)
@@ -148,4 +150,5 @@ class TrainingSettings:
                 "precision": self.precision, "shuffle": self.shuffle, "world_size": world_size,
                 "clip_grad_norm": self.clip_grad_norm,
                 "lr_scheduler": None if scheduler is None else type(scheduler).__name__,
-                "early_stopping": None if self.early_stopping is None else self.early_stopping.config()}
+                "early_stopping": None if self.early_stopping is None else self.early_stopping.config(),
+                **({"l1_squared": self.l1_squared} if self.l1_squared else {})}  # absent from older checkpoints

@@ -29,11 +29,13 @@ from .rows import chains_for_rows, given, split_rows, without_sample_weight
 def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.Generator | None,
          named: list[tuple[str, Tensor]], weight_names: set[str], weight_decay: float,
          sparsity: SparsityTarget | None, centering: Centering | None,
-         extra_loss: Callable[[Any, Tensor], Tensor] | None = None, *, weighted: bool = False) -> None:
+         extra_loss: Callable[[Any, Tensor], Tensor] | None = None, *, weighted: bool = False,
+         l1_squared: float = 0.0) -> None:
     """Set ``.grad`` of every parameter in ``named`` for one mini-batch of stored rows (visible rows, then
     any other inputs the model takes per row, :mod:`~torchrbm.training.rows`).
 
-    Weight decay adds ``weight_decay * W`` to the gradient of each weight in ``weight_names``.  Runs inside
+    Weight decay adds ``weight_decay * W`` to the gradient of each weight in ``weight_names``, and
+    ``l1_squared`` the L1² penalty's gradient to that of ``W`` (:func:`l1_squared_grad`).  Runs inside
     :func:`~torchrbm.validation.trusted_inputs`: the batch was checked on its way in, and checking its values
     again (also in ``extra_loss``) would make a GPU wait.
     """
@@ -55,11 +57,20 @@ def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.G
         grad = grads[name]
         if weight_decay and name in weight_names:
             grad.add_(param, alpha=weight_decay)
+        if l1_squared and name == "W":
+            grad.add_(l1_squared_grad(param, l1_squared))
         param.grad = grad
     if sparsity is not None:
         sparsity.add_grad(model, v, h_mean)
     if extra_loss is not None:
         add_autograd_grad(model, lambda: extra_loss(model, batch))
+
+
+def l1_squared_grad(weights: Tensor, strength: float) -> Tensor:
+    """The gradient of ``strength / 2 * sum_j (sum_i |W_ij|)^2``, the sums over all axes but the last
+    (the hidden units'): ``strength * (sum_i' |W_i'j|) * sign(W_ij)``."""
+    per_unit = weights.abs().sum(tuple(range(weights.ndim - 1)))
+    return weights.sign().mul_(per_unit * strength)
 
 
 def _stacked(v: Tensor, h_mean: Tensor, negative: NegativePhase,
