@@ -65,7 +65,7 @@ RECORDED_SETTINGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
                      "weight_decay": "weight_decay", "sparsity_target": "sparsity_target", "centered": "centered",
                      "log_likelihood_every": "ll_every", "precision": "precision",
                      "checkpoint_every": "checkpoint_every", "resume": "resume", "clip_grad_norm": "clip_grad_norm",
-                     "max_abs_weight": "max_abs_weight"}
+                     "max_abs_weight": "max_abs_weight", "l1_squared": "l1_squared"}
 
 #: Recorded keys that may change when a run is resumed: the training settings that may
 #: (:data:`~torchrbm.training.settings.MAY_CHANGE_ON_RESUME`), and the environment it runs in.
@@ -85,10 +85,18 @@ def settings_record(settings: TrainingSettings) -> dict[str, Any]:
 RECORDED_SINCE = {"n_hidden"}
 
 
+#: Training options added since the first version of config.json, with the value that a run recorded
+#: before them trained with.
+ADDED_OPTIONS = {"hidden_units": "bernoulli", "l1_squared": 0.0}
+
+
 def _upgraded(config: dict[str, Any]) -> dict[str, Any]:
     """Settings recorded by earlier versions in today's terms: a null sampler meant pcd (cd for a
-    conditional model), and a relative data path was relative to the working directory."""
+    conditional model), a relative data path was relative to the working directory, and options added
+    since (:data:`ADDED_OPTIONS`) had their present defaults."""
     config = dict(config)
+    if "epochs" in config:  # a training run's record
+        config = {**ADDED_OPTIONS, **config}
     if "sampler" in config and config["sampler"] is None:
         config["sampler"] = "cd" if config.get("model") == "crbm" else "pcd"
     if isinstance(config.get("data"), str):

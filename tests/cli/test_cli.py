@@ -449,7 +449,7 @@ def test_data_set_names_stay_names_and_older_runs_still_resume(tmp_path, capsys,
     assert main(["train", "--sampler", "pcd", "--hidden", "5", "--epochs", "2", "--out", "old", "--quiet"]) == 0
     old = json.loads((tmp_path / "old" / "config.json").read_text())
     old.update(sampler=None)
-    del old["n_hidden"], old["ais_chains"]  # nor --ais-chains
+    del old["n_hidden"], old["ais_chains"], old["hidden_units"], old["l1_squared"]  # options added since
     (tmp_path / "old" / "config.json").write_text(json.dumps(old))
     assert main(["train", "--out", "old", "--resume", "--epochs", "3", "--quiet"]) == 0
     assert json.loads((tmp_path / "old" / "config.json").read_text())["sampler"] == "pcd"
@@ -482,11 +482,12 @@ def test_train_a_potts_drelu_rbm_on_an_alignment_and_evaluate_it(tmp_path, capsy
                               for i, row in enumerate(codes.tolist())))
     run = tmp_path / "run"
     assert main(["train", "--data", str(family), "--visible", "potts", "--hidden-units", "drelu", "--hidden", "4",
-                 "--epochs", "2", "--sampler", "pcd", "--out", str(run), "--quiet"]) == 0
+                 "--epochs", "2", "--sampler", "pcd", "--l1-squared", "0.01", "--out", str(run), "--quiet"]) == 0
     capsys.readouterr()
     model = tr.load(run / "model.safetensors")
     assert model.W.shape == (4, 21, 4) and model.hidden.name == "drelu"
-    assert json.loads((run / "config.json").read_text())["hidden_units"] == "drelu"
+    config = json.loads((run / "config.json").read_text())
+    assert config["hidden_units"] == "drelu" and config["l1_squared"] == 0.01
     samples = (run / "samples.fasta").read_text().split()
     assert len(samples) == 200 and all(len(line) == 4 and set(line) <= set("ACDEFGHIKLMNPQRSTVWY-")
                                        for line in samples[1::2])

@@ -55,6 +55,7 @@ class TrainOptions:
     lr: float = DEFAULTS.lr
     momentum: tuple[float, ...] = DEFAULTS.momentum
     weight_decay: float = DEFAULTS.weight_decay
+    l1_squared: float = 0.0
     sparsity_target: float | None = None
     clip_grad_norm: float | None = None
     max_abs_weight: float | None = 1e3

@@ -135,6 +135,8 @@ def _add_training_arguments(train: argparse.ArgumentParser) -> None:
                        help="momentum, or initial and final momentum switched after "
                        f"{DEFAULTS.momentum_switch} epochs (default: {' '.join(f'{m:g}' for m in T.momentum)})")
     train.add_argument("--weight-decay", type=float, help=f"L2 on weights (default: {T.weight_decay:g})")
+    train.add_argument("--l1-squared", type=float, help="L1² penalty on each hidden unit's weights, "
+                       f"l1_squared/2 sum_j (sum_i |W_ij|)^2 (Tubiana et al. 2019) (default: {T.l1_squared:g})")
     train.add_argument("--sparsity-target", type=float,
                        help="target mean hidden activation, e.g. 0.05 (default: none)")
     train.add_argument("--clip-grad-norm", type=float, metavar="NORM",

@@ -86,7 +86,7 @@ def _settings(options: TrainOptions, sampler, generator: torch.Generator, run: R
     """The training settings of ``train``'s options (checked before --overwrite removes anything)."""
     return TrainingSettings(
         sampler=sampler, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
-        momentum=options.momentum_setting, weight_decay=options.weight_decay,
+        momentum=options.momentum_setting, weight_decay=options.weight_decay, l1_squared=options.l1_squared,
         sparsity_target=options.sparsity_target, centered=options.centered, generator=generator,
         log_likelihood_every=options.ll_every, precision=options.precision, progress=progress,
         checkpoint=run.checkpoint, checkpoint_every=options.checkpoint_every, resume=options.resume,
