@@ -37,14 +37,17 @@ def free_energies(model: EnergyModel, data, *, name: str = "data") -> Tensor:
     return torch.cat([model.free_energy(chunk).double() for chunk in _chunks(model, data)])
 
 
+def weighted_mean(values: Tensor, weights: Tensor | None = None) -> float:
+    """``mean(values)``, or with ``weights`` ``sum_n w_n x_n / sum_n w_n``."""
+    return float(values.mean()) if weights is None else float(weights @ values / weights.sum())
+
+
 def mean_free_energy(model: EnergyModel, data, *, name: str = "data", sample_weight=None) -> float:
     """Mean free energy ``<F(v)>`` over the rows of ``data``, accumulated in float64; with ``sample_weight``
     (one weight ``w_n >= 0`` per row) the weighted mean ``sum_n w_n F(v_n) / sum_n w_n``."""
     free = free_energies(model, data, name=name)
-    if sample_weight is None:
-        return float(free.mean())
-    weights = as_sample_weight(sample_weight, free.shape[0]).to(free.device)
-    return float(weights @ free / weights.sum())
+    weights = None if sample_weight is None else as_sample_weight(sample_weight, free.shape[0]).to(free.device)
+    return weighted_mean(free, weights)
 
 
 @trusted_inputs()

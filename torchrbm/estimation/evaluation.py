@@ -21,6 +21,7 @@ from .estimate import (
     impossible_log_likelihood,
     pseudo_log_likelihood,
     reconstruction_error,
+    weighted_mean,
 )
 
 METHODS = ("exact", "ais", "rais", "pll", "recon", "fe")
@@ -45,13 +46,12 @@ def _log_likelihood_entry(log_z: float, log_z_std: float, free: Tensor,
     ``sum_n w_n (-F(v_n)) / sum_n w_n`` and its error ``sqrt(sum_n w_n^2 (x_n - mean)^2) / sum_n w_n``;
     ``n_effective`` is ``(sum w)^2 / sum w^2``."""
     n = free.numel()
+    mean_free = weighted_mean(free, weights)
     if weights is None:
-        mean_free = float(free.mean())
         rows_error = float(free.std()) / math.sqrt(n) if n > 1 else 0.0
         counts = {"n_rows": n}
     else:
         total = weights.sum()
-        mean_free = float(weights @ free / total)
         rows_error = float((weights.square() @ (free - mean_free).square()).sqrt() / total)
         counts = {"n_rows": n, "n_effective": float(total.square() / weights.square().sum())}
     mean = -mean_free - log_z
@@ -64,7 +64,7 @@ def _log_likelihood_entry(log_z: float, log_z_std: float, free: Tensor,
 def _sampled(model: EnergyModel, result: AISResult, request: _Request) -> dict[str, Any]:
     low, high = result.interval
     entry = {**result.as_dict(), **_log_likelihood_entry(result.log_z, result.log_z_std, request.free, request.weights)}
-    mean_free = -entry["log_likelihood"] - result.log_z
+    mean_free = request.mean_free_energy()
     entry["log_likelihood_interval_3sigma_of_log_z"] = [-mean_free - high, -mean_free - low]
     warnings = []
     if result.ess < MIN_ESS:
@@ -102,9 +102,7 @@ class _Request:
 
     def mean_free_energy(self) -> float:
         """``<F(v)>`` over the rows, weighted by the sample weights if any."""
-        if self.weights is None:
-            return float(self.free.mean())
-        return float(self.weights @ self.free / self.weights.sum())
+        return weighted_mean(self.free, self.weights)
 
 
 def _exact(model: EnergyModel, request: _Request) -> dict[str, Any]:

@@ -42,14 +42,13 @@ def training_source(model: EnergyModel, data, context, settings: TrainingSetting
     """``data`` (and its ``context``) as the checked rows of a training run, each followed by its sample
     weight if there are any (:func:`with_sample_weight`); a context also has the run's options checked
     against it."""
-    if context is None and not hasattr(model, "join_context") and sample_weight is None:
+    conditional = context is not None or hasattr(model, "join_context")
+    if not conditional and sample_weight is None:
         return row_source(data, model)
     rows = join_context(model, model.check_data(data), context, "context")
     source = TensorRows(rows if sample_weight is None else with_sample_weight(rows, sample_weight))
-    if context is None and not hasattr(model, "join_context"):
-        source.prepare(model)
-        return source
-    if type(settings.sampler) not in (CD, PCD) or settings.centered or settings.log_likelihood_every:
+    if conditional and (type(settings.sampler) not in (CD, PCD) or settings.centered
+                        or settings.log_likelihood_every):
         raise ValueError(f"a {type(model).__name__} trains with CD(k) or PCD (each chain conditioned on a context "
                          "of the batch), without centering or likelihood monitoring")
     source.prepare(model)

@@ -75,12 +75,9 @@ class Potts(Units):
 
     def self_energy_bias_grad(self, x: Tensor, coefficients: Tensor | None = None) -> Tensor:
         """``-sum_n c_n onehot(x_n)``, shape ``(L, q)``."""
-        codes = self._flat_codes(x)
-        per_row = torch.ones(codes.shape[0], device=x.device, dtype=x.dtype) if coefficients is None \
-            else coefficients.to(x.dtype)
-        total = torch.zeros(self.n_units * self.q, device=x.device, dtype=x.dtype)
-        total.index_add_(0, codes.reshape(-1), per_row.repeat_interleave(self.n_units))
-        return total.neg_().reshape(self.n_units, self.q)
+        n = x.reshape(-1, self.n_units).shape[0]
+        per_row = torch.ones(n, device=x.device, dtype=x.dtype) if coefficients is None else coefficients.to(x.dtype)
+        return self.weighted_outer(x, per_row[:, None]).squeeze(-1).neg_()
 
     def squared_error(self, x: Tensor, mean: Tensor) -> Tensor:
         """``sum_i sum_a (onehot(x_i)_a - mean_{i, a})^2`` per example."""
@@ -88,8 +85,8 @@ class Potts(Units):
 
     def data_mean(self, x: Tensor) -> Tensor:
         """The frequency of each state at each position, ``(L, q)`` in float64."""
-        counts = torch.bincount(self._flat_codes(x).reshape(-1), minlength=self.n_units * self.q)
-        return (counts.double() / x.reshape(-1, self.n_units).shape[0]).reshape(self.n_units, self.q)
+        n = x.reshape(-1, self.n_units).shape[0]
+        return self.weighted_outer(x, torch.ones(n, 1, device=x.device, dtype=torch.float64)).squeeze(-1) / n
 
     def mean(self, pre: Tensor) -> Tensor:
         """``p(x_i = a | u) = softmax(u_i)_a``, ``(..., L, q)``."""
