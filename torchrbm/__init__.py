@@ -15,12 +15,14 @@ from .estimation.estimate import (
 )
 from .estimation.evaluation import evaluate
 from .estimation.mutations import mutational_scan
+from .estimation.statistics import StatisticsComparison, compare_statistics
 from .io import load, save
 from .models.classification import ClassificationRBM
 from .models.conditional import ConditionalRBM
 from .models.conv import ConvRBM
 from .models.protocol import EnergyModel
 from .models.rbm import RBM
+from .sampling.generation import generate
 from .sampling.samplers import CD, PCD, PT, Exact, NegativePhase, Sampler
 from .training.dbn import DBN
 from .training.fit import fit
@@ -52,6 +54,8 @@ __all__ = [
     "ScalarLogger",
     "ais",
     "beta_schedule",
+    "compare_statistics",
+    "StatisticsComparison",
     "NegativePhase",
     "Sampler",
     "datasets",
@@ -61,6 +65,7 @@ __all__ = [
     "exact_log_partition",
     "fit",
     "free_energy_gap",
+    "generate",
     "load",
     "log_likelihood",
     "mean_free_energy",

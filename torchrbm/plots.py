@@ -1,5 +1,5 @@
 """Figures: filters, samples, reconstructions, learning curves, AIS weights, PT swap rates, hidden activity,
-sequence logos of a Potts RBM's hidden units.
+sequence logos of a Potts RBM's hidden units, generative checks.
 
 Each function returns a ``matplotlib.figure.Figure``; ``fig.savefig(path)`` writes
 PNG or SVG.  Figures are built with the object-oriented API, so no display and no
@@ -335,4 +335,25 @@ def weight_logos(model: EnergyModel, *, alphabet: str, units: Sequence[int] | No
             row[1].set_ylabel("sequences" if row_weights is None else "weighted sequences")
             row[1].grid(alpha=0.3)
     axes[-1][0].set_xlabel("position")
+    return fig
+
+
+def plot_statistics(comparison, *, max_points: int = 200_000) -> Figure:
+    """Generative checks (:func:`~torchrbm.compare_statistics`): the samples' single-site frequencies
+    ``f_i(a)`` (left) and pairwise connected correlations ``C_ij(a, b)``, ``i < j`` (right), each against the
+    reference rows', with the diagonal and Pearson's ``r`` in the titles.  At most ``max_points`` correlations
+    are drawn (those of largest magnitude in either set, the rest being near zero); ``r`` is over all of them."""
+    fig = Figure(figsize=(9.0, 4.2), layout="constrained")
+    panels = (("single-site frequencies", comparison.site_frequencies, comparison.site_r),
+              ("connected correlations (i < j)", comparison.correlations, comparison.correlation_r))
+    for ax, (title, (sampled, reference), r) in zip(fig.subplots(1, 2), panels, strict=True):
+        if sampled.numel() > max_points:
+            keep = torch.maximum(sampled.abs(), reference.abs()).topk(max_points).indices
+            sampled, reference = sampled[keep], reference[keep]
+        x, y = reference.cpu().numpy(), sampled.cpu().numpy()
+        ax.scatter(x, y, s=2, alpha=0.3, rasterized=True)
+        low, high = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+        ax.plot([low, high], [low, high], color="grey", linewidth=0.8)
+        ax.set(title=f"{title}: r = {r:.3f}", xlabel=f"reference ({comparison.n_reference} rows)",
+               ylabel=f"samples ({comparison.n_samples})")
     return fig

@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 #: Figures a run writes, in the order the report shows them.
 FIGURES = ("curves.png", "filters.png", "samples.png", "reconstructions.png", "hidden_activity.png", "swap_rates.png",
-           "generated.png")
+           "generated.png", "generative_checks.png")
 
 
 #: Names that ``--data`` takes for data sets (never read as paths, even where a file of that name exists):

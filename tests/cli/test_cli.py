@@ -489,14 +489,21 @@ def test_train_a_potts_drelu_rbm_on_an_alignment_and_evaluate_it(tmp_path, capsy
     config = json.loads((run / "config.json").read_text())
     assert config["hidden_units"] == "drelu" and config["l1_squared"] == 0.01
     samples = (run / "samples.fasta").read_text().split()
-    assert len(samples) == 200 and all(len(line) == 4 and set(line) <= set("ACDEFGHIKLMNPQRSTVWY-")
+    assert len(samples) == 2000 and all(len(line) == 4 and set(line) <= set("ACDEFGHIKLMNPQRSTVWY-")
                                        for line in samples[1::2])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["exact"]["log_likelihood"] < 0  # 21**4 visible states, fewer than 2**20: exact
     held = summary["exact"]["n_rows"]  # random sequences: no neighbours, every weight 1
     assert summary["exact"]["n_effective"] == pytest.approx(held) and "sequence_weights" in summary
+    assert summary["stats"]["n_samples"] == 1000 and summary["stats"]["n_reference"] == held
+    assert -1 <= summary["stats"]["site_frequency_r"] <= 1 and (run / "generative_checks.png").stat().st_size > 0
     assert main(["evaluate", str(run / "model.safetensors"), "--data", str(family), "--method", "pll", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["pll"]["pseudo_log_likelihood"] < 0
+    assert main(["evaluate", str(run / "model.safetensors"), "--data", str(family), "--method", "stats", "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["stats"]["n_reference"] == held
+    assert evaluated["stats"]["n_reference_effective"] == pytest.approx(held)
+    assert -1 <= evaluated["stats"]["connected_correlation_r"] <= 1 and "sequence_weights" in evaluated
 
 
 def test_sequences_need_potts_units_and_potts_units_need_sequences(tmp_path, capsys):

@@ -23,6 +23,9 @@ WITH_TEST_SPLIT = tuple(record.name for record in REGISTRY.values() if record.ha
 #: --delimiter's names of characters hard to give on a command line (whitespace: runs of spaces and tabs).
 _DELIMITERS = {"tab": "\t", "\\t": "\t", "whitespace": None}
 
+#: How the results name the weights of aligned sequences.
+SEQUENCE_WEIGHTS = "1 / (neighbours at 80 % identity or more), within each set"
+
 
 def holdout_defaults() -> str:
     """--holdout's defaults as the data sets' records set them: the default fraction, the data sets
@@ -138,6 +141,8 @@ class Measured:
     rows: torch.Tensor
     reference: torch.Tensor | None
     which: str
+    #: The rows' sequence weights, computed within them, for aligned sequences (``None`` for other data).
+    weight: torch.Tensor | None = None
 
 
 def measured_rows(options: DataOptions, split: str | None, visible: Units,
@@ -155,5 +160,8 @@ def measured_rows(options: DataOptions, split: str | None, visible: Units,
         binarize = trained.binarize if options.binarize == "default" else options.binarize
         rows = dataclasses.replace(trained, binarize=binarize, data_dir=options.data_dir).training_rows(visible)
         if rows.held_out is not None:
-            return Measured(rows.held_out, rows.train, f"the {rows.held_out.shape[0]} rows its training run held out")
-    return Measured(options.load(visible), None, "all rows (none held out)")
+            return Measured(rows.held_out, rows.train, f"the {rows.held_out.shape[0]} rows its training run held out",
+                            rows.held_weight)
+    every = options.load(visible)
+    weight = None if alphabet_of(options.data) is None else datasets.sequence_weights(every)
+    return Measured(every, None, "all rows (none held out)", weight)

@@ -7,9 +7,9 @@ import dataclasses
 
 import torch
 
-from ..estimation.evaluation import METHODS, evaluate
+from ..estimation.evaluation import DEFAULT_METHODS, METHODS, evaluate
 from ..io import load
-from .data import DataOptions, measured_rows
+from .data import SEQUENCE_WEIGHTS, DataOptions, measured_rows
 from .models import is_conditional, model_data, recorded_options, standardizer
 from .options import TrainOptions
 from .output import in_original_units, print_results
@@ -28,15 +28,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if scaler is not None:  # the model was trained on standardised data: evaluate on the same scale
         rows = scaler.transform(rows)
         reference = None if reference is None else scaler.transform(reference)
-    methods = METHODS if args.method == "all" else (args.method,)
     results = {"model": str(args.model), "data": data.data, "rows": measured.which,
-               **evaluate(model, rows, methods, reference=reference, n_chains=args.ais_chains,
+               **evaluate(model, rows, _methods(args.method, model), reference=reference, n_chains=args.ais_chains,
                           n_betas=args.ais_betas, burn_in=args.burn_in, pll=args.pll, seed=args.seed,
-                          progress=not args.quiet)}
+                          progress=not args.quiet, sample_weight=measured.weight)}
+    if measured.weight is not None:
+        results["sequence_weights"] = SEQUENCE_WEIGHTS
     if scaler is not None:
         in_original_units(results, scaler)
     print_results(results, args.json)
     return 0
+
+
+def _methods(method: str, model) -> tuple[str, ...]:
+    """``--method``'s measures: ``all`` is every one, the generative checks only for models of categorical
+    sequences (``--method stats`` asks for them on other models)."""
+    if method != "all":
+        return (method,)
+    return METHODS if not model.visible.dense else DEFAULT_METHODS
 
 
 def _evaluate_conditional(args: argparse.Namespace, model, data: DataOptions, trained: TrainOptions | None) -> int:

@@ -9,7 +9,12 @@ import torch
 from .. import plots
 from .._utils.files import atomic_savefig, atomic_write_text
 from ..data import datasets
+from ..estimation.statistics import compare_statistics
 from ..runs import RunDirectory
+from ..sampling.generation import generate
+
+#: The sequences a run of a model of aligned sequences writes, and the Gibbs steps before they are taken.
+SAMPLES, GIBBS_STEPS = 1000, 1000
 
 
 @torch.no_grad()
@@ -46,17 +51,24 @@ def save_figures(run: RunDirectory, model, history, data: torch.Tensor, scaler: 
 
 
 @torch.no_grad()
-def save_sequence_outputs(run: RunDirectory, model, history, data: torch.Tensor, alphabet: str) -> None:
-    """For a model of aligned sequences (Potts units): the curves, the hidden units' activity, and 100
-    sequences sampled after 1000 Gibbs steps from the visible biases, as FASTA."""
+def save_sequence_outputs(run: RunDirectory, model, history, data: torch.Tensor, alphabet: str,
+                          reference: torch.Tensor, reference_weight: torch.Tensor | None) -> dict[str, Any]:
+    """For a model of aligned sequences (Potts units): the curves, the hidden units' activity, and
+    ``SAMPLES`` sequences sampled after ``GIBBS_STEPS`` Gibbs steps from the visible biases, as FASTA;
+    their generative checks against the ``reference`` rows (the held-out ones), as a figure and as the
+    summary's entry, which is returned."""
     generator = torch.Generator(device=model.device).manual_seed(0)
-    codes = model.gibbs(model.sample_from_visible_biases(100, generator), 1000, generator).long().cpu()
+    codes = generate(model, SAMPLES, GIBBS_STEPS, generator=generator).long()
     fasta = "".join(f">sample_{index + 1}\n{''.join(alphabet[code] for code in row)}\n"
                     for index, row in enumerate(codes.tolist()))
     atomic_write_text(run.samples_fasta, fasta)
+    comparison = compare_statistics(codes, reference, q=len(alphabet), reference_weight=reference_weight)
+    atomic_savefig(plots.plot_statistics(comparison), run.figure("generative_checks.png"), dpi=100)
     atomic_savefig(plots.plot_curves(history), run.figure("curves.png"), dpi=100)
     rows = data[:1000].to(device=model.device, dtype=model.dtype)
     atomic_savefig(plots.plot_hidden_activity(model, rows), run.figure("hidden_activity.png"), dpi=100)
+    return {**comparison.as_dict(), "samples": f"samples.fasta: {SAMPLES} Gibbs chains from the visible biases "
+            f"after {GIBBS_STEPS} steps"}
 
 
 def save_conditional_figures(run: RunDirectory, model, history) -> None:

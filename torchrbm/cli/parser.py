@@ -194,7 +194,9 @@ def _add_evaluate(sub, command: Callable) -> None:
     _add_split_argument(evaluate)
     evaluate.add_argument("--method", choices=[*METHODS, "all"], default="all",
                           help="exact log-likelihood, AIS, reverse AIS, pseudo-log-likelihood, reconstruction "
-                          "error, free energy (and gap to the training split), or all (default)")
+                          "error, free energy (and gap to the training split), generative checks (stats: site "
+                          "frequencies and pair correlations of 1000 sampled rows against the data's), or all "
+                          "(default; stats only for models of sequences)")
     _add_ais_arguments(evaluate, (["--ais-chains", "--chains"], ["--ais-betas", "--betas"]),
                        ("AIS and reverse AIS chains", "AIS and reverse AIS temperatures"))
     evaluate.add_argument("--burn-in", type=int, default=0,

@@ -24,7 +24,7 @@ from ..training import distributed
 from ..training.loop import run_training
 from ..training.monitor import ScalarLogger, require_tensorboard, tensorboard_writer
 from ..training.settings import TrainingSettings
-from .data import Rows
+from .data import SEQUENCE_WEIGHTS, Rows
 from .figures import (
     save_conditional_figures,
     save_curves,
@@ -215,7 +215,10 @@ def _finish(run: _Run, model, history, summary: dict[str, Any]) -> dict[str, Any
     if conditional:
         save_conditional_figures(run.directory, model, history)
     elif alphabet is not None:
-        save_sequence_outputs(run.directory, model, history, rows.train, alphabet)
+        reference, weight = (rows.held_out, rows.held_weight) if rows.held_out is not None else (rows.train,
+                                                                                               rows.train_weight)
+        summary["stats"] = save_sequence_outputs(run.directory, model, history, rows.train, alphabet, reference,
+                                                 weight)
     else:
         save_figures(run.directory, model, history, rows.train, run.scaler, run.sampler, options.sparsity_target)
         swap_rates = swap_rates_entry(run.sampler)
@@ -235,7 +238,7 @@ def _finish(run: _Run, model, history, summary: dict[str, Any]) -> dict[str, Any
                             n_betas=options.ais_betas, seed=options.seed, progress=not options.quiet,
                             sample_weight=weights))
     if weights is not None:
-        summary["sequence_weights"] = "1 / (neighbours at 80 % identity or more), within each set"
+        summary["sequence_weights"] = SEQUENCE_WEIGHTS
     if run.scaler is not None:
         in_original_units(summary, run.scaler)
     return None

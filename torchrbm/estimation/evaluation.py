@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor
 
-from .._utils.validation import as_data_tensor, as_sample_weight
+from .._utils.validation import as_data_tensor, as_sample_weight, check_positive_int
 from ..models.protocol import EnergyModel
 from ..sampling import enumeration
+from ..sampling.generation import generate
 from .ais import AISResult, ais, reverse_ais
 from .estimate import (
     at_most_zero,
@@ -23,8 +25,11 @@ from .estimate import (
     reconstruction_error,
     weighted_mean,
 )
+from .statistics import compare_statistics
 
-METHODS = ("exact", "ais", "rais", "pll", "recon", "fe")
+METHODS = ("exact", "ais", "rais", "pll", "recon", "fe", "stats")
+#: What :func:`evaluate` measures unless asked otherwise (generating samples for ``stats`` is asked for).
+DEFAULT_METHODS = METHODS[:-1]
 UNIT = "nats per example"
 
 
@@ -99,6 +104,8 @@ class _Request:
     seed: int
     progress: bool
     weights: Tensor | None = None
+    n_samples: int = 1000
+    gibbs_steps: int = 1000
 
     def mean_free_energy(self) -> float:
         """``<F(v)>`` over the rows, weighted by the sample weights if any."""
@@ -147,6 +154,20 @@ def _free_energy(model: EnergyModel, request: _Request) -> dict[str, Any]:
     return entry
 
 
+def _statistics(model: EnergyModel, request: _Request) -> dict[str, Any]:
+    states = model.visible.unit_states()
+    if states is None:
+        raise ValueError(f"the generative checks compare frequencies of states: they need visible units with a few "
+                         f"states each (Potts, Bernoulli, spin), not {model.visible.name}")
+    generator = torch.Generator(device=model.device).manual_seed(request.seed)
+    samples = generate(model, request.n_samples, request.gibbs_steps, generator=generator, progress=request.progress)
+    states = states.to(device=model.device, dtype=model.dtype)
+    comparison = compare_statistics(torch.searchsorted(states, samples), torch.searchsorted(states, request.data),
+                                    q=states.numel(), reference_weight=request.weights)
+    return {**comparison.as_dict(), "samples": f"{request.n_samples} Gibbs chains from the visible biases, after "
+            f"{request.gibbs_steps} steps"}
+
+
 #: Each method's measure, and for those that may not apply to a model, how a skipped entry is labelled.
 _MEASURES: dict[str, tuple[Callable[[EnergyModel, _Request], dict[str, Any]], Callable[[_Request], str] | None]] = {
     "exact": (_exact, lambda request: "exact enumeration"),
@@ -155,13 +176,14 @@ _MEASURES: dict[str, tuple[Callable[[EnergyModel, _Request], dict[str, Any]], Ca
     "pll": (_pseudo_likelihood, lambda request: f"pseudo-log-likelihood ({request.pll})"),
     "recon": (_reconstruction, None),
     "fe": (_free_energy, None),
+    "stats": (_statistics, lambda request: "generative checks"),
 }
 
 
 def evaluate(
     model: EnergyModel,
     data,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] = DEFAULT_METHODS,
     *,
     reference=None,
     n_chains: int = 100,
@@ -171,6 +193,8 @@ def evaluate(
     seed: int = 0,
     progress: bool = False,
     sample_weight=None,
+    n_samples: int = 1000,
+    gibbs_steps: int = 1000,
 ) -> dict[str, Any]:
     """Measure ``model`` on ``data`` by each of ``methods``.
 
@@ -181,7 +205,11 @@ def evaluate(
       reason, for non-binary units or data unless asked for alone);
     * ``recon``: mean-field reconstruction error;
     * ``fe``: mean free energy and, with ``reference`` (training) data, the free-energy
-      gap ``<F>_data - <F>_reference`` on equal-sized subsets.
+      gap ``<F>_data - <F>_reference`` on equal-sized subsets;
+    * ``stats`` (only when asked for): ``n_samples`` Gibbs chains run ``gibbs_steps`` steps from the
+      visible biases, and Pearson's ``r`` between their single-site frequencies and pairwise connected
+      correlations and those of ``data`` (:func:`~torchrbm.compare_statistics`; skipped, with the reason,
+      for units without a few states each unless asked for alone).
 
     Every log-likelihood entry carries ``log_likelihood`` (``-<F(v)> - log Z``), its uncertainty
     ``sqrt(sigma_logZ^2 + s^2 / n)`` and the interval ``mean -+ 3`` of it (see
@@ -198,7 +226,8 @@ def evaluate(
     data = model.check_data(data)
     free = free_energies(model, data)
     weights = None if sample_weight is None else as_sample_weight(sample_weight, data.shape[0]).to(free.device)
-    request = _Request(data, free, reference, n_chains, n_betas, burn_in, pll, seed, progress, weights)
+    request = _Request(data, free, reference, n_chains, n_betas, burn_in, pll, seed, progress, weights,
+                       check_positive_int(n_samples, "n_samples"), check_positive_int(gibbs_steps, "gibbs_steps"))
     results: dict[str, Any] = {"n_examples": data.shape[0]}
     for name in (method for method in METHODS if method in methods):
         measure, skipped_label = _MEASURES[name]

@@ -184,7 +184,9 @@ class PT(PersistentSampler):
         min(1, f_i(v_j) f_j(v_i) / (f_i(v_i) f_j(v_j))).
 
     The ``beta = 1`` chains give the negative phase.  ``swap_rates`` holds the
-    acceptance rate of each neighbouring pair since the last :meth:`reset`.
+    acceptance rate of each neighbouring pair since the last :meth:`reset`.  A ladder
+    that starts at another ``beta_0`` (``betas=``) serves :func:`torchrbm.generate`,
+    which samples at ``beta_0``, not training.
     """
 
     name = "pt"
@@ -196,8 +198,8 @@ class PT(PersistentSampler):
             self.n_temps = check_positive_int(n_temps, "n_temps", minimum=2)
             betas = torch.linspace(1.0, 0.0, self.n_temps, dtype=torch.float64)
         betas = torch.as_tensor(betas, dtype=torch.float64).flatten()
-        if betas.numel() < 2 or betas[0] != 1.0 or not bool((betas[1:] < betas[:-1]).all()) or betas[-1] < 0:
-            raise ValueError("PT betas must start at 1 and decrease strictly, staying >= 0")
+        if betas.numel() < 2 or not bool((betas[1:] < betas[:-1]).all()) or betas[-1] < 0:
+            raise ValueError(f"PT betas must decrease strictly from the first, staying >= 0; found {betas.tolist()}")
         self.betas = betas
         self.n_temps = betas.numel()
         self._chain_betas: tuple[tuple, Tensor] | None = None
@@ -225,16 +227,22 @@ class PT(PersistentSampler):
         return self._accepted.cpu() / self._proposed.clamp(min=1)
 
     def negative_phase(self, model: EnergyModel, v_data, h_data, generator=None) -> NegativePhase:
+        if self.betas[0] != 1.0:
+            raise ValueError(f"PT's negative phase is its chains at beta = 1: for training its betas must start at "
+                             f"1, not {self.betas[0].item():g} (a ladder from another beta is for tr.generate)")
+        top = self.sweep(model, generator)[: self.n_chains]
+        return NegativePhase(top, model.prob_h(top))
+
+    def sweep(self, model: EnergyModel, generator: torch.Generator | None = None) -> Tensor:
+        """Advance every chain by one update (``k`` Gibbs steps at its temperature, then the swaps) and
+        return them all, ``n_chains`` rows per temperature from ``betas[0]`` down."""
         path = TemperedPath(model)
-        n_temps, n_chains = self.n_temps, self.n_chains
         beta = self._betas_of_chains(model.device, model.dtype)
-        v = self._current_chains(model, n_temps * n_chains, generator)
+        v = self._current_chains(model, self.n_temps * self.n_chains, generator)
         for _ in range(self.k):
             v = path.gibbs(v, beta, generator)
-        v = self._swap(path, v, beta, generator)
-        self.chains = v
-        top = v[:n_chains]
-        return NegativePhase(top, model.prob_h(top))
+        self.chains = self._swap(path, v, beta, generator)
+        return self.chains
 
     def _betas_of_chains(self, device: torch.device, dtype: torch.dtype) -> Tensor:
         """Each chain's inverse temperature as a column, kept on the model's device (copying it there
