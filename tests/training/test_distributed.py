@@ -44,6 +44,9 @@ def _worker(rank: int, world_size: int, port: int, out: str) -> None:
         tr.fit(pcd, data, sampler=sampler, batch_size=GLOBAL_BATCH // world_size, **SETTINGS)
         tr.save(pcd, os.path.join(out, f"pcd{rank}.safetensors"))
         torch.save(sampler.chains, os.path.join(out, f"chains{rank}.pt"))
+        drelu = tr.RBM(9, 3, hidden="drelu", data=data, generator=torch.Generator().manual_seed(0))
+        tr.fit(drelu, data, sampler=tr.PCD(n_chains=10), batch_size=GLOBAL_BATCH // world_size, **SETTINGS)
+        tr.save(drelu, os.path.join(out, f"drelu{rank}.safetensors"))  # its scale fixed on each batch
     finally:
         dist.destroy_process_group()
     with open(os.path.join(out, f"threads{rank}.txt"), "w") as handle:
@@ -64,6 +67,8 @@ def test_two_processes_keep_identical_parameters_equal_to_one_process(tmp_path):
     for name in ("W", "a", "b"):
         assert torch.equal(getattr(exact[0], name), getattr(exact[1], name)), name
         assert torch.equal(getattr(pcd[0], name), getattr(pcd[1], name)), name
+    drelu = [tr.load(tmp_path / f"drelu{rank}.safetensors").state_dict() for rank in (0, 1)]
+    assert drelu[0].keys() == drelu[1].keys() and all(torch.equal(drelu[0][k], drelu[1][k]) for k in drelu[0])
     chains = [torch.load(tmp_path / f"chains{rank}.pt", weights_only=True) for rank in (0, 1)]
     assert not torch.equal(chains[0], chains[1])  # each process runs chains of its own
     # destroy_process_group ended the group's gloo threads (a group kept alive past it can abort

@@ -304,3 +304,25 @@ def test_normalize_gives_unit_variance_on_the_data_and_keeps_the_model():
     total = w @ layer.variance(scaled) + w @ (means - w @ means).square()
     torch.testing.assert_close(total, torch.ones(3, dtype=torch.float64), rtol=1e-12, atol=0)
     torch.testing.assert_close(layer.log_partition_terms(scaled), before + scale.log(), rtol=1e-12, atol=1e-12)
+
+
+def test_training_keeps_drelu_units_at_unit_variance_on_the_data_without_changing_the_model():
+    import torchrbm as tr
+
+    generator = torch.Generator().manual_seed(1)
+    codes = torch.randint(0, 3, (64, 5), generator=generator).double()
+    rbm = tr.RBM(5, 3, visible=tr.units.Potts(3), hidden="drelu", weight_std=0.5, dtype=torch.float64,
+                 generator=generator)
+    free = rbm.free_energy(codes).detach()
+    scale = rbm.hidden.unit_scale(rbm.hidden_preactivation(codes))
+    assert not torch.allclose(scale, torch.ones(3, dtype=torch.float64), atol=0.1)
+    rbm.rescale_hidden_(scale)
+    shifted = rbm.free_energy(codes).detach() - free  # F(v) moves by the constant -sum_j log c_j
+    torch.testing.assert_close(shifted, torch.full_like(shifted, -float(scale.log().sum())), rtol=0, atol=1e-10)
+    torch.testing.assert_close(rbm.hidden.unit_scale(rbm.hidden_preactivation(codes)),
+                               torch.ones(3, dtype=torch.float64), rtol=1e-10, atol=0)
+    weights = torch.rand(64, generator=generator, dtype=torch.float64)
+    tr.fit(rbm, codes, sample_weight=weights, sampler=tr.PCD(n_chains=20), epochs=4, batch_size=64, lr=0.1,
+           seed=0)  # one full batch per epoch, scaled after its update
+    torch.testing.assert_close(rbm.hidden.unit_scale(rbm.hidden_preactivation(codes), weights),
+                               torch.ones(3, dtype=torch.float64), rtol=1e-10, atol=0)

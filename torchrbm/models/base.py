@@ -86,6 +86,8 @@ class BipartiteRBM(RegisteredModel, nn.Module, abc.ABC):
     config_fields: tuple[str, ...] = ()
     #: Whether :meth:`center_grad` applies (centred training, ``fit(..., centered=True)``).
     supports_centering: bool = False
+    #: The parameters that feed the hidden units, hidden axis last (:meth:`rescale_hidden_`).
+    hidden_input_names: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -375,6 +377,19 @@ class BipartiteRBM(RegisteredModel, nn.Module, abc.ABC):
         """Project the unit types' own parameters back into their valid range (after an update)."""
         self.visible.constrain_()
         self.hidden.constrain_()
+
+    @torch.no_grad()
+    def rescale_hidden_(self, scale: Tensor) -> None:
+        """Scale the hidden units, ``h -> c h`` (``c = scale``, one per unit) for units with
+        :attr:`~torchrbm.units.Units.scale_invariant`: their own parameters change
+        (:meth:`~torchrbm.units.Units.rescale_`) and every parameter feeding them
+        (:attr:`hidden_input_names`, hidden axis last) is divided by ``c``, so ``p(v)`` stays the same."""
+        if not self.hidden_input_names:
+            raise NotImplementedError(f"{type(self).__name__} does not rescale the weights into its hidden units")
+        self.hidden.rescale_(scale)
+        for name in self.hidden_input_names:
+            parameter = self.get_parameter(name)
+            parameter.div_(scale.to(parameter.dtype))
 
 
 make_grad_free(BipartiteRBM, BipartiteRBM.grad_free_methods)

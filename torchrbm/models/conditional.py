@@ -31,6 +31,7 @@ class ConditionalRBM(RBM):
     """
 
     weight_names = ("W", "A", "B")
+    hidden_input_names = ("W", "b", "B")
     config_fields = ("n_visible", "n_hidden", "n_context")
     supports_centering = False
 

@@ -29,6 +29,7 @@ class RBM(BipartiteRBM):
     """
 
     config_fields = ("n_visible", "n_hidden")
+    hidden_input_names = ("W", "b")
 
     def fixed_parameters(self) -> tuple[str, ...]:
         """``b`` when the hidden units carry their own bias (dReLU): it stays zero."""

@@ -44,6 +44,9 @@ class Units(nn.Module, abc.ABC):
     #: Whether :meth:`log_partition_grads` gives the gradients of this unit type's own parameters, so
     #: that they also train in a hidden layer (a visible layer's train through :meth:`free_energy_grads`).
     learns_as_hidden: bool = False
+    #: Whether scaling the units (``h -> c h``, with their own parameters and the weights into them
+    #: compensating) leaves ``p(v)`` unchanged, so that training fixes the scale (:meth:`unit_scale`).
+    scale_invariant: bool = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Register every unit type that names itself, so that :func:`get_units` (and so
@@ -162,6 +165,16 @@ class Units(nn.Module, abc.ABC):
         """Add ``field`` (``(n_units,)``) to the bias these units carry (:attr:`carries_bias`), as an energy
         term ``-field^T s(x)`` would: for a gauge move of the other layer."""
         raise NotImplementedError(f"{self.name} units carry no bias of their own")
+
+    def unit_scale(self, pre: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+        """For :attr:`scale_invariant` units: the factor ``c`` (one per unit) that fixes the scale given the
+        units' inputs ``pre`` on the data; :meth:`rescale_` applies it."""
+        raise NotImplementedError(f"{self.name} units have no scale invariance to fix")
+
+    def rescale_(self, scale: Tensor) -> None:
+        """Scale the units, ``h -> c h`` (``c = scale``), by changing their own parameters; the weights
+        (and any bias) feeding them must be divided by ``c`` for ``p(v)`` to stay the same."""
+        raise NotImplementedError(f"{self.name} units have no scale invariance to fix")
 
     def log_partition_grads(self, pre: Tensor, coefficients: Tensor) -> dict[str, Tensor]:
         """``sum_n c_n d log_partition(pre_n) / d theta`` for this unit type's own parameters ``theta``,

@@ -153,13 +153,15 @@ class DReLU(Units):
 
     Scale invariance: ``h -> c h``, ``W -> W / c``, ``gamma_± -> gamma_± / c^2``, ``theta_± -> theta_± / c``
     multiplies ``Z(I)`` by the constant ``c`` and so leaves ``p(v)`` unchanged; the likelihood cannot fix
-    ``c``.  :meth:`normalize_` fixes it as Tubiana et al. do, by giving each hidden unit unit variance on
-    the data.
+    ``c``.  Training fixes it as Tubiana et al. do, by giving each hidden unit unit variance on the data:
+    after every update, :meth:`unit_scale` on the mini-batch and :meth:`rescale_`, with the weights into
+    the units divided by ``c`` (:meth:`~torchrbm.models.base.BipartiteRBM.rescale_hidden_`).
     """
 
     name = "drelu"
     carries_bias = True
     learns_as_hidden = True
+    scale_invariant = True
 
     def __init__(self, n_units: int | None = None, *, min_gamma: float = 0.05) -> None:
         if not 0 < min_gamma <= 1:
@@ -283,17 +285,10 @@ class DReLU(Units):
                 low, high = torch.where(too_high, low, middle), torch.where(too_high, middle, high)
             return (0.5 * (low + high)).to(mean.dtype)
 
-    def normalize_(self, pre: Tensor, sample_weight: Tensor | None = None) -> Tensor:
-        """Fix the scale invariance: rescale the units so that their variance on the data is one.
-
-        ``pre`` holds the units' inputs ``I`` on the data (rows: examples, weighted by ``sample_weight``).
-        The variance of ``h`` on the data is, by the law of total variance,
-        ``s^2 = mean_n Var[h | I_n] + var_n E[h | I_n]``; with ``c = 1 / s`` this sets
-        ``gamma_± <- gamma_± / c^2`` and ``theta_± <- theta_± / c`` and returns ``c``, one per unit.  The
-        caller must divide the weights feeding each unit (and any bias it adds to ``I``) by ``c``: the
-        model then defines the same ``p(v)``, with ``h`` scaled by ``c``.  The ``min_gamma`` floor is not
-        applied here (it would change the model); the next :meth:`constrain_` applies it.
-        """
+    def unit_scale(self, pre: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+        """``c = 1 / s``, one per unit: ``s^2`` is the variance of ``h`` on the data, whose inputs ``I`` are
+        the rows of ``pre`` (weighted by ``sample_weight``).  By the law of total variance
+        ``s^2 = mean_n Var[h | I_n] + var_n E[h | I_n]``."""
         with torch.no_grad():
             halves = self._halves(pre)
             if sample_weight is None:
@@ -302,11 +297,24 @@ class DReLU(Units):
             means = halves.mean()
             average = w @ means
             variance = w @ halves.variance() + w @ (means - average).square()
-            scale = variance.rsqrt()
+            return variance.rsqrt().to(pre.dtype)
+
+    def rescale_(self, scale: Tensor) -> None:
+        """``h -> c h``: ``gamma_± <- gamma_± / c^2``, ``theta_± <- theta_± / c``.  The ``min_gamma`` floor is
+        not applied here (it would change the model); the next :meth:`constrain_` applies it."""
+        with torch.no_grad():
+            c = scale.double()
             for name, power in (("gamma_plus", 2), ("gamma_minus", 2), ("theta_plus", 1), ("theta_minus", 1)):
                 parameter = self.get_parameter(name)
-                parameter.copy_(parameter.double() / scale.pow(power))
-            return scale.to(pre.dtype)
+                parameter.copy_(parameter.double() / c.pow(power))
+
+    def normalize_(self, pre: Tensor, sample_weight: Tensor | None = None) -> Tensor:
+        """Give the units unit variance on the data: :meth:`rescale_` by :meth:`unit_scale`, returning ``c``.
+        The caller must divide the weights feeding each unit (and any bias it adds to ``I``) by ``c``: the
+        model then defines the same ``p(v)``, with ``h`` scaled by ``c``."""
+        scale = self.unit_scale(pre, sample_weight)
+        self.rescale_(scale)
+        return scale
 
     def check_values(self, x: Tensor, name: str) -> None:
         if x.numel() and not bool(torch.isfinite(x).all()):
