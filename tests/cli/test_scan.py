@@ -1,0 +1,106 @@
+"""torchrbm scan: a saved model's mutational scan of a sequence, as CSV, array or heat map."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from helpers import randomize
+
+import torchrbm as tr
+from torchrbm.cli import main
+
+PROTEIN = "ACDEFGHIKLMNPQRSTVWY-"
+
+
+def _read_csv(path):
+    """The scan table of a CSV file: ``(L, q)`` float64 and the wild type's letters."""
+    header, *rows = list(csv.reader(io.StringIO(path.read_text())))
+    assert header == ["position", "wild_type", *PROTEIN]
+    return (torch.tensor([[float(value) for value in row[2:]] for row in rows], dtype=torch.float64),
+            "".join(row[1] for row in rows))
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A random Potts RBM of 6 positions over the protein alphabet, saved without training settings."""
+    rbm = randomize(tr.RBM(6, 3, visible=tr.units.Potts(21)), seed=1, scale=0.5)
+    path = tmp_path / "model.safetensors"
+    tr.save(rbm, path)
+    (tmp_path / "family.fasta").write_text(">first one\nACDEFG\n>second\nWY-KLM\n")
+    return rbm, path
+
+
+def test_scan_writes_the_models_scan_of_the_sequence(saved, tmp_path, capsys):
+    rbm, path = saved
+    out = tmp_path / "scan.csv"
+    assert main(["scan", str(path), "--sequence", "WY-KLM", "--out", str(out)]) == 0
+    expected = tr.mutational_scan(rbm, tr.datasets.encode_sequence("WY-KLM"))
+    values, wild_type = _read_csv(out)
+    assert wild_type == "WY-KLM" and torch.equal(values, expected)
+    printed = capsys.readouterr().out.splitlines()
+    scores = expected.clone()
+    scores[torch.arange(6), tr.datasets.encode_sequence("WY-KLM")] = float("nan")
+    position, state = divmod(int(torch.nan_to_num(scores, nan=-1e9).argmax()), 21)
+    best = f"{'WY-KLM'[position]}{position + 1}{PROTEIN[state]} {float(scores[position, state]):+.2f}"
+    assert printed[1].startswith("most favourable") and printed[1].split(": ", 1)[1].startswith(best)
+    assert printed[2].startswith("most deleterious") and printed[-1] == f"wrote the scan to {out}"
+
+    assert main(["scan", str(path), "--fasta", str(tmp_path / "family.fasta"), "--index", "2", "--top", "3",
+                 "--out", str(tmp_path / "scan.npy"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["wild_type"] == "WY-KLM" and result["sequence"].startswith("second of")
+    np.testing.assert_array_equal(np.load(tmp_path / "scan.npy"), expected.numpy())
+    assert len(result["most_favourable"]) == len(result["most_deleterious"]) == 3
+    worst = result["most_deleterious"][0]
+    assert worst["score"] == float(scores.nan_to_num(nan=1e9).min())
+    assert worst["mutant"] == f"{worst['wild_type']}{worst['position']}{worst['state']}"
+    assert [entry["score"] for entry in result["most_favourable"]] == sorted(
+        (entry["score"] for entry in result["most_favourable"]), reverse=True)
+
+    assert main(["scan", str(path), "--fasta", str(tmp_path / "family.fasta"), "--id", "first",
+                 "--out", str(tmp_path / "scan.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["wild_type"] == "ACDEFG"
+    assert (tmp_path / "scan.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--sequence", "WY-KL"], "the sequence given by --sequence has 5 positions but the model has 6"),
+    (["--sequence", "WY-BLM"], "the sequence has 'B' at position 4, a symbol not in the alphabet"),
+    (["--sequence", "WY-KLM", "--alphabet", "dna"], "the model's visible units have 21 states each but --alphabet "
+     "has 5 symbols"),
+    (["--fasta", "missing.fasta"], "alignment file not found: missing.fasta"),
+    (["--fasta", "FAMILY", "--index", "3"], "--index 3: FAMILY holds 2 sequences (1 is the first)"),
+    (["--fasta", "FAMILY", "--id", "third"],
+     "holds no sequence with the id 'third' (its first ids: 'first one', 'second')"),
+    (["--sequence", "WY-KLM", "--index", "2"], "--index and --id choose a sequence of --fasta"),
+])
+def test_scan_names_what_is_wrong(saved, tmp_path, capsys, monkeypatch, arguments, message):
+    monkeypatch.chdir(tmp_path)
+    arguments = [str(tmp_path / "family.fasta") if a == "FAMILY" else a for a in arguments]
+    message = message.replace("FAMILY", str(tmp_path / "family.fasta"))
+    assert main(["scan", str(saved[1]), *arguments, "--out", "scan.csv"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "scan.csv").exists()
+
+
+def test_scan_needs_units_with_states_and_an_alphabet_of_as_many(tmp_path, capsys):
+    tr.save(tr.RBM(3, 2, visible="gaussian"), tmp_path / "gaussian.safetensors")
+    assert main(["scan", str(tmp_path / "gaussian.safetensors"), "--sequence", "ACD", "--out",
+                 str(tmp_path / "s.csv")]) == 2
+    assert "needs visible units with a few states per position (Potts, Bernoulli, spin), not gaussian" in (
+        capsys.readouterr().err)
+    binary = randomize(tr.RBM(3, 2, dtype=torch.float64), seed=2)
+    tr.save(binary, tmp_path / "binary.safetensors")
+    assert main(["scan", str(tmp_path / "binary.safetensors"), "--sequence", "101", "--out",
+                 str(tmp_path / "s.npy")]) == 2
+    assert "have 2 states each but the default protein alphabet has 21 symbols" in capsys.readouterr().err
+    assert main(["scan", str(tmp_path / "binary.safetensors"), "--sequence", "101", "--alphabet", "01", "--out",
+                 str(tmp_path / "s.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), tr.mutational_scan(binary, [1, 0, 1]).numpy())
+    assert main(["scan", str(tmp_path / "binary.safetensors"), "--sequence", "101", "--out",
+                 str(tmp_path / "s.txt")]) == 2
+    assert "--out must end in .csv, .npy, .png or .svg; found s.txt" in capsys.readouterr().err
+
