@@ -1,4 +1,4 @@
-"""torchrbm scan: a saved model's mutational scan of a sequence, as CSV, array or heat map."""
+"""torchrbm scan, and what a run of aligned sequences writes: logos, the mutational scan as figure and CSV."""
 
 import csv
 import io
@@ -11,6 +11,7 @@ from helpers import randomize
 
 import torchrbm as tr
 from torchrbm.cli import main
+from torchrbm.cli.data import DataOptions
 
 PROTEIN = "ACDEFGHIKLMNPQRSTVWY-"
 
@@ -104,3 +105,27 @@ def test_scan_needs_units_with_states_and_an_alphabet_of_as_many(tmp_path, capsy
                  str(tmp_path / "s.txt")]) == 2
     assert "--out must end in .csv, .npy, .png or .svg; found s.txt" in capsys.readouterr().err
 
+
+def test_a_potts_run_writes_logos_and_the_scan_of_its_first_training_sequence(tmp_path, capsys):
+    family = tmp_path / "family.fasta"
+    codes = torch.randint(21, (60, 4), generator=torch.Generator().manual_seed(0))  # 21**4 states: exact log Z
+    sequences = ["".join(PROTEIN[c] for c in row) for row in codes.tolist()]
+    family.write_text("".join(f">seq{i}\n{text}\n" for i, text in enumerate(sequences)))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(family), "--visible", "potts", "--hidden-units", "drelu", "--hidden", "3",
+                 "--epochs", "2", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    model = tr.load(run / "model.safetensors")
+    values, wild_type = _read_csv(run / "mutational_scan.csv")
+    train = DataOptions(data=str(family)).training_rows(tr.units.Potts(21)).train  # the run's seed 0
+    assert wild_type == "".join(PROTEIN[c] for c in train[0].tolist())
+    first = sequences.index(wild_type)
+    assert torch.equal(values, tr.mutational_scan(model, tr.datasets.encode_sequence(wild_type)))
+    for name in ("logos.png", "mutational_scan.png"):
+        assert (run / name).stat().st_size > 5000, name
+    report = (run / "report.html").read_text()
+    assert 'alt="logos"' in report and 'alt="mutational scan"' in report
+    # The run's recorded data gives scan its alphabet; its scan of that sequence is the run's.
+    assert main(["scan", str(run / "model.safetensors"), "--fasta", str(family), "--index", str(first + 1),
+                 "--out", str(tmp_path / "again.csv")]) == 0
+    assert (tmp_path / "again.csv").read_text() == (run / "mutational_scan.csv").read_text()

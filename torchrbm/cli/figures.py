@@ -9,6 +9,8 @@ import torch
 from .. import plots
 from .._utils.files import atomic_savefig, atomic_write_text
 from ..data import datasets
+from ..estimation.mutations import mutational_scan
+from ..io import write_mutational_scan_csv
 from ..runs import RunDirectory
 
 
@@ -46,9 +48,10 @@ def save_figures(run: RunDirectory, model, history, data: torch.Tensor, scaler: 
 
 
 @torch.no_grad()
-def save_sequence_outputs(run: RunDirectory, model, history, data: torch.Tensor, alphabet: str) -> None:
-    """For a model of aligned sequences (Potts units): the curves, the hidden units' activity, and 100
-    sequences sampled after 1000 Gibbs steps from the visible biases, as FASTA."""
+def save_sequence_outputs(run: RunDirectory, model, history, data: torch.Tensor, alphabet: str,
+                          sample_weight: torch.Tensor | None = None) -> None:
+    """For a model of aligned sequences (Potts units): the curves, the hidden units' activity, 100
+    sequences sampled after 1000 Gibbs steps from the visible biases, as FASTA, and :func:`save_motifs`."""
     generator = torch.Generator(device=model.device).manual_seed(0)
     codes = model.gibbs(model.sample_from_visible_biases(100, generator), 1000, generator).long().cpu()
     fasta = "".join(f">sample_{index + 1}\n{''.join(alphabet[code] for code in row)}\n"
@@ -57,6 +60,27 @@ def save_sequence_outputs(run: RunDirectory, model, history, data: torch.Tensor,
     atomic_savefig(plots.plot_curves(history), run.figure("curves.png"), dpi=100)
     rows = data[:1000].to(device=model.device, dtype=model.dtype)
     atomic_savefig(plots.plot_hidden_activity(model, rows), run.figure("hidden_activity.png"), dpi=100)
+    save_motifs(run, model, data, alphabet, sample_weight)
+
+
+#: The hidden units whose sequence logos a run of aligned sequences draws: those of largest weight norm.
+LOGO_UNITS = 5
+
+
+@torch.no_grad()
+def save_motifs(run: RunDirectory, model, data: torch.Tensor, alphabet: str,
+                sample_weight: torch.Tensor | None = None) -> None:
+    """The sequence logos of the :data:`LOGO_UNITS` hidden units of largest weight norm, with their inputs
+    over the training sequences ``data`` (weighted by ``sample_weight``), and the mutational scan of the
+    first training sequence, as a heat map and as CSV."""
+    atomic_savefig(plots.weight_logos(model, alphabet=alphabet, n=LOGO_UNITS, data=data, sample_weight=sample_weight),
+                   run.figure("logos.png"), dpi=100)
+    wild_type = data[0].long().cpu()
+    scan = mutational_scan(model, wild_type).cpu()
+    atomic_savefig(plots.plot_mutational_scan(scan, alphabet, wild_type,
+                                              title="mutational scan of the first training sequence"),
+                   run.figure("mutational_scan.png"), dpi=100)
+    write_mutational_scan_csv(run.mutational_scan_csv, scan, wild_type, alphabet)
 
 
 def save_conditional_figures(run: RunDirectory, model, history) -> None:

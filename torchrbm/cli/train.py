@@ -215,7 +215,7 @@ def _finish(run: _Run, model, history, summary: dict[str, Any]) -> dict[str, Any
     if conditional:
         save_conditional_figures(run.directory, model, history)
     elif alphabet is not None:
-        save_sequence_outputs(run.directory, model, history, rows.train, alphabet)
+        save_sequence_outputs(run.directory, model, history, rows.train, alphabet, rows.train_weight)
     else:
         save_figures(run.directory, model, history, rows.train, run.scaler, run.sampler, options.sparsity_target)
         swap_rates = swap_rates_entry(run.sampler)
