@@ -6,18 +6,24 @@ configuration (class, sizes, unit types) and free-form training metadata, so
 that :func:`load` needs no knowledge of how the model was built.  Nothing is
 ever unpickled.  Every file is written atomically: to a temporary file in the
 same directory, flushed to disk, then renamed over the target.
+
+A mutational scan (:func:`~torchrbm.mutational_scan`) is written as a CSV table
+(:func:`mutational_scan_csv`), atomically too.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from ._utils.files import read_tensor_file, write_tensor_file
-from ._utils.validation import check_device
+from ._utils.files import atomic_write_text, read_tensor_file, write_tensor_file
+from ._utils.validation import check_device, numeric_tensor
+from .data.alignments import alphabet_symbols, sequence_codes
 from .models.protocol import EnergyModel
 from .models.registry import MODELS
 
@@ -77,3 +83,42 @@ def load(path: str | os.PathLike, *, device: torch.device | str | None = None):
     except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{path} is corrupted: its tensors do not fit its configuration ({err})") from None
     return model
+
+
+def checked_scan(scan, alphabet: str, sequence=None) -> tuple[Tensor, str, Tensor | None]:
+    """A mutational scan ``(L, q)`` as float64 on the CPU, the ``q`` symbols of ``alphabet`` (a name of
+    :data:`~torchrbm.datasets.ALPHABETS` or a string) and the codes of the scanned ``sequence`` (its letters or
+    codes; ``None`` without one); ``ValueError`` if they do not fit one another."""
+    symbols = alphabet_symbols(alphabet)
+    table = numeric_tensor(scan, "scan").detach().double().cpu()
+    if table.ndim != 2 or table.shape[1] != len(symbols):
+        raise ValueError(f"scan must have shape (L, {len(symbols)}), a column per symbol of the alphabet "
+                         f"{symbols!r}; found {tuple(table.shape)}")
+    codes = None if sequence is None else sequence_codes(sequence, symbols)
+    if codes is not None and codes.numel() != table.shape[0]:
+        raise ValueError(f"the sequence has {codes.numel()} positions but the scan has {table.shape[0]}")
+    return table, symbols, codes
+
+
+def mutational_scan_csv(scan, sequence, alphabet: str) -> str:
+    """A mutational scan as CSV text: one row per position of the wild type ``sequence``.
+
+    ``scan`` is :func:`~torchrbm.mutational_scan`'s ``(L, q)`` table,
+    ``scan[i, a] = log p(x^{i -> a}) - log p(x)``; ``sequence`` the scanned sequence ``x`` (its letters, or
+    its codes ``0 .. q - 1``); ``alphabet`` the ``q`` symbols (a name of
+    :data:`~torchrbm.datasets.ALPHABETS` or a string).  The header is ``position,wild_type`` and one column
+    per symbol; row ``i`` holds the position (from 1), the wild type's symbol and the ``q`` scores, each
+    written with the shortest digits that read back as the same float64.
+    """
+    table, symbols, codes = checked_scan(scan, alphabet, sequence)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["position", "wild_type", *symbols])
+    for position, (code, row) in enumerate(zip(codes.tolist(), table.tolist(), strict=True), start=1):
+        writer.writerow([position, symbols[code], *map(repr, row)])
+    return text.getvalue()
+
+
+def write_mutational_scan_csv(path: str | os.PathLike, scan, sequence, alphabet: str) -> None:
+    """Write :func:`mutational_scan_csv` to ``path``, atomically."""
+    atomic_write_text(path, mutational_scan_csv(scan, sequence, alphabet))

@@ -1,5 +1,5 @@
 """Figures: filters, samples, reconstructions, learning curves, AIS weights, PT swap rates, hidden activity,
-sequence logos of a Potts RBM's hidden units, generative checks.
+sequence logos of a Potts RBM's hidden units, mutational scans, generative checks.
 
 Each function returns a ``matplotlib.figure.Figure``; ``fig.savefig(path)`` writes
 PNG or SVG.  Figures are built with the object-oriented API, so no display and no
@@ -17,6 +17,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ._utils.validation import as_sample_weight, check_positive_int
+from .io import checked_scan
 from .models.protocol import EnergyModel
 
 if TYPE_CHECKING:
@@ -356,4 +357,39 @@ def plot_statistics(comparison, *, max_points: int = 200_000) -> Figure:
         ax.plot([low, high], [low, high], color="grey", linewidth=0.8)
         ax.set(title=f"{title}: r = {r:.3f}", xlabel=f"reference ({comparison.n_reference} rows)",
                ylabel=f"samples ({comparison.n_samples})")
+    return fig
+
+
+#: The colour bar's label of :func:`plot_mutational_scan`.
+SCAN_LABEL = "log p(mutant) − log p(wild type)"
+
+
+def plot_mutational_scan(scan, alphabet: str, sequence=None, *, title: str | None = None) -> Figure:
+    """A mutational scan as a heat map: positions ``1 .. L`` across, the states (symbols of ``alphabet``)
+    down, each cell coloured by its score ``scan[i, a] = log p(x^{i -> a}) - log p(x)`` on a diverging scale
+    centred at 0 (red: the model prefers the mutant, blue: the wild type).
+
+    ``scan`` is :func:`~torchrbm.mutational_scan`'s ``(L, q)`` table and ``alphabet`` its ``q`` symbols (a
+    name of :data:`~torchrbm.datasets.ALPHABETS` or a string).  With ``sequence``, the scanned sequence (its
+    letters or codes), each position's wild-type state is marked with a dot and the positions are labelled
+    with their wild-type letter (``W12``).
+    """
+    table, symbols, codes = checked_scan(scan, alphabet, sequence)
+    table = table.numpy()
+    length, q = table.shape
+    fig = Figure(figsize=(max(5.5, 0.22 * length + 2.5), max(2.5, 0.22 * q + 1.2)), layout="constrained")
+    ax = fig.subplots()
+    limit = float(np.abs(table).max()) or 1.0
+    image = ax.imshow(table.T, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    fig.colorbar(image, ax=ax, label=SCAN_LABEL)
+    positions = np.arange(length)
+    labels = ([str(i + 1) for i in positions] if codes is None
+              else [f"{symbols[c]}{i + 1}" for i, c in enumerate(codes.tolist())])
+    ax.set_xticks(positions, labels, rotation=90, fontsize=7)
+    ax.set_yticks(np.arange(q), list(symbols), fontsize=7)
+    if codes is not None:
+        ax.scatter(positions, codes.numpy(), s=8, color="black", label="wild type")
+    ax.set_xlabel("position" if codes is None else "position (wild type)")
+    ax.set_ylabel("mutant state")
+    ax.set_title(title or f"mutational scan: {length} positions x {q} states", fontsize=10)
     return fig

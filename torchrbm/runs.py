@@ -8,6 +8,8 @@
     model.safetensors        the model of the last finished epoch, with config and summary
     summary.json             final measurements and timing (or why the run stopped)
     report.html              everything on one page; figures as *.png
+    samples.fasta            sequences sampled from a model of aligned sequences
+    mutational_scan.csv      that model's mutational scan of the first training sequence (also as a figure)
     tensorboard/             the metrics for TensorBoard (with --tensorboard)
 
 Every file is written atomically (a temporary file, then a rename), so a crash
@@ -39,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 #: Figures a run writes, in the order the report shows them.
 FIGURES = ("curves.png", "filters.png", "samples.png", "reconstructions.png", "hidden_activity.png", "swap_rates.png",
-           "generated.png", "generative_checks.png")
+           "generated.png", "logos.png", "mutational_scan.png", "generative_checks.png")
 
 
 #: Names that ``--data`` takes for data sets (never read as paths, even where a file of that name exists):
@@ -129,11 +131,12 @@ class RunDirectory:
     SUMMARY = "summary.json"
     REPORT = "report.html"
     SAMPLES_FASTA = "samples.fasta"
+    MUTATIONAL_SCAN_CSV = "mutational_scan.csv"
     #: Files whose presence means that the directory holds a run (one that trained an epoch).
     RUN_FILES = (CHECKPOINT, METRICS, MODEL)
     TENSORBOARD = "tensorboard"
     #: Everything a run writes, removed by ``overwrite``.
-    OUTPUTS = (*RUN_FILES, CONFIG, SUMMARY, REPORT, SAMPLES_FASTA, *FIGURES, TENSORBOARD)
+    OUTPUTS = (*RUN_FILES, CONFIG, SUMMARY, REPORT, SAMPLES_FASTA, MUTATIONAL_SCAN_CSV, *FIGURES, TENSORBOARD)
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -165,6 +168,12 @@ class RunDirectory:
     def samples_fasta(self) -> Path:
         """Sequences sampled from a model of categorical rows, as FASTA."""
         return self.path / self.SAMPLES_FASTA
+
+    @property
+    def mutational_scan_csv(self) -> Path:
+        """The mutational scan of a model of aligned sequences, as CSV
+        (:func:`~torchrbm.io.mutational_scan_csv`)."""
+        return self.path / self.MUTATIONAL_SCAN_CSV
 
     @property
     def tensorboard(self) -> Path:

@@ -21,7 +21,7 @@ def _subcommands() -> list[str]:
 
 
 #: The subcommands DESIGN.md promises, each with its help page tested below.
-SUBCOMMANDS = ["train", "evaluate", "sample", "inpaint", "report"]
+SUBCOMMANDS = ["train", "evaluate", "sample", "inpaint", "scan", "report"]
 
 
 def test_every_subcommand_is_covered_by_the_help_test():

@@ -3,7 +3,8 @@
 One module per job: :mod:`.parser` (the options), :mod:`.options` (``train``'s choices),
 :mod:`.data` (reading ``--data`` and its splits), :mod:`.models` (building and loading models),
 :mod:`.output` (printing results), :mod:`.figures` and :mod:`.prediction`, and one module per
-subcommand (:mod:`.train`, :mod:`.evaluate`, :mod:`.sample`, :mod:`.inpaint`, :mod:`.report`).
+subcommand (:mod:`.train`, :mod:`.evaluate`, :mod:`.sample`, :mod:`.inpaint`, :mod:`.scan`,
+:mod:`.report`).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from .evaluate import cmd_evaluate
 from .inpaint import cmd_inpaint
 from .report import cmd_report
 from .sample import cmd_sample
+from .scan import cmd_scan
 from .train import cmd_train
 
 __all__ = ["build_parser", "main"]
 
 #: What runs each subcommand.
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample, "inpaint": cmd_inpaint,
-            "report": cmd_report}
+            "scan": cmd_scan, "report": cmd_report}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,9 @@ import torch
 from .. import plots
 from .._utils.files import atomic_savefig, atomic_write_text
 from ..data import datasets
+from ..estimation.mutations import mutational_scan
 from ..estimation.statistics import compare_statistics
+from ..io import write_mutational_scan_csv
 from ..runs import RunDirectory
 from ..sampling.generation import generate
 
@@ -52,11 +54,12 @@ def save_figures(run: RunDirectory, model, history, data: torch.Tensor, scaler: 
 
 @torch.no_grad()
 def save_sequence_outputs(run: RunDirectory, model, history, data: torch.Tensor, alphabet: str,
-                          reference: torch.Tensor, reference_weight: torch.Tensor | None) -> dict[str, Any]:
-    """For a model of aligned sequences (Potts units): the curves, the hidden units' activity, and
-    ``SAMPLES`` sequences sampled after ``GIBBS_STEPS`` Gibbs steps from the visible biases, as FASTA;
-    their generative checks against the ``reference`` rows (the held-out ones), as a figure and as the
-    summary's entry, which is returned."""
+                          sample_weight: torch.Tensor | None, reference: torch.Tensor,
+                          reference_weight: torch.Tensor | None) -> dict[str, Any]:
+    """For a model of aligned sequences (Potts units): the curves, the hidden units' activity,
+    :func:`save_motifs` (``data`` weighted by ``sample_weight``), and ``SAMPLES`` sequences sampled after
+    ``GIBBS_STEPS`` Gibbs steps from the visible biases, as FASTA; their generative checks against the
+    ``reference`` rows (the held-out ones), as a figure and as the summary's entry, which is returned."""
     generator = torch.Generator(device=model.device).manual_seed(0)
     codes = generate(model, SAMPLES, GIBBS_STEPS, generator=generator).long()
     fasta = "".join(f">sample_{index + 1}\n{''.join(alphabet[code] for code in row)}\n"
@@ -67,8 +70,29 @@ def save_sequence_outputs(run: RunDirectory, model, history, data: torch.Tensor,
     atomic_savefig(plots.plot_curves(history), run.figure("curves.png"), dpi=100)
     rows = data[:1000].to(device=model.device, dtype=model.dtype)
     atomic_savefig(plots.plot_hidden_activity(model, rows), run.figure("hidden_activity.png"), dpi=100)
+    save_motifs(run, model, data, alphabet, sample_weight)
     return {**comparison.as_dict(), "samples": f"samples.fasta: {SAMPLES} Gibbs chains from the visible biases "
             f"after {GIBBS_STEPS} steps"}
+
+
+#: The hidden units whose sequence logos a run of aligned sequences draws: those of largest weight norm.
+LOGO_UNITS = 5
+
+
+@torch.no_grad()
+def save_motifs(run: RunDirectory, model, data: torch.Tensor, alphabet: str,
+                sample_weight: torch.Tensor | None = None) -> None:
+    """The sequence logos of the :data:`LOGO_UNITS` hidden units of largest weight norm, with their inputs
+    over the training sequences ``data`` (weighted by ``sample_weight``), and the mutational scan of the
+    first training sequence, as a heat map and as CSV."""
+    atomic_savefig(plots.weight_logos(model, alphabet=alphabet, n=LOGO_UNITS, data=data, sample_weight=sample_weight),
+                   run.figure("logos.png"), dpi=100)
+    wild_type = data[0].long().cpu()
+    scan = mutational_scan(model, wild_type).cpu()
+    atomic_savefig(plots.plot_mutational_scan(scan, alphabet, wild_type,
+                                              title="mutational scan of the first training sequence"),
+                   run.figure("mutational_scan.png"), dpi=100)
+    write_mutational_scan_csv(run.mutational_scan_csv, scan, wild_type, alphabet)
 
 
 def save_conditional_figures(run: RunDirectory, model, history) -> None:

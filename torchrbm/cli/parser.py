@@ -15,6 +15,7 @@ from .._utils.text import listed
 from .._utils.validation import check_device
 from .._version import __version__
 from ..data import datasets
+from ..data.alignments import ALPHABETS
 from ..estimation.evaluation import METHODS
 from ..training.defaults import DEFAULTS
 from ..training.precision import PRECISIONS
@@ -241,6 +242,36 @@ def _add_inpaint(sub, command: Callable) -> None:
     inpaint.set_defaults(func=command, binarize=T.binarize, device=T.device, seed=T.seed)
 
 
+def _add_scan(sub, command: Callable) -> None:
+    scan = sub.add_parser("scan", help="score every single mutant of a sequence with a saved model (mutational scan)",
+                          description="Score every single mutant x^{i->a} of a sequence x with a saved model of "
+                          "sequences (Potts or binary visible units): log p(x^{i->a}) - log p(x) = F(x) - "
+                          "F(x^{i->a}), where log Z cancels. Writes the table of scores (positions x states) and "
+                          "prints the most favourable and most deleterious mutants, such as W12F +1.23 (the wild "
+                          "type's W at position 12, counted from 1, changed to F).")
+    scan.add_argument("model", help="model file written by torchrbm (.safetensors)")
+    given = scan.add_mutually_exclusive_group(required=True)
+    given.add_argument("--sequence", metavar="SEQ", help="the sequence, as letters of the alphabet (as long as the "
+                       "model has positions)")
+    given.add_argument("--fasta", metavar="FILE",
+                       help="read the sequence from an alignment file (aligned FASTA, A2M/A3M or Stockholm)")
+    which = scan.add_mutually_exclusive_group()
+    which.add_argument("--index", type=_count, metavar="I", help="--fasta: the I-th sequence, 1 the first "
+                       "(default: 1)")
+    which.add_argument("--id", metavar="NAME",
+                       help="--fasta: the sequence whose header (after '>') is NAME or begins with the word NAME")
+    scan.add_argument("--alphabet", help="the symbols of the states, in order: protein, dna, rna or a string such "
+                      "as ACGT- (default: the alphabet of the model's training data, else protein: "
+                      f"{ALPHABETS['protein']})")
+    scan.add_argument("--top", type=_count, default=5, metavar="N",
+                      help="how many of the most favourable and most deleterious mutants to print (default: 5)")
+    scan.add_argument("--device", type=_device, help="cpu or cuda (default: cpu)")
+    scan.add_argument("--out", required=True, help="FILE.csv (one row per position: position, wild_type, a column "
+                      "per state), FILE.npy (the (L, q) array), or a heat map FILE.png or FILE.svg")
+    scan.add_argument("--json", action="store_true", help="print JSON")
+    scan.set_defaults(func=command, device=T.device)
+
+
 def _add_report(sub, command: Callable) -> None:
     report = sub.add_parser("report", help="write RUN_DIR/report.html: one self-contained page of a run")
     report.add_argument("run_dir", help="run directory written by torchrbm train")
@@ -253,6 +284,6 @@ def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> ar
     parser.add_argument("--version", action="version", version=f"torchrbm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, add in (("train", _add_train), ("evaluate", _add_evaluate), ("sample", _add_sample),
-                      ("inpaint", _add_inpaint), ("report", _add_report)):
+                      ("inpaint", _add_inpaint), ("scan", _add_scan), ("report", _add_report)):
         add(sub, commands[name])
     return parser

@@ -217,8 +217,8 @@ def _finish(run: _Run, model, history, summary: dict[str, Any]) -> dict[str, Any
     elif alphabet is not None:
         reference, weight = (rows.held_out, rows.held_weight) if rows.held_out is not None else (rows.train,
                                                                                                rows.train_weight)
-        summary["stats"] = save_sequence_outputs(run.directory, model, history, rows.train, alphabet, reference,
-                                                 weight)
+        summary["stats"] = save_sequence_outputs(run.directory, model, history, rows.train, alphabet,
+                                                 rows.train_weight, reference, weight)
     else:
         save_figures(run.directory, model, history, rows.train, run.scaler, run.sampler, options.sparsity_target)
         swap_rates = swap_rates_entry(run.sampler)

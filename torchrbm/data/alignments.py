@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from .._utils.files import atomic_write_text
+from .._utils.validation import numeric_tensor
 from .alignment_files import INSERTION_SUFFIXES, Record, read_records
 from .identity import CHUNK_SIZE, sequence_weights
 
@@ -97,22 +98,65 @@ def _check_lengths(path, records: list[Record]) -> int:
     return length
 
 
+def _codes(text: str, symbols: str) -> np.ndarray | None:
+    """The ``int16`` code of each character of ``text`` over ``symbols`` (-1 for one not among them); ``None``
+    for text that is not ASCII."""
+    if not text.isascii():
+        return None
+    table = np.full(128, -1, dtype=np.int16)
+    table[np.frombuffer(symbols.encode("ascii"), dtype=np.uint8)] = np.arange(len(symbols))
+    return table[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+
+
+def _first_unknown(text: str, symbols: str) -> int:
+    """The index of the first character of ``text`` that is not one of ``symbols``."""
+    return next(k for k, symbol in enumerate(text) if symbol not in symbols)
+
+
 def encode(path, records: list[Record], symbols: str) -> Tensor:
     """``(N, L)`` ``uint8`` codes of the records' texts over ``symbols``; ``ValueError`` naming the
     first unknown symbol, its sequence and its position."""
     length = _check_lengths(path, records)
     text = "".join(record.text for record in records)
-    table = np.full(128, -1, dtype=np.int16)
-    table[np.frombuffer(symbols.encode("ascii"), dtype=np.uint8)] = np.arange(len(symbols))
-    codes = table[np.frombuffer(text.encode("ascii"), dtype=np.uint8)] if text.isascii() else None
+    codes = _codes(text, symbols)
     if codes is None or (codes < 0).any():
-        at = next(k for k, symbol in enumerate(text) if symbol not in symbols)
+        at = _first_unknown(text, symbols)
         record, position = records[at // length], at % length + 1
         hint = (" (lower-case letters and '.' are insertions in A2M/A3M files: name the file .a2m or .a3m to drop "
                 "them)" if text[at] == "." or text[at].islower() else "")
         raise ValueError(f"{path}: sequence {record.id!r} (line {record.line}) has the unknown symbol {text[at]!r} at "
                          f"position {position}; the alphabet is {symbols!r}{hint}")
     return torch.from_numpy(codes.astype(np.uint8).reshape(len(records), length))
+
+
+def encode_sequence(text: str, alphabet: str = "protein") -> Tensor:
+    """The codes of one sequence over ``alphabet`` (a name of :data:`ALPHABETS` or a string of symbols):
+    ``(L,)`` ``int64`` with ``text[l] == symbols[codes[l]]``; ``ValueError`` naming the first symbol that is
+    not in the alphabet and its position (from 1)."""
+    symbols = alphabet_symbols(alphabet)
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"a sequence must be a non-empty string of symbols of {symbols!r}; found {text!r}")
+    codes = _codes(text, symbols)
+    if codes is None or (codes < 0).any():
+        at = _first_unknown(text, symbols)
+        raise ValueError(f"the sequence has {text[at]!r} at position {at + 1}, a symbol not in the alphabet "
+                         f"{symbols!r}")
+    return torch.from_numpy(codes.astype(np.int64))
+
+
+def sequence_codes(sequence, alphabet: str) -> Tensor:
+    """One sequence as ``(L,)`` ``int64`` codes over ``alphabet``: from its letters (a ``str``, read by
+    :func:`encode_sequence`) or from its codes (a tensor, array or list of integers in ``0 .. q - 1``)."""
+    symbols = alphabet_symbols(alphabet)
+    if isinstance(sequence, str):
+        return encode_sequence(sequence, symbols)
+    codes = numeric_tensor(sequence, "sequence").reshape(-1).cpu()
+    if codes.numel() == 0 or codes.is_floating_point() and not torch.equal(codes, codes.round()):
+        raise ValueError(f"a sequence must be its letters or a non-empty row of integer codes; found {codes.tolist()}")
+    if codes.min() < 0 or codes.max() >= len(symbols):
+        raise ValueError(f"a sequence's codes must lie in 0..{len(symbols) - 1} for an alphabet of {len(symbols)} "
+                         f"symbols ({symbols!r}); found {int(codes.min())}..{int(codes.max())}")
+    return codes.long()
 
 
 def alignment(path: str | os.PathLike, *, alphabet: str = "protein", weights: bool = True, identity: float = 0.8,

@@ -17,7 +17,7 @@ binary data (compact; training converts batch by batch), ``float32`` in
 - :mod:`~torchrbm.data.registry`: data sets by name, as records; a run's training, validation and test rows
 """
 
-from .alignments import ALPHABETS, Alignment, alignment
+from .alignments import ALPHABETS, Alignment, alignment, encode_sequence
 from .downloads import MIRRORS, SHA256, data_dir, download, fetch
 from .files import FILE_SUFFIXES, load_file, read_idx, read_path
 from .identity import identity_clusters, max_identity, sequence_weights, split_by_identity
@@ -71,6 +71,7 @@ __all__ = [
     "ALPHABETS",
     "Alignment",
     "alignment",
+    "encode_sequence",
     "sequence_weights",
     "max_identity",
     "identity_clusters",
