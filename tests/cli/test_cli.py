@@ -139,7 +139,7 @@ def test_errors_are_reported_without_a_traceback(tmp_path, capsys):
     assert "model file not found" in capsys.readouterr().err
     tr.save(tr.RBM(4, 2), tmp_path / "model.safetensors")
     assert main(["sample", str(tmp_path / "model.safetensors"), "--out", str(tmp_path / "x.gif")]) == 2
-    assert "--out must end in .png, .svg or .npy; found x.gif" in capsys.readouterr().err
+    assert "--out must end in .png, .svg, .npy, .fasta or .fa; found x.gif" in capsys.readouterr().err
 
 
 def test_module_entry_point():

@@ -305,3 +305,15 @@ def test_a_run_validates_a_protein_family_on_whole_clusters(proteins):
     assert float(datasets.max_identity(rows.validation, rows.train).max()) < 0.8
     assert {name for name, record in registry.REGISTRY.items() if record.holdout_identity == 0.8} == {
         "kunitz", "ww", "lattice-proteins"}
+
+
+def test_fasta_text_round_trips_through_the_reader(tmp_path):
+    from torchrbm.data.alignments import fasta_text
+
+    codes = torch.randint(0, 21, (9, 12), generator=torch.Generator().manual_seed(0))
+    path = tmp_path / "written.fasta"
+    path.write_text(fasta_text(codes, name="seq"))
+    aln = tr.datasets.alignment(path, weights=False)
+    assert torch.equal(aln.codes.long(), codes) and aln.ids[0] == "seq_1"
+    with pytest.raises(ValueError, match="integers in 0..3, one per symbol of 'ACGT'"):
+        fasta_text(torch.tensor([[0, 4]]), "ACGT")

@@ -9,6 +9,7 @@ import torch
 from .. import plots
 from .._utils.files import atomic_savefig, atomic_write_text
 from ..data import datasets
+from ..data.alignments import fasta_text
 from ..estimation.mutations import mutational_scan
 from ..estimation.statistics import compare_statistics
 from ..io import write_mutational_scan_csv
@@ -62,9 +63,7 @@ def save_sequence_outputs(run: RunDirectory, model, history, data: torch.Tensor,
     ``reference`` rows (the held-out ones), as a figure and as the summary's entry, which is returned."""
     generator = torch.Generator(device=model.device).manual_seed(0)
     codes = generate(model, SAMPLES, GIBBS_STEPS, generator=generator).long()
-    fasta = "".join(f">sample_{index + 1}\n{''.join(alphabet[code] for code in row)}\n"
-                    for index, row in enumerate(codes.tolist()))
-    atomic_write_text(run.samples_fasta, fasta)
+    atomic_write_text(run.samples_fasta, fasta_text(codes.cpu(), alphabet))
     comparison = compare_statistics(codes, reference, q=len(alphabet), reference_weight=reference_weight)
     atomic_savefig(plots.plot_statistics(comparison), run.figure("generative_checks.png"), dpi=100)
     atomic_savefig(plots.plot_curves(history), run.figure("curves.png"), dpi=100)

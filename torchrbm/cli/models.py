@@ -12,6 +12,7 @@ import torch
 from .. import plots, units
 from .._utils.text import listed
 from ..data import datasets
+from ..data.alignments import ALPHABETS, alphabet_symbols
 from ..data.registry import REGISTRY, alphabet_of
 from ..io import load, read_header
 from ..models.registry import MODELS
@@ -120,3 +121,18 @@ def model_data(args: argparse.Namespace, trained: TrainOptions | None) -> DataOp
         data = trained.data if trained is not None else "digits"
     return DataOptions(data=data, data_dir=args.data_dir, binarize=args.binarize, csv_header=args.csv_header,
                        delimiter=args.delimiter, seed=args.seed)
+
+
+def model_alphabet(path: str, alphabet: str | None, n_states: int) -> str:
+    """The symbols of the model's states: ``--alphabet``, else those of the data its training run recorded
+    (an alignment or a protein family), else the protein alphabet; refused if their number is not ``n_states``."""
+    trained = recorded_options(path)
+    recorded = None if trained is None else alphabet_of(trained.data)
+    symbols = alphabet_symbols(alphabet or recorded or "protein")
+    if len(symbols) != n_states:
+        source = ("--alphabet" if alphabet else f"the alphabet of its training data {trained.data}" if recorded
+                  else "the default protein alphabet")
+        raise ValueError(f"the model's visible units have {n_states} states each but {source} has {len(symbols)} "
+                         f"symbols ({symbols!r}): give --alphabet with {n_states} symbols, one per state in order "
+                         f"(named alphabets: {', '.join(ALPHABETS)})")
+    return symbols

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils.text import listed
 from ..data import datasets
 
 #: Log-likelihood estimates, in the order they are printed.
@@ -30,10 +31,10 @@ def output_path(out: str) -> Path:
     return path
 
 
-def check_suffix(path: Path) -> None:
-    """Refuse an ``--out`` whose suffix names neither an array nor a figure."""
-    if path.suffix not in ARRAY_SUFFIXES + FIGURE_SUFFIXES:
-        raise ValueError(f"--out must end in .png, .svg or .npy; found {path.name}")
+def check_suffix(path: Path, allowed: tuple[str, ...] = (*FIGURE_SUFFIXES, *ARRAY_SUFFIXES)) -> None:
+    """Refuse an ``--out`` whose suffix is not one of ``allowed`` (by default: an array or a figure)."""
+    if path.suffix not in allowed:
+        raise ValueError(f"--out must end in {listed(allowed, 'or')}; found {path.name}")
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

@@ -51,6 +51,22 @@ def _count(text: str) -> int:
     return value
 
 
+def _steps(text: str) -> int:
+    """argparse type for numbers of sampling steps: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0; found {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    """argparse type for an inverse temperature: a finite number > 0."""
+    value = float(text)
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0; found {text}")
+    return value
+
+
 def _add_data_arguments(parser: argparse.ArgumentParser, *, of_a_model: bool = False) -> None:
     """--data, --data-dir, --binarize, --csv-header and --delimiter; ``of_a_model``: --data defaults to the
     data a model file was trained on."""
@@ -215,13 +231,30 @@ def _add_split_argument(parser: argparse.ArgumentParser) -> None:
                         "other data: the rows the model's training run held out, else all rows")
 
 
+def _add_alphabet_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--alphabet", help="the symbols of the states, in order: protein, dna, rna or a string such "
+                        "as ACGT- (default: the alphabet of the model's training data, else protein: "
+                        f"{ALPHABETS['protein']})")
+
+
 def _add_sample(sub, command: Callable) -> None:
-    sample = sub.add_parser("sample", help="draw samples from a saved model by Gibbs sampling")
+    sample = sub.add_parser("sample", help="draw samples from a saved model: Gibbs chains or parallel tempering, "
+                            "at a chosen inverse temperature")
     sample.add_argument("model", help="model file written by torchrbm (.safetensors)")
     sample.add_argument("--n", type=_count, default=100, help="number of chains (default: 100)")
-    sample.add_argument("--steps", type=int, default=1000, help="Gibbs steps (default: 1000)")
+    sample.add_argument("--steps", type=_steps, default=1000,
+                        help="Gibbs steps, or parallel-tempering updates (default: 1000)")
+    sample.add_argument("--beta", type=_positive_float, default=1.0,
+                        help="inverse temperature: above 1 towards the most probable samples, below 1 more varied "
+                        "(default: 1, the model itself)")
+    sample.add_argument("--sampler", choices=("gibbs", "pt"), default="gibbs",
+                        help="gibbs: independent chains; pt: parallel tempering, --n chains at each of --n-temps "
+                        "temperatures from --beta down to 0, which crosses between modes (default: gibbs)")
+    sample.add_argument("--n-temps", type=_count, default=20, help="temperatures for --sampler pt (default: 20)")
+    _add_alphabet_argument(sample)
     _add_common_arguments(sample)
-    sample.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.npy")
+    sample.add_argument("--out", required=True, help="FILE.png, FILE.svg, FILE.npy, or FILE.fasta for a model of "
+                        "sequences (Potts units)")
     sample.set_defaults(func=command, device=T.device, seed=T.seed)
 
 
@@ -260,9 +293,7 @@ def _add_scan(sub, command: Callable) -> None:
                        "(default: 1)")
     which.add_argument("--id", metavar="NAME",
                        help="--fasta: the sequence whose header (after '>') is NAME or begins with the word NAME")
-    scan.add_argument("--alphabet", help="the symbols of the states, in order: protein, dna, rna or a string such "
-                      "as ACGT- (default: the alphabet of the model's training data, else protein: "
-                      f"{ALPHABETS['protein']})")
+    _add_alphabet_argument(scan)
     scan.add_argument("--top", type=_count, default=5, metavar="N",
                       help="how many of the most favourable and most deleterious mutants to print (default: 5)")
     scan.add_argument("--device", type=_device, help="cpu or cuda (default: cpu)")

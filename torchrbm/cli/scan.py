@@ -11,14 +11,12 @@ import torch
 
 from .. import plots
 from .._utils.files import atomic_savefig, atomic_write_bytes
-from .._utils.text import listed
 from ..data.alignment_files import read_records
-from ..data.alignments import ALPHABETS, alphabet_symbols, encode_sequence
-from ..data.registry import alphabet_of
+from ..data.alignments import encode_sequence
 from ..estimation.mutations import mutational_scan
 from ..io import load, write_mutational_scan_csv
-from .models import is_conditional, recorded_options
-from .output import ARRAY_SUFFIXES, FIGURE_SUFFIXES, npy_bytes, output_path
+from .models import is_conditional, model_alphabet
+from .output import ARRAY_SUFFIXES, FIGURE_SUFFIXES, check_suffix, npy_bytes, output_path
 
 #: What --out may end in: a table, an array or a heat map.
 SCAN_SUFFIXES = (".csv", *ARRAY_SUFFIXES, *FIGURE_SUFFIXES)
@@ -26,8 +24,7 @@ SCAN_SUFFIXES = (".csv", *ARRAY_SUFFIXES, *FIGURE_SUFFIXES)
 
 def cmd_scan(args: argparse.Namespace) -> int:
     out = output_path(args.out)
-    if out.suffix not in SCAN_SUFFIXES:
-        raise ValueError(f"--out must end in {listed(SCAN_SUFFIXES, 'or')}; found {out.name}")
+    check_suffix(out, SCAN_SUFFIXES)
     model = load(args.model, device=args.device)
     states = _states(model)
     symbols = model_alphabet(args.model, args.alphabet, states.numel())
@@ -56,21 +53,6 @@ def _states(model) -> torch.Tensor:
         raise ValueError(f"scan changes one position at a time to each of its states: it needs visible units with a "
                          f"few states per position (Potts, Bernoulli, spin), not {model.visible.name}")
     return states.cpu()
-
-
-def model_alphabet(path: str, alphabet: str | None, n_states: int) -> str:
-    """The symbols of the model's states: ``--alphabet``, else those of the data its training run recorded
-    (an alignment or a protein family), else the protein alphabet; refused if their number is not ``n_states``."""
-    trained = recorded_options(path)
-    recorded = None if trained is None else alphabet_of(trained.data)
-    symbols = alphabet_symbols(alphabet or recorded or "protein")
-    if len(symbols) != n_states:
-        source = ("--alphabet" if alphabet else f"the alphabet of its training data {trained.data}" if recorded
-                  else "the default protein alphabet")
-        raise ValueError(f"the model's visible units have {n_states} states each but {source} has {len(symbols)} "
-                         f"symbols ({symbols!r}): give --alphabet with {n_states} symbols, one per state in order "
-                         f"(named alphabets: {', '.join(ALPHABETS)})")
-    return symbols
 
 
 def _sequence(args: argparse.Namespace) -> tuple[str, str]:

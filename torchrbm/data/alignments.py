@@ -144,6 +144,20 @@ def encode_sequence(text: str, alphabet: str = "protein") -> Tensor:
     return torch.from_numpy(codes.astype(np.int64))
 
 
+def fasta_text(codes, alphabet: str = "protein", *, name: str = "sample") -> str:
+    """Rows of codes ``(N, L)`` over ``alphabet`` as aligned FASTA: headers ``>{name}_1`` .. ``>{name}_N``,
+    one line of symbols each."""
+    symbols = alphabet_symbols(alphabet)
+    rows = numeric_tensor(codes, "codes")
+    rows = rows.reshape(1, -1) if rows.ndim == 1 else rows
+    if rows.ndim != 2 or bool((rows != rows.round()).any()) or bool((rows < 0).any()) or (
+            rows.numel() and int(rows.max()) >= len(symbols)):
+        raise ValueError(f"codes must be an (N, L) array of integers in 0..{len(symbols) - 1}, one per symbol of "
+                         f"{symbols!r}")
+    return "".join(f">{name}_{index + 1}\n{''.join(symbols[code] for code in row)}\n"
+                   for index, row in enumerate(rows.long().tolist()))
+
+
 def sequence_codes(sequence, alphabet: str) -> Tensor:
     """One sequence as ``(L,)`` ``int64`` codes over ``alphabet``: from its letters (a ``str``, read by
     :func:`encode_sequence`) or from its codes (a tensor, array or list of integers in ``0 .. q - 1``)."""
