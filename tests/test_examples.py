@@ -17,6 +17,7 @@ SMALL = {
     "dbn_digits.py": ["--epochs", "20", "--fine-tune-epochs", "50"],
     "mnist_tour.py": ["--rows", "1000", "--test-rows", "300", "--hidden", "50", "--epochs", "20", "--lr", "0.05",
                       "--betas", "300", "--inpaint-steps", "200"],
+    "protein_family.py": ["--hidden", "10", "--epochs", "3", "--betas", "200", "--samples", "300"],
 }
 
 
@@ -69,3 +70,19 @@ def test_mnist_tour(tmp_path, shared_data):
     resumed = json.loads((out / "results.json").read_text())
     assert resumed["measures"]["ais"]["log_likelihood"] == ais and resumed["epochs"] == results["epochs"]
     assert "ais" in done.stdout and "ais" in again.stdout
+
+
+@pytest.mark.slow
+def test_protein_family(tmp_path, shared_data):
+    done = run_example("protein_family.py", tmp_path, "--alignment",
+                       str(shared_data / "proteins" / "WW_domain_MSA.fasta"))
+    out = tmp_path / "out"
+    results = json.loads((out / "results.json").read_text())
+    low, high = results["ais"]["log_likelihood_interval_3sigma"]
+    assert low < results["ais"]["log_likelihood"] < high < 0
+    assert -1 < results["connected_correlation_r"] < 1 and results["site_frequency_r"] > 0.5
+    for name in ("logos.png", "generative_checks.png", "mutational_scan.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+    assert (out / "samples.fasta").read_text().count(">") == 300
+    assert (out / "mutational_scan.csv").read_text().startswith("position,wild_type,A,C,")
+    assert "held-out log-likelihood (ais)" in done.stdout and "most favourable single mutant" in done.stdout

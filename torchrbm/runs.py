@@ -67,7 +67,8 @@ RECORDED_SETTINGS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr",
                      "weight_decay": "weight_decay", "sparsity_target": "sparsity_target", "centered": "centered",
                      "log_likelihood_every": "ll_every", "precision": "precision",
                      "checkpoint_every": "checkpoint_every", "resume": "resume", "clip_grad_norm": "clip_grad_norm",
-                     "max_abs_weight": "max_abs_weight", "l1_squared": "l1_squared"}
+                     "max_abs_weight": "max_abs_weight", "l1_squared": "l1_squared",
+                     "l2_fields": "l2_fields"}
 
 #: Recorded keys that may change when a run is resumed: the training settings that may
 #: (:data:`~torchrbm.training.settings.MAY_CHANGE_ON_RESUME`), and the environment it runs in.
@@ -89,7 +90,7 @@ RECORDED_SINCE = {"n_hidden"}
 
 #: Training options added since the first version of config.json, with the value that a run recorded
 #: before them trained with.
-ADDED_OPTIONS = {"hidden_units": "bernoulli", "l1_squared": 0.0}
+ADDED_OPTIONS = {"hidden_units": "bernoulli", "l1_squared": 0.0, "l2_fields": 0.0}
 
 
 def _upgraded(config: dict[str, Any]) -> dict[str, Any]:

@@ -449,7 +449,7 @@ def test_data_set_names_stay_names_and_older_runs_still_resume(tmp_path, capsys,
     assert main(["train", "--sampler", "pcd", "--hidden", "5", "--epochs", "2", "--out", "old", "--quiet"]) == 0
     old = json.loads((tmp_path / "old" / "config.json").read_text())
     old.update(sampler=None)
-    del old["n_hidden"], old["ais_chains"], old["hidden_units"], old["l1_squared"]  # options added since
+    del old["n_hidden"], old["ais_chains"], old["hidden_units"], old["l1_squared"], old["l2_fields"]  # added since
     (tmp_path / "old" / "config.json").write_text(json.dumps(old))
     assert main(["train", "--out", "old", "--resume", "--epochs", "3", "--quiet"]) == 0
     assert json.loads((tmp_path / "old" / "config.json").read_text())["sampler"] == "pcd"

@@ -70,7 +70,8 @@ def test_fit_defaults_train_the_demo_model():
 def test_fit_keywords_are_the_training_settings_and_the_data():
     keywords = {name: parameter.default for name, parameter in inspect.signature(tr.fit).parameters.items()
                 if parameter.kind is parameter.KEYWORD_ONLY}
-    data = {name: keywords.pop(name) for name in ("context", "validation_data", "validation_context", "sample_weight")}
+    data = {name: keywords.pop(name) for name in ("context", "validation_data", "validation_context", "sample_weight",
+                                                  "validation_sample_weight")}
     assert data == dict.fromkeys(data)
     assert keywords == {field.name: field.default for field in dataclasses.fields(TrainingSettings)}
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from helpers import all_binary, random_rbm
+from helpers import all_binary, random_rbm, randomize
 
 import torchrbm as tr
 
@@ -394,3 +394,47 @@ def test_the_l1_squared_penalty_has_its_gradient_and_spares_no_unit():
     assert small[1] > small[0] + 0.1, small  # more weights near zero
     with pytest.raises(ValueError, match="l1_squared must be a finite number >= 0; found -1"):
         tr.fit(plain, data, epochs=1, l1_squared=-1)
+
+
+def test_monitored_metrics_are_weighted_means_of_the_monitored_rows():
+    """Integer weights count as copies: a weighted fit's records equal those of the rows repeated (as many
+    training as held-out rows, so that all of them are monitored)."""
+    generator = torch.Generator().manual_seed(0)
+    train = (torch.rand(20, 6, generator=generator) < 0.4).double()
+    valid = (torch.rand(20, 6, generator=generator) < 0.6).double()
+    train_copies = torch.randint(1, 4, (20,), generator=generator)
+    valid_copies = torch.randint(1, 4, (20,), generator=generator)
+    rbm = tr.RBM(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    history = tr.fit(rbm, train, sample_weight=train_copies, validation_data=valid,
+                     validation_sample_weight=valid_copies, epochs=1, lr=0.0, log_likelihood_every=1, seed=0)
+    record = history[-1]  # lr = 0: the model is the initial one
+    repeated_train, repeated_valid = train.repeat_interleave(train_copies, 0), valid.repeat_interleave(valid_copies, 0)
+    assert record["recon_error"] == pytest.approx(tr.reconstruction_error(rbm, repeated_train), rel=1e-12)
+    assert record["recon_error_valid"] == pytest.approx(tr.reconstruction_error(rbm, repeated_valid), rel=1e-12)
+    assert record["free_energy_gap"] == pytest.approx(
+        tr.mean_free_energy(rbm, repeated_valid) - tr.mean_free_energy(rbm, repeated_train), rel=1e-9)
+    assert record["log_likelihood_valid"] == pytest.approx(tr.log_likelihood(rbm, repeated_valid), rel=1e-12)
+    assert record["log_likelihood_train"] == pytest.approx(tr.log_likelihood(rbm, repeated_train), rel=1e-12)
+    with pytest.raises(ValueError, match="validation_sample_weight weighs the rows of validation_data"):
+        tr.fit(rbm, train, validation_sample_weight=valid_copies, epochs=1)
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "potts"])
+def test_the_l2_penalty_on_fields_adds_its_gradient_to_the_visible_biases_only(visible):
+    units = tr.units.Potts(3) if visible == "potts" else "bernoulli"
+    data = torch.randint(0, 3 if visible == "potts" else 2, (16, 3), generator=torch.Generator().manual_seed(0))
+    models = {}
+    for strength in (0.0, 0.5):
+        rbm = randomize(tr.RBM(3, 5, visible=units, dtype=torch.float64), seed=3)  # 27 visible states: enumerated
+        start = {name: p.detach().clone() for name, p in rbm.named_parameters()}
+        tr.fit(rbm, data.double(), sampler=tr.Exact(), epochs=1, batch_size=16, lr=0.1, momentum=0.0,
+               weight_decay=0.0, l2_fields=strength, seed=0)
+        models[strength] = rbm
+    # One full-batch step: a <- a - lr (grad + l2_fields a); the Potts gauge keeps the sum over states at zero.
+    expected = models[0.0].a - 0.1 * 0.5 * start["a"]
+    if visible == "potts":
+        expected = expected - expected.mean(1, keepdim=True)
+    torch.testing.assert_close(models[0.5].a, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(models[0.5].W, models[0.0].W, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="l2_fields must be a finite number >= 0"):
+        tr.fit(models[0.0], data.double(), epochs=1, l2_fields=-0.1)

@@ -56,6 +56,7 @@ class TrainOptions:
     momentum: tuple[float, ...] = DEFAULTS.momentum
     weight_decay: float = DEFAULTS.weight_decay
     l1_squared: float = 0.0
+    l2_fields: float = 0.0
     sparsity_target: float | None = None
     clip_grad_norm: float | None = None
     max_abs_weight: float | None = 1e3

@@ -9,6 +9,7 @@ the earlier spellings kept as aliases.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 from .._utils.text import listed
@@ -25,6 +26,15 @@ from .options import AIS_BETAS, AIS_CHAINS
 from .options import TrainOptions as T
 
 DESCRIPTION = "The ``torchrbm`` command: train, evaluate, sample from and inpaint with restricted Boltzmann machines."
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, except that help written into a closed pipe raises ``BrokenPipeError`` (which
+    :func:`torchrbm.cli.main` turns into exit status 141) instead of being dropped with status 0."""
+
+    def _print_message(self, message: str, file=None) -> None:
+        if message:
+            (file or sys.stderr).write(message)
 
 
 def _device(text: str) -> str:
@@ -154,6 +164,8 @@ def _add_training_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--weight-decay", type=float, help=f"L2 on weights (default: {T.weight_decay:g})")
     train.add_argument("--l1-squared", type=float, help="L1² penalty on each hidden unit's weights, "
                        f"l1_squared/2 sum_j (sum_i |W_ij|)^2 (Tubiana et al. 2019) (default: {T.l1_squared:g})")
+    train.add_argument("--l2-fields", type=float, help="L2 penalty on the visible biases (fields), "
+                       f"l2_fields/2 sum_i a_i^2 (default: {T.l2_fields:g})")
     train.add_argument("--sparsity-target", type=float,
                        help="target mean hidden activation, e.g. 0.05 (default: none)")
     train.add_argument("--clip-grad-norm", type=float, metavar="NORM",
@@ -311,7 +323,7 @@ def _add_report(sub, command: Callable) -> None:
 
 def build_parser(commands: dict[str, Callable[[argparse.Namespace], int]]) -> argparse.ArgumentParser:
     """The ``torchrbm`` command line; ``commands`` run each subcommand (``args.func``)."""
-    parser = argparse.ArgumentParser(prog="torchrbm", description=DESCRIPTION)
+    parser = _Parser(prog="torchrbm", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"torchrbm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, add in (("train", _add_train), ("evaluate", _add_evaluate), ("sample", _add_sample),

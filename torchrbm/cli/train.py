@@ -87,6 +87,7 @@ def _settings(options: TrainOptions, sampler, generator: torch.Generator, run: R
     return TrainingSettings(
         sampler=sampler, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
         momentum=options.momentum_setting, weight_decay=options.weight_decay, l1_squared=options.l1_squared,
+        l2_fields=options.l2_fields,
         sparsity_target=options.sparsity_target, centered=options.centered, generator=generator,
         log_likelihood_every=options.ll_every, precision=options.precision, progress=progress,
         checkpoint=run.checkpoint, checkpoint_every=options.checkpoint_every, resume=options.resume,
@@ -137,7 +138,7 @@ def _train(options: TrainOptions, write: bool, device: str | None) -> int:
     started = time.perf_counter()
     history = run_training(model, rows.train, dataclasses.replace(settings, callbacks=_callbacks(run, records)),
                            context=rows.context, validation_data=rows.held_out, validation_context=rows.held_context,
-                           sample_weight=rows.train_weight)
+                           sample_weight=rows.train_weight, validation_sample_weight=rows.held_weight)
     seconds = time.perf_counter() - started
     return _write_results(run, model, history, config, seconds) if write else 0
 

@@ -129,18 +129,19 @@ def at_most_zero(model: EnergyModel, value: float, log_z: float) -> float:
 
 @torch.no_grad()
 @trusted_inputs()
-def reconstruction_error(model: EnergyModel, data) -> float:
+def reconstruction_error(model: EnergyModel, data, *, sample_weight=None) -> float:
     """Mean squared error per unit of the mean-field reconstruction.
 
     ``mean_{n,i} (v_ni - E[v_i | h = E[h | v_n]])^2``; deterministic.  For units with more than
     one number per unit (Potts: one-hot states against ``q`` probabilities) the squares of a unit
-    are summed (:meth:`~torchrbm.units.Units.squared_error`).
+    are summed (:meth:`~torchrbm.units.Units.squared_error`).  With ``sample_weight`` the mean over
+    rows is weighted, ``sum_n w_n e_n / sum_n w_n``.
     """
     data = model.check_data(data, "data")
-    total = 0.0
-    for v in _chunks(model, data):
-        total += float(model.visible.squared_error(v, model.prob_v(model.prob_h(v))).double().sum())
-    return total / data.numel()
+    per_row = torch.cat([model.visible.squared_error(v, model.prob_v(model.prob_h(v))).double().reshape(
+        v.shape[0], -1).sum(1) for v in _chunks(model, data)])
+    weights = None if sample_weight is None else as_sample_weight(sample_weight, data.shape[0]).to(per_row.device)
+    return weighted_mean(per_row, weights) / data[0].numel()
 
 
 def free_energy_gap(model: EnergyModel, train, held_out) -> float:

@@ -86,6 +86,8 @@ class BipartiteRBM(RegisteredModel, nn.Module, abc.ABC):
     config_fields: tuple[str, ...] = ()
     #: Whether :meth:`center_grad` applies (centred training, ``fit(..., centered=True)``).
     supports_centering: bool = False
+    #: The name of the visible biases' parameter (the fields that ``fit(..., l2_fields=)`` penalises).
+    visible_bias_name: str = "a"
     #: The parameters that feed the hidden units, hidden axis last (:meth:`rescale_hidden_`).
     hidden_input_names: tuple[str, ...] = ()
 

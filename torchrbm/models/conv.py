@@ -89,6 +89,8 @@ class ConvRBM(BipartiteRBM):
         super().__init__(math.prod(self.image_shape), math.prod(maps), visible, hidden, data=data,
                          weight_std=weight_std, generator=generator, device=device, dtype=dtype)
 
+    visible_bias_name = "visible_bias"
+
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
         channels = self.image_shape[0]
         return {"W": (self.n_filters, channels, *self.filter_size), "visible_bias": (channels,),

@@ -32,6 +32,7 @@ def fit(
     momentum_switch: int = DEFAULTS.momentum_switch,
     weight_decay: float = DEFAULTS.weight_decay,
     l1_squared: float = 0.0,
+    l2_fields: float = 0.0,
     sparsity_target: float | None = None,
     sparsity_cost: float = 0.1,
     extra_loss: Callable[[Any, Tensor], Tensor] | None = None,
@@ -43,6 +44,7 @@ def fit(
     validation_data=None,
     validation_context=None,
     sample_weight=None,
+    validation_sample_weight=None,
     shuffle: bool = True,
     seed: int | None = None,
     generator: torch.Generator | None = None,
@@ -90,6 +92,9 @@ def fit(
         over each hidden unit's weights (for Potts units ``i`` runs over positions and states), whose
         gradient ``l1_squared * (sum_i' |W_i'j|) * sign(W_ij)`` pushes each hidden unit towards a few
         strong weights, evenly across units; ``0``: none.
+    l2_fields:
+        L2 penalty ``l2_fields * ||a||^2 / 2`` on the visible biases (the fields: for Potts units
+        ``sum_{i,a} a[i, a]^2``), which keeps the fields of states rare in the data finite; ``0``: none.
     sparsity_target, sparsity_cost:
         Penalty pulling each hidden unit's mean activation toward the target.
     extra_loss:
@@ -130,7 +135,12 @@ def fit(
         A non-negative weight per row of ``data`` (shape ``(N,)``; in memory only), such as the
         sequence weights of an alignment (:func:`torchrbm.datasets.alignment`): each mini-batch's data
         term is the weighted mean ``sum_n w_n dF(v_n) / sum_n w_n`` over its rows, so that training
-        follows the weighted log-likelihood ``sum_n w_n log p(v_n) / sum_n w_n``.
+        follows the weighted log-likelihood ``sum_n w_n log p(v_n) / sum_n w_n``.  The monitored
+        training rows' metrics (reconstruction error, free energy, log-likelihood) are weighted means too.
+    validation_sample_weight:
+        A weight per row of ``validation_data`` (for an alignment: computed within the held-out rows,
+        :func:`torchrbm.datasets.sequence_weights`): their reconstruction error, free energy and
+        log-likelihood are then weighted means.
     context, validation_context:
         For a :class:`~torchrbm.ConditionalRBM`: the context of each row of ``data``
         (and of ``validation_data``); required for that model, refused for others.
@@ -205,6 +215,7 @@ def fit(
     settings = TrainingSettings(
         sampler=sampler, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
         momentum_switch=momentum_switch, weight_decay=weight_decay, l1_squared=l1_squared,
+        l2_fields=l2_fields,
         sparsity_target=sparsity_target, sparsity_cost=sparsity_cost, extra_loss=extra_loss, centered=centered,
         optimizer=optimizer, lr_scheduler=lr_scheduler, precision=precision, shuffle=shuffle, seed=seed,
         generator=generator, callbacks=callbacks, early_stopping=early_stopping,
@@ -212,4 +223,5 @@ def fit(
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, clip_grad_norm=clip_grad_norm,
         max_abs_weight=max_abs_weight)
     return run_training(model, data, settings, context=context, validation_data=validation_data,
-                        validation_context=validation_context, sample_weight=sample_weight)
+                        validation_context=validation_context, sample_weight=sample_weight,
+                        validation_sample_weight=validation_sample_weight)

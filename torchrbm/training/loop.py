@@ -43,11 +43,12 @@ def _rows_of_step(arguments: dict[str, Any]) -> tuple[Any, int]:
 
 @threads.per_call(_rows_of_step)
 def run_training(model: EnergyModel, data, settings: TrainingSettings, *, context=None, validation_data=None,
-                 validation_context=None, sample_weight=None) -> History:
+                 validation_context=None, sample_weight=None, validation_sample_weight=None) -> History:
     """Train ``model`` on ``data`` with ``settings``: :func:`~torchrbm.training.fit.fit`'s work, whose
     documentation says what each setting and argument does."""
     state = prepare(model, data, settings, context=context, validation_data=validation_data,
-                    validation_context=validation_context, sample_weight=sample_weight)
+                    validation_context=validation_context, sample_weight=sample_weight,
+                    validation_sample_weight=validation_sample_weight)
     first_epoch = resume(state)
     guard = DivergenceGuard(model, state.weight_names, settings)
     bar = Progress(total=settings.epochs, initial=first_epoch, desc="training", unit="epoch",
@@ -148,7 +149,7 @@ def _step_or_failure(state: TrainingState, batch: Tensor) -> Exception | None:
         batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
         step(model, batch, settings.sampler, state.generator, state.named, state.weight_names, settings.weight_decay,
              state.sparsity, state.centering, settings.extra_loss, weighted=state.weighted,
-             l1_squared=settings.l1_squared)
+             l1_squared=settings.l1_squared, l2_fields=settings.l2_fields)
     except Exception as err:
         if state.world_size == 1:
             raise
@@ -160,16 +161,20 @@ def _step_or_failure(state: TrainingState, batch: Tensor) -> Exception | None:
 def _record(state: TrainingState, epoch: int, guard: DivergenceGuard, rates: dict[str, Any],
             start: float) -> dict[str, Any]:
     """Check the model for divergence and add ``epoch``'s record (with its ``lr`` and ``momentum``) to the
-    history; the free-energy gap is ``mean F(held-out) - mean F(training)`` on the monitored rows."""
+    history; the free-energy gap is ``mean F(held-out) - mean F(training)`` on the monitored rows (each
+    mean weighted by the rows' sample weights, if any)."""
     model, train, valid = state.model, state.monitor_train, state.monitor_valid
-    train_free_energy = mean_free_energy(*model_for_rows(model, train), name="train")
+    train_weight, valid_weight = state.monitor_train_weight, state.monitor_valid_weight
+    train_free_energy = mean_free_energy(*model_for_rows(model, train), name="train", sample_weight=train_weight)
     guard.check(model, epoch, train_free_energy, rates["lr"])
     record = {
         "epoch": epoch,
-        "recon_error": reconstruction_error(*model_for_rows(model, train)),
-        "recon_error_valid": None if valid is None else reconstruction_error(*model_for_rows(model, valid)),
+        "recon_error": reconstruction_error(*model_for_rows(model, train), sample_weight=train_weight),
+        "recon_error_valid": None if valid is None
+        else reconstruction_error(*model_for_rows(model, valid), sample_weight=valid_weight),
         "free_energy_gap": None if valid is None
-        else mean_free_energy(*model_for_rows(model, valid), name="held_out") - train_free_energy,
+        else mean_free_energy(*model_for_rows(model, valid), name="held_out", sample_weight=valid_weight)
+        - train_free_energy,
         **rates,
         "time": time.perf_counter() - start,
     }

@@ -67,15 +67,18 @@ class LogLikelihoodMonitor:
     ``log_likelihood_train`` (the rows of ``data``), ``log_likelihood_valid`` (the
     rows of ``validation_data``, if given), ``log_likelihood_method`` and
     ``log_likelihood_std`` (for AIS, the standard error of ``log Z``, which both
-    values share; else ``None``).
+    values share; else ``None``).  ``sample_weight`` and ``validation_sample_weight`` (one weight per
+    row, e.g. sequence weights) make each mean a weighted one.
     """
 
     def __init__(self, data, every: int = 1, method: str = "auto", max_exact_units: int = 20,
-                 seed: int = 0, *, validation_data=None, **ais_options) -> None:
+                 seed: int = 0, *, validation_data=None, sample_weight=None, validation_sample_weight=None,
+                 **ais_options) -> None:
         if method not in ("auto", "exact", "ais"):
             raise ValueError(f"unknown monitoring method {method!r}; use 'auto', 'exact' or 'ais'")
         self.data = data
         self.validation_data = validation_data
+        self.weights = {"log_likelihood_train": sample_weight, "log_likelihood_valid": validation_sample_weight}
         self.every = check_positive_int(every, "every")
         self.method = method
         self.max_exact_units = max_exact_units
@@ -93,13 +96,13 @@ class LogLikelihoodMonitor:
             log_z, std = exact_log_partition(model), None
             for key, data in rows.items():
                 if data is not None:
-                    record[key] = exact_log_likelihood(model, data, log_z=log_z)
+                    record[key] = exact_log_likelihood(model, data, log_z=log_z, sample_weight=self.weights[key])
         else:
             estimate = ais(model, data=self.data, seed=self.seed + record["epoch"], **self.ais_options)
             log_z, std = estimate.log_z, estimate.log_z_std
             for key, data in rows.items():
                 if data is not None:
-                    record[key] = -mean_free_energy(model, data, name=key) - log_z
+                    record[key] = -mean_free_energy(model, data, name=key, sample_weight=self.weights[key]) - log_z
         record["log_likelihood_method"] = method
         record["log_likelihood_std"] = std
 

@@ -89,6 +89,7 @@ class TrainingSettings:
     momentum_switch: int = DEFAULTS.momentum_switch
     weight_decay: float = DEFAULTS.weight_decay
     l1_squared: float = 0.0
+    l2_fields: float = 0.0
     sparsity_target: float | None = None
     sparsity_cost: float = 0.1
     extra_loss: Callable[[Any, Tensor], Tensor] | None = None
@@ -115,7 +116,8 @@ class TrainingSettings:
                    "batch_size": check_positive_int(self.batch_size, "batch_size"),
                    "monitor_size": check_positive_int(self.monitor_size, "monitor_size"),
                    "weight_decay": check_nonnegative_float(self.weight_decay, "weight_decay"),
-                   "l1_squared": check_nonnegative_float(self.l1_squared, "l1_squared")}
+                   "l1_squared": check_nonnegative_float(self.l1_squared, "l1_squared"),
+                   "l2_fields": check_nonnegative_float(self.l2_fields, "l2_fields")}
         check_momentum(self.momentum)
         checked["seed"] = _check_seed(self.seed)
         _check_clip_grad_norm(self.clip_grad_norm)
@@ -151,4 +153,5 @@ class TrainingSettings:
                 "clip_grad_norm": self.clip_grad_norm,
                 "lr_scheduler": None if scheduler is None else type(scheduler).__name__,
                 "early_stopping": None if self.early_stopping is None else self.early_stopping.config(),
-                **({"l1_squared": self.l1_squared} if self.l1_squared else {})}  # absent from older checkpoints
+                **({"l1_squared": self.l1_squared} if self.l1_squared else {}),  # absent from older checkpoints
+                **({"l2_fields": self.l2_fields} if self.l2_fields else {})}

@@ -15,7 +15,7 @@ from . import distributed
 from .agreement import generators
 from .monitor import History, LogLikelihoodMonitor, resolve_measure
 from .regularisers import Centering, SparsityTarget
-from .rows import training_source, validation_rows, without_sample_weight
+from .rows import training_source, validation_rows, with_sample_weight, without_sample_weight
 from .schedules import check_given_optimizer, make_optimizer, make_scheduler, plateau_key
 from .settings import Callback, Scheduler, TrainingSettings
 
@@ -45,6 +45,9 @@ class TrainingState:
     fingerprint: dict[str, Any]
     #: Whether the stored rows end in a column of sample weights.
     weighted: bool = False
+    #: The sample weights of the monitored rows (``None``: unweighted).
+    monitor_train_weight: Tensor | None = None
+    monitor_valid_weight: Tensor | None = None
     history: History = dataclasses.field(default_factory=History)
 
     @property
@@ -59,7 +62,7 @@ class TrainingState:
 
 
 def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=None, validation_data=None,
-            validation_context=None, sample_weight=None) -> TrainingState:
+            validation_context=None, sample_weight=None, validation_sample_weight=None) -> TrainingState:
     """Check the data against ``model``, draw the monitored rows, and make the generators, regularisers,
     optimizer and scheduler of a training run (in this order: the random draws depend on it)."""
     source = training_source(model, data, context, settings, sample_weight)
@@ -70,18 +73,24 @@ def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=Non
         distributed.broadcast_parameters(model)
     sparsity = None if settings.sparsity_target is None \
         else SparsityTarget(settings.sparsity_target, settings.sparsity_cost)
-    monitor_train = without_sample_weight(source.sample(settings.monitor_size, shuffle_generator), weighted)
+    monitor_train, train_weight = _split_weight(source.sample(settings.monitor_size, shuffle_generator), weighted)
     centering = None
     if settings.centered:
         rows = without_sample_weight(source.rows, weighted) if isinstance(source, TensorRows) else monitor_train
         centering = Centering(model, rows)
-    monitor_valid = None
+    monitor_valid = valid_weight = None
     if validation_data is not None:
         validation_data = validation_rows(model, validation_data, validation_context, with_context=context is not None)
         size = min(monitor_train.shape[0], validation_data.shape[0])
-        monitor_valid = random_rows(validation_data, size, shuffle_generator)
-        monitor_train = monitor_train[:size]
-    callbacks = _callbacks(settings, monitor_train, monitor_valid)
+        valid_weighted = validation_sample_weight is not None
+        if valid_weighted:
+            validation_data = with_sample_weight(validation_data, validation_sample_weight)
+        monitor_valid, valid_weight = _split_weight(random_rows(validation_data, size, shuffle_generator),
+                                                    valid_weighted)
+        monitor_train, train_weight = monitor_train[:size], None if train_weight is None else train_weight[:size]
+    elif validation_sample_weight is not None:
+        raise ValueError("validation_sample_weight weighs the rows of validation_data, which was not given")
+    callbacks = _callbacks(settings, monitor_train, monitor_valid, train_weight, valid_weight)
     opt, scheduler, key = _optimization(model, settings, monitor_valid is not None)
     weight_names = set(getattr(model, "weight_names", ("W",)))
     return TrainingState(
@@ -90,15 +99,23 @@ def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=Non
         sparsity=sparsity, centering=centering, callbacks=callbacks,
         opt=opt, scheduler=scheduler, plateau_key=key, weight_names=weight_names,
         named=[(name, p) for name, p in model.named_parameters() if p.requires_grad],
-        fingerprint=settings.fingerprint(model, world_size, scheduler), weighted=weighted)
+        fingerprint=settings.fingerprint(model, world_size, scheduler), weighted=weighted,
+        monitor_train_weight=train_weight, monitor_valid_weight=valid_weight)
 
 
-def _callbacks(settings: TrainingSettings, monitor_train: Tensor, monitor_valid: Tensor | None) -> list[Callback]:
+def _split_weight(rows: Tensor, weighted: bool) -> tuple[Tensor, Tensor | None]:
+    """Stored ``rows`` and their sample weights (the last column, if ``weighted``; else ``None``)."""
+    return (rows[:, :-1], rows[:, -1]) if weighted else (rows, None)
+
+
+def _callbacks(settings: TrainingSettings, monitor_train: Tensor, monitor_valid: Tensor | None,
+               train_weight: Tensor | None, valid_weight: Tensor | None) -> list[Callback]:
     """The callbacks of each epoch, after the likelihood monitor of ``log_likelihood_every``; starts early stopping."""
     callbacks = list(settings.callbacks)
     if settings.log_likelihood_every:
         callbacks.insert(0, LogLikelihoodMonitor(monitor_train, every=settings.log_likelihood_every,
-                                                 validation_data=monitor_valid))
+                                                 validation_data=monitor_valid, sample_weight=train_weight,
+                                                 validation_sample_weight=valid_weight))
     if settings.early_stopping is not None:
         settings.early_stopping.start(resolve_measure(settings.early_stopping.monitor, monitor_valid is not None,
                                                       settings.log_likelihood_every))

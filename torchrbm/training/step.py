@@ -30,12 +30,13 @@ def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.G
          named: list[tuple[str, Tensor]], weight_names: set[str], weight_decay: float,
          sparsity: SparsityTarget | None, centering: Centering | None,
          extra_loss: Callable[[Any, Tensor], Tensor] | None = None, *, weighted: bool = False,
-         l1_squared: float = 0.0) -> None:
+         l1_squared: float = 0.0, l2_fields: float = 0.0) -> None:
     """Set ``.grad`` of every parameter in ``named`` for one mini-batch of stored rows (visible rows, then
     any other inputs the model takes per row, :mod:`~torchrbm.training.rows`).
 
     Weight decay adds ``weight_decay * W`` to the gradient of each weight in ``weight_names``, and
-    ``l1_squared`` the L1² penalty's gradient to that of ``W`` (:func:`l1_squared_grad`).  Runs inside
+    ``l1_squared`` the L1² penalty's gradient to that of ``W`` (:func:`l1_squared_grad`), and ``l2_fields *
+    a`` to that of the visible biases ``a``.  Runs inside
     :func:`~torchrbm.validation.trusted_inputs`: the batch was checked on its way in, and checking its values
     again (also in ``extra_loss``) would make a GPU wait.
     """
@@ -59,6 +60,8 @@ def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.G
             grad.add_(param, alpha=weight_decay)
         if l1_squared and name == "W":
             grad.add_(l1_squared_grad(param, l1_squared))
+        if l2_fields and name == model.visible_bias_name:
+            grad.add_(param, alpha=l2_fields)
         param.grad = grad
     if sparsity is not None:
         sparsity.add_grad(model, v, h_mean)
