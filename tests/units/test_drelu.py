@@ -323,6 +323,6 @@ def test_training_keeps_drelu_units_at_unit_variance_on_the_data_without_changin
                                torch.ones(3, dtype=torch.float64), rtol=1e-10, atol=0)
     weights = torch.rand(64, generator=generator, dtype=torch.float64)
     tr.fit(rbm, codes, sample_weight=weights, sampler=tr.PCD(n_chains=20), epochs=4, batch_size=64, lr=0.1,
-           seed=0)  # one full batch per epoch, scaled after its update
+           seed=0)  # rescaled when training ends, on the monitored rows (all 64)
     torch.testing.assert_close(rbm.hidden.unit_scale(rbm.hidden_preactivation(codes), weights),
                                torch.ones(3, dtype=torch.float64), rtol=1e-10, atol=0)

@@ -25,7 +25,7 @@ from .guards import DivergenceGuard
 from .monitor import History
 from .precision import mixed_precision
 from .resume import resume, write_checkpoint
-from .rows import model_for_rows, without_sample_weight
+from .rows import model_for_rows
 from .schedules import set_epoch_rates, step_scheduler
 from .settings import TrainingSettings
 from .signals import StopAfterEpochOnSignal
@@ -62,6 +62,8 @@ def run_training(model: EnergyModel, data, settings: TrainingSettings, *, contex
     if early_stopping is not None and not history.interrupted:
         early_stopping.restore(model)
         history.best_epoch = early_stopping.best_epoch
+    if model.hidden.scale_invariant:
+        _fix_hidden_scale(state)
     return history
 
 
@@ -118,28 +120,22 @@ def _train_batches(state: TrainingState, epoch: int, show: bool) -> Exception | 
                 torch.nn.utils.clip_grad_norm_(state.params, settings.clip_grad_norm)
             state.opt.step()
             model.constrain_()
-            if model.hidden.scale_invariant:
-                _fix_hidden_scale(state, batch if failure is None else None)
         if failure is None and unread:  # the batches failed after the last one was due
             failure = unread[0]
     return failure
 
 
 @torch.no_grad()
-def _fix_hidden_scale(state: TrainingState, batch: Tensor | None) -> None:
-    """Fix the scale of scale-invariant hidden units (dReLU) on this mini-batch after its update
-    (:meth:`~torchrbm.units.Units.unit_scale`: unit variance on the data), the factor averaged over the
-    processes of a process group so that parameters stay identical everywhere."""
-    model, scale = state.model, None
-    if batch is not None:
-        rows = batch.to(device=model.device, dtype=model.dtype)
-        weight = rows[:, -1] if state.weighted else None
-        row_model, v = model_for_rows(model, without_sample_weight(rows, state.weighted))
-        scale = model.hidden.unit_scale(row_model.hidden_preactivation(v), weight)
-    if state.world_size > 1:
-        scale = distributed.mean_over_processes(scale, model.b)
-    if scale is not None:
-        model.rescale_hidden_(scale)
+def _fix_hidden_scale(state: TrainingState) -> None:
+    """Fix the scale of scale-invariant hidden units (dReLU) once training ends: unit variance on the
+    monitored training rows (:meth:`~torchrbm.units.Units.unit_scale`, weighted by their sample weights),
+    which are the same rows on every process of a process group, so that parameters stay identical
+    everywhere.  ``p(v)`` does not change.  The scale stays free between updates: rescaling the units
+    after every update or epoch slowed learning (WW, 100 dReLU units, 15 epochs: validation
+    log-likelihood -59.0 with a rescaling after each epoch, -53.5 without)."""
+    model = state.model
+    row_model, v = model_for_rows(model, state.monitor_train)
+    model.rescale_hidden_(model.hidden.unit_scale(row_model.hidden_preactivation(v), state.monitor_train_weight))
 
 
 def _step_or_failure(state: TrainingState, batch: Tensor) -> Exception | None:

@@ -153,9 +153,11 @@ class DReLU(Units):
 
     Scale invariance: ``h -> c h``, ``W -> W / c``, ``gamma_± -> gamma_± / c^2``, ``theta_± -> theta_± / c``
     multiplies ``Z(I)`` by the constant ``c`` and so leaves ``p(v)`` unchanged; the likelihood cannot fix
-    ``c``.  Training fixes it as Tubiana et al. do, by giving each hidden unit unit variance on the data:
-    after every update, :meth:`unit_scale` on the mini-batch and :meth:`rescale_`, with the weights into
-    the units divided by ``c`` (:meth:`~torchrbm.models.base.BipartiteRBM.rescale_hidden_`).
+    ``c``.  It is fixed with Tubiana et al.'s convention, each hidden unit having unit variance on the
+    data: when :func:`~torchrbm.fit` ends, :meth:`unit_scale` on the monitored training rows and
+    :meth:`rescale_`, with the weights into the units divided by ``c``
+    (:meth:`~torchrbm.models.base.BipartiteRBM.rescale_hidden_`).  Between updates the scale stays free
+    (rescaling during training slowed learning; see :func:`torchrbm.training.loop._fix_hidden_scale`).
     """
 
     name = "drelu"
