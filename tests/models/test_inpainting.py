@@ -33,6 +33,27 @@ def test_inpainting_estimates_the_exact_conditional_mean():
     assert torch.equal(completed[:, ~mask], v[~mask].expand(400, -1))  # observed units untouched
 
 
+def test_potts_inpainting_fills_each_missing_position_with_its_most_probable_state():
+    import itertools
+
+    from helpers import randomize
+
+    rbm = randomize(tr.RBM(5, 3, visible=tr.units.Potts(4), dtype=torch.float64), seed=5, scale=1.2)
+    v = torch.tensor([[2.0, 0, 1, 3, 0], [1.0, 3, 0, 2, 2]], dtype=torch.float64)
+    mask = torch.tensor([False, True, False, True, False])
+    completed = rbm.inpaint(v, mask, 4000, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(completed[:, ~mask], v[:, ~mask])
+    for row, filled in zip(v, completed, strict=True):
+        completions = torch.tensor(list(itertools.product(range(4), repeat=2)), dtype=torch.float64)
+        candidates = row.repeat(16, 1)
+        candidates[:, mask] = completions
+        weights = torch.softmax(-rbm.free_energy(candidates).detach(), 0)
+        for position, column in zip(mask.nonzero().flatten().tolist(), range(2), strict=True):
+            marginal = torch.zeros(4, dtype=torch.float64).index_add_(0, completions[:, column].long(), weights)
+            assert marginal.max() - marginal.sort().values[-2] > 0.05  # a clear winner to find
+            assert filled[position].item() == marginal.argmax().item()
+
+
 def test_one_layer_dbn_inpaints_exactly_like_its_rbm():
     rbm = random_rbm(6, 4, seed=1)
     dbn = tr.DBN(layers=[rbm])
@@ -127,3 +148,25 @@ def test_inpainting_input_of_the_wrong_shape_is_named():
         rbm.inpaint(torch.zeros(3, 15), mask, steps=2)
     with pytest.raises(ValueError, match=r"v must be 2-D \(examples, 16\); found shape \(16,\)"):
         rbm.inpaint(torch.zeros(16), mask, steps=2)
+
+
+def test_cli_inpaints_sequences_and_counts_the_recovered_states(tmp_path, capsys):
+    from torchrbm.data.alignments import fasta_text
+
+    generator = torch.Generator().manual_seed(0)
+    codes = torch.randint(0, 4, (300, 1), generator=generator).repeat(1, 6)  # every position the same state
+    (tmp_path / "family.fasta").write_text(fasta_text(codes))
+    rbm = tr.RBM(6, 8, visible=tr.units.Potts(21), data=codes.double(), generator=generator)
+    tr.fit(rbm, codes.double(), sampler=tr.CD(), epochs=60, batch_size=20, lr=0.05, seed=0)
+    tr.save(rbm, tmp_path / "model.safetensors")
+    assert main(["inpaint", str(tmp_path / "model.safetensors"), "--data", str(tmp_path / "family.fasta"),
+                 "--mask", "random:0.3", "--n", "100", "--steps", "200", "--out", str(tmp_path / "filled.npy"),
+                 "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    # the observed positions give the state away; the most frequent state is right about a quarter of the time
+    assert results["recovered_fraction"] > 0.95 > 0.5 > results["recovered_fraction_most_frequent_state"]
+    filled = np.load(tmp_path / "filled.npy")
+    assert filled.shape == (100, 6) and set(np.unique(filled)) <= {0.0, 1.0, 2.0, 3.0}
+    assert main(["inpaint", str(tmp_path / "model.safetensors"), "--data", str(tmp_path / "family.fasta"),
+                 "--out", str(tmp_path / "filled.png")]) == 2
+    assert "--out must end in .npy; found filled.png" in capsys.readouterr().err

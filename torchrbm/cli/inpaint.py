@@ -1,4 +1,4 @@
-"""``torchrbm inpaint``: fill in missing pixels of data with a saved model."""
+"""``torchrbm inpaint``: fill in missing pixels (or positions of sequences) of data with a saved model."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ..io import load
 from ..models.inpainting import check_mask, inpainting_mask
 from .data import measured_rows
 from .models import bottom_visible, is_conditional, model_data, recorded_options, standardizer
-from .output import ARRAY_SUFFIXES, check_suffix, npy_bytes, output_path, print_results
+from .output import ARRAY_SUFFIXES, FIGURE_SUFFIXES, check_suffix, npy_bytes, output_path, print_results
 
 #: Examples drawn in an inpainting figure.
 _MAX_SHOWN = 20
@@ -44,6 +44,24 @@ def _write(out: Path, original: torch.Tensor, mask: torch.Tensor, completed: tor
                                      columns=count, title="rows: original, observed (grey: missing), inpainted"), out)
 
 
+def _squared_errors(completed: torch.Tensor, original: torch.Tensor, mask: torch.Tensor,
+                    reference: torch.Tensor) -> dict[str, float]:
+    """Mean squared error of the inpainted values, and of filling each missing unit with its mean over
+    ``reference`` (the training rows)."""
+    mean_fill = torch.where(mask, reference.float().mean(0), original)
+    return {"mse_completed": float(((completed - original)[mask] ** 2).mean()),
+            "mse_mean_fill": float(((mean_fill - original)[mask] ** 2).mean())}
+
+
+def _recovered(completed: torch.Tensor, original: torch.Tensor, mask: torch.Tensor,
+               reference: torch.Tensor) -> dict[str, float]:
+    """For codes of states: the fraction of missing positions given back their own state, and that of
+    filling each with its most frequent state in ``reference`` (the training rows)."""
+    mode_fill = torch.where(mask, reference.float().mode(0).values, original)
+    return {"recovered_fraction": float((completed == original)[mask].float().mean()),
+            "recovered_fraction_most_frequent_state": float((mode_fill == original)[mask].float().mean())}
+
+
 def cmd_inpaint(args: argparse.Namespace) -> int:
     out = output_path(args.out)
     model = load(args.model, device=args.device)
@@ -51,6 +69,8 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     data = model_data(args, trained)
     if not hasattr(model, "inpaint") or is_conditional(model):
         raise ValueError(f"inpaint needs an RBM, ConvRBM or DBN; {args.model} holds a {type(model).__name__}")
+    categorical = not bottom_visible(model).dense  # codes of states (Potts): right or wrong, not near
+    check_suffix(out, ARRAY_SUFFIXES if categorical else (*FIGURE_SUFFIXES, *ARRAY_SUFFIXES))
     measured = measured_rows(data, args.split, bottom_visible(model), None if trained is None else trained.data_options)
     reference = measured.rows if measured.reference is None else measured.reference
     generator = torch.Generator(device=model.device).manual_seed(args.seed)
@@ -58,13 +78,11 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     original = measured.rows[rows].float()
     mask = check_mask(inpainting_mask(args.mask, original.shape[1], args.seed), original)
     completed = _completed(model, original, mask, args, generator)
-    mean_fill = torch.where(mask, reference.float().mean(0), original)
     results: dict[str, Any] = {
         "model": str(args.model), "data": data.data, "rows": measured.which, "n": original.shape[0],
         "mask": args.mask, "steps": args.steps, "missing_fraction": int(mask.sum()) / mask.numel(),
-        "mse_completed": float(((completed - original)[mask] ** 2).mean()),
-        "mse_mean_fill": float(((mean_fill - original)[mask] ** 2).mean())}
-    check_suffix(out)
+        **(_recovered(completed, original, mask, reference) if categorical
+           else _squared_errors(completed, original, mask, reference))}
     _write(out, original, mask, completed)
     results["out"] = str(out)
     print_results(results, args.json)

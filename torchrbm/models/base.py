@@ -324,13 +324,14 @@ class BipartiteRBM(RegisteredModel, nn.Module, abc.ABC):
         Gibbs sampling with the observed units clamped (:mod:`torchrbm.models.inpainting`);
         the missing units start from ``p(v | h = 0)`` and come back as
         ``E[v_m | v_o]``, averaged over the ``steps - burn_in`` last steps
-        (``burn_in`` defaults to ``steps // 2``).  ``mask`` has shape ``(n_visible,)``
+        (``burn_in`` defaults to ``steps // 2``); for Potts units, each missing position's most probable
+        state under that average (:meth:`~torchrbm.units.Units.point_estimate`).  ``mask`` has shape ``(n_visible,)``
         or that of ``v``; the missing entries of ``v`` may hold anything (NaN, say).
         ``progress`` reports the steps done on stderr (:mod:`torchrbm.progress`).
         """
         v, mask, start = observed_input(self, v, mask, generator)
         return clamped_gibbs(lambda x: self.visible_step(self.sample_h(x, generator), generator),
-                             v, mask, start, steps, burn_in, progress=progress)
+                             v, mask, start, steps, burn_in, progress=progress, estimate=self.visible.point_estimate)
 
     # ----------------------------------------------------------------- gradients
     @torch.no_grad()

@@ -91,20 +91,23 @@ def observed_input(model: EnergyModel, v, mask, generator: torch.Generator | Non
 @torch.no_grad()
 @trusted_inputs()
 def clamped_gibbs(step: Callable[[Tensor], tuple[Tensor, Tensor]], v: Tensor, mask: Tensor, start: Tensor,
-                  steps: int, burn_in: int | None = None, *, progress: bool = False) -> Tensor:
+                  steps: int, burn_in: int | None = None, *, progress: bool = False,
+                  estimate: Callable[[Tensor], Tensor] | None = None) -> Tensor:
     """Run ``step(v) -> (E[v' | ...], v')`` ``steps`` times from ``start``, resetting the
     observed units (``~mask``) to ``v`` after each step; return ``v`` with its missing
-    units replaced by their mean over the steps after ``burn_in`` (default: half).
+    units replaced by their mean over the steps after ``burn_in`` (default: half), turned into
+    one value per unit by ``estimate`` (e.g. the most probable of a Potts unit's states).
     ``progress`` reports the steps done on stderr (:mod:`torchrbm.progress`)."""
     steps = check_positive_int(steps, "steps")
     burn_in = steps // 2 if burn_in is None else check_positive_int(burn_in, "burn_in", minimum=0)
     if burn_in >= steps:
         raise ValueError(f"burn_in ({burn_in}) must be smaller than steps ({steps})")
     state = torch.where(mask, start, v)
-    total = torch.zeros_like(v)
+    total = None
     for index in Progress(range(steps), desc="inpainting", unit="step", enabled=progress):
         mean, sample = step(state)
         state = torch.where(mask, sample, v)
         if index >= burn_in:
-            total += mean
-    return torch.where(mask, total / (steps - burn_in), v)
+            total = mean.clone() if total is None else total.add_(mean)
+    average = total / (steps - burn_in)
+    return torch.where(mask, average if estimate is None else estimate(average), v)

@@ -126,6 +126,12 @@ class Units(nn.Module, abc.ABC):
     def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """A draw from ``p(x | u)``, one per element of ``pre``."""
 
+    def point_estimate(self, mean: Tensor) -> Tensor:
+        """One value per unit in the layout of the states, from the units' average :meth:`mean`: the mean
+        itself, for units whose states are numbers (see Potts units for those whose mean is one
+        probability per state)."""
+        return mean
+
     def mean_and_sample(
         self, pre: Tensor, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:

@@ -95,6 +95,11 @@ class Potts(Units):
     def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return self.mean_and_sample(pre, generator)[1]
 
+    def point_estimate(self, mean: Tensor) -> Tensor:
+        """The most probable state of each position, ``argmax_a p_i(a)``, as codes ``(..., L)`` in ``mean``'s
+        dtype (inpainting fills a missing position with it)."""
+        return mean.argmax(-1).to(mean.dtype)
+
     def mean_and_sample(self, pre: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """The probabilities ``(..., L, q)`` and one code per position ``(..., L)`` (in ``pre``'s dtype):
         the first state whose cumulative probability exceeds a uniform draw."""
