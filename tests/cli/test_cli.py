@@ -513,3 +513,18 @@ def test_sequences_need_potts_units_and_potts_units_need_sequences(tmp_path, cap
     assert "holds sequences of 21 symbols (integer codes): model them with --visible potts" in capsys.readouterr().err
     assert main(["train", "--data", "bas", "--visible", "potts", "--out", str(tmp_path / "r2"), "--quiet"]) == 2
     assert "--visible potts needs categorical data" in capsys.readouterr().err
+
+
+def test_potts_runs_take_the_defaults_of_their_units_unless_told_otherwise(tmp_path):
+    from torchrbm.cli.options import UNIT_DEFAULTS, train_options
+
+    family = tmp_path / "family.fasta"
+    family.write_text(">a\nACDE\n>b\nACDF\n")
+    parser = build_parser()
+    chosen = train_options(parser.parse_args(["train", "--data", str(family), "--visible", "potts"]))
+    assert {key: getattr(chosen, key) for key in UNIT_DEFAULTS["potts"]} == UNIT_DEFAULTS["potts"]
+    told = train_options(parser.parse_args(["train", "--data", str(family), "--visible", "potts", "--k", "1",
+                                            "--momentum", "0.5"]))
+    assert (told.k, told.momentum, told.sampler) == (1, (0.5,), "pcd")
+    plain = train_options(parser.parse_args(["train"]))
+    assert (plain.k, plain.l2_fields, plain.sampler) == (1, 0.0, None)

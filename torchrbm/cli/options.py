@@ -106,11 +106,28 @@ class TrainOptions:
         return self.momentum if len(self.momentum) == 2 else self.momentum[0]
 
 
+#: Defaults that differ by ``--visible`` unit type.  Potts units (aligned sequences): persistent chains
+#: with 5 Gibbs steps and no momentum (with momentum 0.9 and one step the chains fell behind and the
+#: models grew spurious modes), the L2 penalty on fields and the L1² strength chosen by validation
+#: log-likelihood on WW and Kunitz (``benchmarks/protein_families.py``).
+UNIT_DEFAULTS: dict[str, dict[str, Any]] = {
+    "potts": {"sampler": "pcd", "k": 5, "momentum": (0.0,), "lr": 0.01, "l2_fields": 0.01, "l1_squared": 0.001},
+}
+
+
+def unit_defaults_text(visible: str) -> str:
+    """``--visible``'s own defaults as options, e.g. ``--sampler pcd --k 5``."""
+    return " ".join(f"--{key.replace('_', '-')} {' '.join(map(str, value)) if isinstance(value, tuple) else value}"
+                    for key, value in UNIT_DEFAULTS[visible].items())
+
+
 def train_options(args: argparse.Namespace) -> TrainOptions:
     """``train``'s options: those given in ``args``; with ``--resume``, then those recorded by the run in
-    ``--out`` (less :attr:`TrainOptions.NOT_CARRIED_OVER`); then the defaults."""
+    ``--out`` (less :attr:`TrainOptions.NOT_CARRIED_OVER`); then the defaults of the ``--visible`` units
+    (:data:`UNIT_DEFAULTS`), then the defaults."""
     resumed = getattr(args, "resume", False) and getattr(args, "out", None)
     recorded = RunDirectory(args.out).config() if resumed else {}
     carried = {key: value for key, value in recorded.items() if key not in TrainOptions.NOT_CARRIED_OVER}
     given = {key: value for key, value in vars(args).items() if key not in ("command", "func")}
-    return TrainOptions.from_record({**carried, **given})
+    visible = {**carried, **given}.get("visible", TrainOptions.visible)
+    return TrainOptions.from_record({**UNIT_DEFAULTS.get(visible, {}), **carried, **given})

@@ -22,7 +22,7 @@ from ..training.defaults import DEFAULTS
 from ..training.precision import PRECISIONS
 from .data import WITH_TEST_SPLIT, holdout_defaults
 from .models import HIDDEN, MODEL_CLASSES, VISIBLE
-from .options import AIS_BETAS, AIS_CHAINS
+from .options import AIS_BETAS, AIS_CHAINS, unit_defaults_text
 from .options import TrainOptions as T
 
 DESCRIPTION = "The ``torchrbm`` command: train, evaluate, sample from and inpaint with restricted Boltzmann machines."
@@ -132,7 +132,8 @@ def _add_model_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--pool", type=int, help="conv: probabilistic max-pooling block side")
     train.add_argument("--visible", choices=list(VISIBLE),
                        help="visible unit type; gaussian standardises the grey levels, potts models aligned sequences "
-                            f"(one unit per position, as many states as the alphabet's symbols) (default: {T.visible})")
+                            "(one unit per position, as many states as the alphabet's symbols; its runs default to "
+                            f"{unit_defaults_text('potts')}) (default: {T.visible})")
     train.add_argument("--hidden-units", choices=HIDDEN,
                        help=f"hidden unit type (drelu: Tubiana et al.'s double ReLU) (default: {T.hidden_units})")
     train.add_argument("--learn-sigma", action="store_true", help="learn the Gaussian units' variances")
