@@ -40,4 +40,4 @@ def test_the_sequences_page_runs_and_prints_what_it_says(shared_data, monkeypatc
     assert shape == "torch.Size([17233, 31]) 21 2682"  # as the page's comment says
     assert -80 < float(log_likelihood) < -30 and re.fullmatch(r"[A-Y-]\d+[A-Y-]", best)
     site_r, correlation_r = map(float, checks.split())
-    assert site_r > 0.8 and 0.1 < correlation_r < 1  # five epochs: the page says 0.87 0.23
+    assert site_r > 0.9 and 0.4 < correlation_r < 1  # five epochs: the page says 0.97 0.64

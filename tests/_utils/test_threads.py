@@ -96,6 +96,8 @@ def test_the_threshold_is_a_count_of_multiply_adds():
     assert threads.threads_for(rbm, 9) == 1
     assert threads.threads_for(rbm, 10) == TORCH_THREADS
     assert threads.macs_per_row(rbm) == 256 and threads.macs_per_row(object()) is None
+    # Potts units: q numbers per position enter the product (the visible input is a + W s(h), L q wide)
+    assert threads.macs_per_row(tr.RBM(53, 100, visible=tr.units.Potts(21))) == 53 * 21 * 100
 
 
 def test_the_environment_variable_is_honoured_and_the_setter_overrides_it(monkeypatch, seen):

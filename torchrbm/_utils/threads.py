@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import numbers
 import os
 import threading
@@ -98,8 +99,10 @@ def one_thread_below() -> int:
 
 
 def macs_per_row(model: Any) -> int | None:
-    """Multiply-adds per row of ``model``'s largest product: ``n_visible x n_hidden``, the largest
-    layer's for a model with ``layers`` (a DBN); ``None`` for anything else."""
+    """Multiply-adds per row of ``model``'s largest product: the visible units' input width times
+    ``n_hidden`` (``n_visible x n_hidden``; ``L q x n_hidden`` for Potts units, whose field has ``q``
+    numbers per position), the largest layer's for a model with ``layers`` (a DBN); ``None`` for
+    anything else."""
     layers = getattr(model, "layers", None)
     if layers is not None:
         sizes = [macs_per_row(layer) for layer in layers]
@@ -107,7 +110,8 @@ def macs_per_row(model: Any) -> int | None:
     n_visible, n_hidden = getattr(model, "n_visible", None), getattr(model, "n_hidden", None)
     if not isinstance(n_visible, int) or not isinstance(n_hidden, int):
         return None
-    return n_visible * n_hidden
+    field = getattr(getattr(model, "visible", None), "field_shape", (n_visible,))
+    return math.prod(field) * n_hidden if field else n_visible * n_hidden
 
 
 def threads_for(model: Any, rows: int) -> int:

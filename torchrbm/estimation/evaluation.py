@@ -162,7 +162,8 @@ def _statistics(model: EnergyModel, request: _Request) -> dict[str, Any]:
     generator = torch.Generator(device=model.device).manual_seed(request.seed)
     samples = generate(model, request.n_samples, request.gibbs_steps, generator=generator, progress=request.progress)
     states = states.to(device=model.device, dtype=model.dtype)
-    comparison = compare_statistics(torch.searchsorted(states, samples), torch.searchsorted(states, request.data),
+    data = request.data.to(device=states.device, dtype=states.dtype)
+    comparison = compare_statistics(torch.searchsorted(states, samples), torch.searchsorted(states, data),
                                     q=states.numel(), reference_weight=request.weights)
     return {**comparison.as_dict(), "samples": f"{request.n_samples} Gibbs chains from the visible biases, after "
             f"{request.gibbs_steps} steps"}
