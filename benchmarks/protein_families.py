@@ -178,7 +178,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=5000)
     parser.add_argument("--gibbs-steps", type=int, default=2000)
     parser.add_argument("--lattice", action="store_true", help="also the lattice proteins' fold probabilities")
-    parser.add_argument("--lattice-l1-squared", type=float, default=0.01)
+    parser.add_argument("--lattice-l1-squared", type=float, default=0.0)
     parser.add_argument("--figures", action="store_true", help="write the generative checks' scatter plots")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="a smoke run of a minute or two")
