@@ -483,7 +483,7 @@ def test_train_a_potts_drelu_rbm_on_an_alignment_and_evaluate_it(tmp_path, capsy
     run = tmp_path / "run"
     assert main(["train", "--data", str(family), "--visible", "potts", "--hidden-units", "drelu", "--hidden", "4",
                  "--epochs", "2", "--sampler", "pcd", "--l1-squared", "0.01", "--out", str(run), "--quiet"]) == 0
-    capsys.readouterr()
+    assert "1000 generated sequences against the validation rows: Pearson r" in capsys.readouterr().out
     model = tr.load(run / "model.safetensors")
     assert model.W.shape == (4, 21, 4) and model.hidden.name == "drelu"
     config = json.loads((run / "config.json").read_text())

@@ -122,3 +122,7 @@ def print_training_summary(name: str, shape: tuple[int, int], run_dir: Path, sum
             print(f"{rows}: {log_likelihood_line(entry)} by {entry['method']}")
             if "warning" in entry:
                 print(f"  WARNING: {entry['warning']}")
+    stats = summary.get("stats")
+    if stats is not None:
+        print(f"{stats['n_samples']} generated sequences against the {rows}: Pearson r {stats['site_frequency_r']:.3f} "
+              f"(site frequencies), {stats['connected_correlation_r']:.3f} (pairwise connected correlations)")
