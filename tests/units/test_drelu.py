@@ -287,8 +287,8 @@ def test_bias_for_mean_inverts_the_mean(grid):
     assert bool(((layer.mean(pre) - targets).abs() <= tolerance).all())
 
 
-def test_normalize_gives_unit_variance_on_the_data_and_keeps_the_model():
-    """After ``normalize_`` the hidden units have unit variance on the data once the caller divides the
+def test_rescaling_by_unit_scale_gives_unit_variance_on_the_data_and_keeps_the_model():
+    """After ``rescale_(unit_scale(...))`` the hidden units have unit variance on the data once the caller divides the
     inputs by the returned scale, and ``log Z(I / c)`` under the new parameters is ``log Z(I) + log c``:
     ``p(v)`` is unchanged."""
     generator = torch.Generator().manual_seed(0)
@@ -297,7 +297,8 @@ def test_normalize_gives_unit_variance_on_the_data_and_keeps_the_model():
     pre = 4 * torch.randn(500, 3, generator=generator, dtype=torch.float64) + torch.tensor([1.0, -2.0, 0.0])
     weight = torch.rand(500, generator=generator, dtype=torch.float64)
     before = layer.log_partition_terms(pre)
-    scale = layer.normalize_(pre, weight)
+    scale = layer.unit_scale(pre, weight)
+    layer.rescale_(scale)
     scaled = pre / scale
     w = weight / weight.sum()
     means = layer.mean(scaled)

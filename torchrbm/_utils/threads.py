@@ -110,8 +110,7 @@ def macs_per_row(model: Any) -> int | None:
     n_visible, n_hidden = getattr(model, "n_visible", None), getattr(model, "n_hidden", None)
     if not isinstance(n_visible, int) or not isinstance(n_hidden, int):
         return None
-    field = getattr(getattr(model, "visible", None), "field_shape", (n_visible,))
-    return math.prod(field) * n_hidden if field else n_visible * n_hidden
+    return math.prod(getattr(getattr(model, "visible", None), "field_shape", (n_visible,))) * n_hidden
 
 
 def threads_for(model: Any, rows: int) -> int:

@@ -172,19 +172,3 @@ def any_process(flags: Sequence[bool], device: torch.device) -> list[bool]:
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
     return [bool(flag) for flag in value.tolist()]
 
-
-def mean_over_processes(value: Tensor | None, like: Tensor) -> Tensor | None:
-    """The mean of ``value`` over the processes that have one (``None``: this process has none, e.g. its
-    step failed), the same on every process; ``None`` if none has.  ``like`` gives the shape, device and
-    dtype.  Outside a process group ``value`` comes back as it is."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return value
-    carrier = torch.zeros(like.numel() + 1, device=like.device, dtype=torch.float64)
-    if value is not None:
-        carrier[:-1] = value.reshape(-1)
-        carrier[-1] = 1.0
-    carrier = carrier.to(_communication_device(like.device))
-    dist.all_reduce(carrier)
-    if carrier[-1].item() == 0:
-        return None
-    return (carrier[:-1] / carrier[-1]).to(device=like.device, dtype=like.dtype).view_as(like)

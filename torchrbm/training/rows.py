@@ -63,9 +63,10 @@ def with_sample_weight(rows: Tensor, sample_weight) -> Tensor:
     return torch.cat([rows.to(dtype), weights.to(device=rows.device, dtype=dtype)[:, None]], 1)
 
 
-def without_sample_weight(rows: Tensor, weighted: bool) -> Tensor:
-    """Stored ``rows`` without their last column of sample weights (if ``weighted``)."""
-    return rows[:, :-1] if weighted else rows
+def split_sample_weight(rows: Tensor, weighted: bool) -> tuple[Tensor, Tensor | None]:
+    """Stored ``rows`` without their last column of sample weights (if ``weighted``), and those weights
+    (``None`` if not)."""
+    return (rows[:, :-1], rows[:, -1]) if weighted else (rows, None)
 
 
 def validation_rows(model: EnergyModel, data, context, *, with_context: bool) -> Tensor:

@@ -15,7 +15,7 @@ from . import distributed
 from .agreement import generators
 from .monitor import History, LogLikelihoodMonitor, resolve_measure
 from .regularisers import Centering, SparsityTarget
-from .rows import training_source, validation_rows, with_sample_weight, without_sample_weight
+from .rows import split_sample_weight, training_source, validation_rows, with_sample_weight
 from .schedules import check_given_optimizer, make_optimizer, make_scheduler, plateau_key
 from .settings import Callback, Scheduler, TrainingSettings
 
@@ -73,10 +73,11 @@ def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=Non
         distributed.broadcast_parameters(model)
     sparsity = None if settings.sparsity_target is None \
         else SparsityTarget(settings.sparsity_target, settings.sparsity_cost)
-    monitor_train, train_weight = _split_weight(source.sample(settings.monitor_size, shuffle_generator), weighted)
+    monitor_train, train_weight = split_sample_weight(source.sample(settings.monitor_size, shuffle_generator),
+                                                      weighted)
     centering = None
     if settings.centered:
-        rows = without_sample_weight(source.rows, weighted) if isinstance(source, TensorRows) else monitor_train
+        rows = split_sample_weight(source.rows, weighted)[0] if isinstance(source, TensorRows) else monitor_train
         centering = Centering(model, rows)
     monitor_valid = valid_weight = None
     if validation_data is not None:
@@ -85,8 +86,8 @@ def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=Non
         valid_weighted = validation_sample_weight is not None
         if valid_weighted:
             validation_data = with_sample_weight(validation_data, validation_sample_weight)
-        monitor_valid, valid_weight = _split_weight(random_rows(validation_data, size, shuffle_generator),
-                                                    valid_weighted)
+        monitor_valid, valid_weight = split_sample_weight(random_rows(validation_data, size, shuffle_generator),
+                                                          valid_weighted)
         monitor_train, train_weight = monitor_train[:size], None if train_weight is None else train_weight[:size]
     elif validation_sample_weight is not None:
         raise ValueError("validation_sample_weight weighs the rows of validation_data, which was not given")
@@ -101,11 +102,6 @@ def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=Non
         named=[(name, p) for name, p in model.named_parameters() if p.requires_grad],
         fingerprint=settings.fingerprint(model, world_size, scheduler), weighted=weighted,
         monitor_train_weight=train_weight, monitor_valid_weight=valid_weight)
-
-
-def _split_weight(rows: Tensor, weighted: bool) -> tuple[Tensor, Tensor | None]:
-    """Stored ``rows`` and their sample weights (the last column, if ``weighted``; else ``None``)."""
-    return (rows[:, :-1], rows[:, -1]) if weighted else (rows, None)
 
 
 def _callbacks(settings: TrainingSettings, monitor_train: Tensor, monitor_valid: Tensor | None,

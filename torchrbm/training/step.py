@@ -21,7 +21,7 @@ from ..models.base import uniform_coefficients
 from ..models.protocol import EnergyModel
 from ..sampling.samplers import NegativePhase, Sampler
 from .regularisers import Centering, SparsityTarget, add_autograd_grad
-from .rows import chains_for_rows, given, split_rows, without_sample_weight
+from .rows import chains_for_rows, given, split_rows, split_sample_weight
 
 
 @torch.no_grad()
@@ -40,8 +40,7 @@ def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.G
     :func:`~torchrbm.validation.trusted_inputs`: the batch was checked on its way in, and checking its values
     again (also in ``extra_loss``) would make a GPU wait.
     """
-    sample_weight = batch[:, -1] if weighted else None
-    batch = without_sample_weight(batch, weighted)
+    batch, sample_weight = split_sample_weight(batch, weighted)
     v, inputs = split_rows(model, batch)
     row_model = given(model, inputs)
     if sampler.starts_from_data:

@@ -310,14 +310,6 @@ class DReLU(Units):
                 parameter = self.get_parameter(name)
                 parameter.copy_(parameter.double() / c.pow(power))
 
-    def normalize_(self, pre: Tensor, sample_weight: Tensor | None = None) -> Tensor:
-        """Give the units unit variance on the data: :meth:`rescale_` by :meth:`unit_scale`, returning ``c``.
-        The caller must divide the weights feeding each unit (and any bias it adds to ``I``) by ``c``: the
-        model then defines the same ``p(v)``, with ``h`` scaled by ``c``."""
-        scale = self.unit_scale(pre, sample_weight)
-        self.rescale_(scale)
-        return scale
-
     def check_values(self, x: Tensor, name: str) -> None:
         if x.numel() and not bool(torch.isfinite(x).all()):
             raise ValueError(f"{name} must be finite real values for dReLU units; found NaN or infinite values")
