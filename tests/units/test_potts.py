@@ -205,7 +205,8 @@ def test_a_potts_drelu_rbm_trains_and_keeps_no_hidden_bias():
                  generator=torch.Generator().manual_seed(0))
     assert not rbm.b.requires_grad and "b" not in rbm.free_energy_grad(data[:5].double())
     before = tr.log_likelihood(rbm, data, method="ais", n_chains=100, n_betas=1000, seed=0)
-    tr.fit(rbm, data, sampler=tr.PCD(n_chains=100), epochs=40, batch_size=40, lr=0.05, momentum=0.5, seed=0)
+    # dReLU units want a small step and no momentum (at lr 0.05, momentum 0.5 the result swings with the seed)
+    tr.fit(rbm, data, sampler=tr.PCD(n_chains=100), epochs=40, batch_size=40, lr=0.02, momentum=0.0, seed=0)
     after = tr.log_likelihood(rbm, data, method="ais", n_chains=100, n_betas=1000, seed=0)
     assert torch.equal(rbm.b, torch.zeros(6)) and float(rbm.hidden.gamma_plus.detach().min()) >= 0.05
     assert before == pytest.approx(-5.55, abs=0.1) and after > before + 0.5, (before, after)

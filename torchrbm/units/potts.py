@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -61,9 +62,19 @@ class Potts(Units):
         return summed if bias is None else torch.add(bias, summed.to(bias.dtype))
 
     def weights_times(self, other: Tensor, weights: Tensor, bias: Tensor | None = None) -> Tensor:
-        """``bias + W other``, shape ``(..., L, q)``."""
+        """``bias + W other``, shape ``(..., L, q)``.
+
+        Computed as ``(L * q, M)`` (``M`` the rows of ``other``) and returned as a ``(..., L, q)`` view of
+        it: the states of a position then lie ``M`` apart, so that :meth:`mean` and :meth:`mean_and_sample`
+        reduce over them with every row in one vector lane (:func:`_states_major`)."""
         flat = weights.reshape(-1, weights.shape[-1])
-        product = (other.to(flat.dtype) @ flat.T).reshape(*other.shape[:-1], self.n_units, self.q)
+        rows = other.reshape(-1, other.shape[-1]).to(flat.dtype).T
+        if bias is not None and bias.shape == self.field_shape and bias.dtype == flat.dtype:
+            product = torch.addmm(bias.reshape(-1, 1), flat, rows)
+            bias = None
+        else:
+            product = flat @ rows
+        product = product.view(self.n_units, self.q, -1).permute(2, 0, 1).reshape(*other.shape[:-1], *self.field_shape)
         return product if bias is None else torch.add(bias, product.to(bias.dtype))
 
     def weighted_outer(self, x: Tensor, other: Tensor, dtype: torch.dtype | None = None) -> Tensor:
@@ -90,7 +101,8 @@ class Potts(Units):
 
     def mean(self, pre: Tensor) -> Tensor:
         """``p(x_i = a | u) = softmax(u_i)_a``, ``(..., L, q)``."""
-        return torch.softmax(pre, -1)
+        states, restore = _states_major(pre)
+        return restore(torch.softmax(states, 1))
 
     def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
         return self.mean_and_sample(pre, generator)[1]
@@ -103,11 +115,13 @@ class Potts(Units):
     def mean_and_sample(self, pre: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """The probabilities ``(..., L, q)`` and one code per position ``(..., L)`` (in ``pre``'s dtype):
         the first state whose cumulative probability exceeds a uniform draw."""
-        mean = torch.softmax(pre, -1)
-        cumulative = mean.detach().cumsum(-1)
-        uniform = torch.rand(cumulative.shape[:-1] + (1,), generator=generator, device=pre.device, dtype=pre.dtype)
-        codes = (cumulative <= uniform).sum(-1).clamp_(max=self.q - 1)
-        return mean, codes.to(pre.dtype)
+        states, restore = _states_major(pre)
+        mean = torch.softmax(states, 1)
+        cumulative = mean.detach().cumsum(1)
+        uniform = torch.rand(states.shape[0], 1, states.shape[2], generator=generator, device=pre.device,
+                             dtype=pre.dtype)
+        codes = (cumulative <= uniform).sum(1).clamp_(max=self.q - 1)  # (L, M)
+        return restore(mean), codes.T.reshape(pre.shape[:-1]).to(pre.dtype)
 
     def log_partition(self, pre: Tensor) -> Tensor:
         return torch.logsumexp(pre, -1).sum(-1)
@@ -158,3 +172,14 @@ class Potts(Units):
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "q": self.q}
+
+
+def _states_major(pre: Tensor) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+    """``pre`` ``(..., L, q)`` as an ``(L, q, M)`` tensor (``M`` its rows), a view where ``pre`` is laid out
+    that way (:meth:`Potts.weights_times`), and the function that turns such a tensor back into ``pre``'s
+    shape.  Reductions over the ``q`` states then run along all ``M`` rows at once."""
+    length, q = pre.shape[-2:]
+    states = pre.reshape(-1, length, q).permute(1, 2, 0)
+    if not states.is_contiguous():
+        states = states.contiguous()
+    return states, lambda values: values.permute(2, 0, 1).reshape(pre.shape)
