@@ -91,8 +91,10 @@ class Potts(Units):
         return self.weighted_outer(x, per_row[:, None]).squeeze(-1).neg_()
 
     def squared_error(self, x: Tensor, mean: Tensor) -> Tensor:
-        """``sum_i sum_a (onehot(x_i)_a - mean_{i, a})^2`` per example."""
-        return (mean - self.statistic(x).to(mean.dtype)).square().sum((-2, -1))
+        """``sum_i sum_a (onehot(x_i)_a - p_{i, a})^2 = sum_i (1 - 2 p_{i, x_i} + sum_a p_{i, a}^2)`` per
+        example (no one-hot rows)."""
+        observed = mean.gather(-1, x.long()[..., None]).squeeze(-1)
+        return (1 - 2 * observed + mean.square().sum(-1)).sum(-1)
 
     def data_mean(self, x: Tensor) -> Tensor:
         """The frequency of each state at each position, ``(L, q)`` in float64."""
