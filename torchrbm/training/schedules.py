@@ -12,6 +12,7 @@ from .._utils.validation import check_nonnegative_float
 from ..models.protocol import EnergyModel
 from .monitor import higher_is_better, resolve_measure
 from .settings import Scheduler, TrainingSettings
+from .sgd import SGDUpdate
 
 
 def momentum_at(momentum: float | tuple[float, float], switch: int, epoch: int) -> float:
@@ -28,7 +29,7 @@ def lr_at(lr: float | Callable[[int], float], epoch: int) -> float:
     return check_nonnegative_float(value, f"learning rate at epoch {epoch}")
 
 
-def make_optimizer(model: EnergyModel, settings: TrainingSettings) -> torch.optim.Optimizer:
+def make_optimizer(model: EnergyModel, settings: TrainingSettings) -> torch.optim.Optimizer | SGDUpdate:
     """The optimizer of ``fit(..., optimizer=...)`` over ``model``'s trained parameters, set for epoch 0."""
     optimizer = settings.optimizer
     lr, momentum = lr_at(settings.lr, 0), momentum_at(settings.momentum, settings.momentum_switch, 0)
@@ -42,7 +43,9 @@ def make_optimizer(model: EnergyModel, settings: TrainingSettings) -> torch.opti
     if callable(optimizer):
         return optimizer(params)
     name = str(optimizer).lower()
-    if name == "sgd":
+    if name == "sgd" and settings.lr_scheduler is None:
+        return SGDUpdate(params, lr=lr, momentum=momentum)
+    if name == "sgd":  # a scheduler needs a torch.optim optimizer
         return torch.optim.SGD(params, lr=lr, momentum=momentum)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
