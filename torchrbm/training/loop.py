@@ -22,6 +22,7 @@ from ..models.protocol import EnergyModel
 from . import distributed
 from .agreement import batches_or_gaps, raise_if_failed
 from .guards import DivergenceGuard
+from .lean import lean_step
 from .monitor import History
 from .precision import mixed_precision
 from .resume import resume, write_checkpoint
@@ -119,7 +120,8 @@ def _train_batches(state: TrainingState, epoch: int, show: bool) -> Exception | 
             if settings.clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(state.params, settings.clip_grad_norm)
             state.opt.step()
-            model.constrain_()
+            if not state.lean:  # a lean run has nothing to constrain
+                model.constrain_()
         if failure is None and unread:  # the batches failed after the last one was due
             failure = unread[0]
     return failure
@@ -143,6 +145,9 @@ def _step_or_failure(state: TrainingState, batch: Tensor) -> Exception | None:
     model, settings = state.model, state.settings
     try:
         batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
+        if state.lean:
+            lean_step(model, batch, settings.sampler, state.generator, settings.weight_decay)
+            return None
         step(model, batch, settings.sampler, state.generator, state.named, state.weight_names, settings.weight_decay,
              state.sparsity, state.centering, settings.extra_loss, weighted=state.weighted,
              l1_squared=settings.l1_squared, l2_fields=settings.l2_fields)

@@ -13,6 +13,7 @@ from ..data.batches import RowSource, TensorRows, random_rows
 from ..models.protocol import EnergyModel
 from . import distributed
 from .agreement import generators
+from .lean import lean_step_applies
 from .monitor import History, LogLikelihoodMonitor, resolve_measure
 from .regularisers import Centering, SparsityTarget
 from .rows import split_sample_weight, training_source, validation_rows, with_sample_weight
@@ -49,6 +50,8 @@ class TrainingState:
     monitor_train_weight: Tensor | None = None
     monitor_valid_weight: Tensor | None = None
     history: History = dataclasses.field(default_factory=History)
+    #: Whether each update is a :func:`~torchrbm.training.lean.lean_step`.
+    lean: bool = False
 
     @property
     def generators(self) -> list[torch.Generator]:
@@ -94,7 +97,7 @@ def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=Non
     callbacks = _callbacks(settings, monitor_train, monitor_valid, train_weight, valid_weight)
     opt, scheduler, key = _optimization(model, settings, monitor_valid is not None)
     weight_names = set(getattr(model, "weight_names", ("W",)))
-    return TrainingState(
+    state = TrainingState(
         model=model, settings=settings, source=source, monitor_train=monitor_train, monitor_valid=monitor_valid,
         rank=rank, world_size=world_size, generator=generator, shuffle_generator=shuffle_generator,
         sparsity=sparsity, centering=centering, callbacks=callbacks,
@@ -102,6 +105,8 @@ def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=Non
         named=[(name, p) for name, p in model.named_parameters() if p.requires_grad],
         fingerprint=settings.fingerprint(model, world_size, scheduler), weighted=weighted,
         monitor_train_weight=train_weight, monitor_valid_weight=valid_weight)
+    state.lean = lean_step_applies(state)
+    return state
 
 
 def _callbacks(settings: TrainingSettings, monitor_train: Tensor, monitor_valid: Tensor | None,

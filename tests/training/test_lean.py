@@ -1,0 +1,109 @@
+"""The lean training step against the general one: the same gradient for the same random draws."""
+
+import pytest
+import torch
+
+import torchrbm as tr
+from torchrbm.sampling.samplers import Sampler
+from torchrbm.training import state as training_state
+from torchrbm.training.lean import lean_step, lean_step_applies
+from torchrbm.training.settings import TrainingSettings
+from torchrbm.training.state import prepare
+from torchrbm.training.step import step
+
+
+def _data(n=40, d=12, seed=0):
+    return (torch.rand(n, d, generator=torch.Generator().manual_seed(seed)) < 0.3).float()
+
+
+def _rbm(visible="bernoulli", seed=1):
+    return tr.RBM(12, 7, visible=visible, weight_std=0.3, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("sampler", [tr.CD(k=1), tr.CD(k=3), tr.PCD(n_chains=6, k=2)], ids=str)
+@pytest.mark.parametrize("visible", ["bernoulli", "spin"])
+def test_the_lean_gradient_is_the_general_one(sampler, visible):
+    data = _data()
+    if visible == "spin":
+        data = 2 * data - 1
+    general_model, lean_model = _rbm(visible), _rbm(visible)
+    general_sampler, lean_sampler = (Sampler.from_config(sampler.config()) for _ in range(2))  # fresh chains
+    named = [(name, p) for name, p in general_model.named_parameters() if p.requires_grad]
+    for batch_index in range(3):  # the persistent chains carry on
+        batch = data[10 * batch_index: 10 * batch_index + 10]
+        step(general_model, batch, general_sampler, torch.Generator().manual_seed(batch_index), named, {"W"}, 0.01,
+             None, None)
+        lean_step(lean_model, batch, lean_sampler, torch.Generator().manual_seed(batch_index), 0.01)
+        for name, param in named:
+            lean = lean_model.get_parameter(name).grad
+            assert torch.allclose(lean, param.grad, rtol=0, atol=1e-6), name
+            assert lean.abs().max() > 1e-3
+        if isinstance(sampler, tr.PCD):
+            assert torch.equal(lean_sampler.chains, general_sampler.chains)
+
+
+def _settings(**options):
+    defaults = {"sampler": tr.PCD(n_chains=10), "epochs": 1, "batch_size": 10, "lr": 0.05, "seed": 0}
+    return TrainingSettings(**{**defaults, **options})
+
+
+@pytest.mark.parametrize("case, lean", [
+    ("plain", True),
+    ("cd", True),
+    ("sample weights", False),
+    ("centred", False),
+    ("sparsity", False),
+    ("potts", False),
+    ("gaussian", False),
+    ("drelu", False),
+    ("parallel tempering", False),
+    ("bf16 products", False),
+    ("large", False),
+])
+def test_runs_take_lean_steps_only_where_nothing_else_is_needed(case, lean):
+    model, data, options, fit_options = _rbm(), _data(), {}, {}
+    if case == "cd":
+        options["sampler"] = tr.CD(k=1)
+    elif case == "sample weights":
+        fit_options["sample_weight"] = torch.rand(40) + 0.5
+    elif case == "centred":
+        options["centered"] = True
+    elif case == "sparsity":
+        options["sparsity_target"] = 0.1
+    elif case == "potts":
+        model = tr.RBM(4, 7, visible=tr.units.Potts(3))
+        data = torch.randint(0, 3, (40, 4)).float()
+    elif case == "gaussian":
+        model, data = tr.RBM(12, 7, visible="gaussian"), torch.randn(40, 12)
+    elif case == "drelu":
+        model = tr.RBM(12, 7, hidden="drelu")
+    elif case == "parallel tempering":
+        options["sampler"] = tr.PT(n_temps=3, n_chains=10)
+    elif case == "bf16 products":
+        options["precision"] = "bf16-mixed"
+    elif case == "large":
+        model, data = tr.RBM(784, 500), (torch.rand(40, 784) < 0.2).float()
+        options["batch_size"] = 100
+    state = prepare(model, data, _settings(**options), **fit_options)
+    assert lean_step_applies(state) is lean and state.lean is lean
+
+
+def test_a_fit_with_lean_steps_follows_the_general_one(monkeypatch):
+    """The same random draws and the same gradient up to float rounding: after 20 updates (PCD and
+    momentum) the parameters agree to 1e-5."""
+    data = _data(200)
+
+    def trained():
+        rbm = _rbm()
+        tr.fit(rbm, data, sampler=tr.PCD(n_chains=10), epochs=1, batch_size=10, lr=0.1, momentum=0.5,
+               weight_decay=1e-3, seed=3)
+        return rbm
+
+    lean = trained()
+    with monkeypatch.context() as patch:
+        patch.setattr(training_state, "lean_step_applies", lambda state: False)
+        general = trained()
+    for name in ("W", "a", "b"):
+        difference = (lean.get_parameter(name) - general.get_parameter(name)).abs().max()
+        assert difference < 1e-5, name
+    assert (lean.W - _rbm().W).abs().max() > 0.01
