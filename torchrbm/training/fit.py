@@ -113,7 +113,10 @@ def fit(
         ``"sgd"`` (with momentum), ``"adam"``, a callable ``params -> Optimizer``, or
         a ``torch.optim.Optimizer`` over exactly the model's trained parameters;
         such an instance keeps its own learning rate and momentum (``lr`` and
-        ``momentum`` are not used; schedule it with ``lr_scheduler``).
+        ``momentum`` are not used; schedule it with ``lr_scheduler``).  ``"sgd"``
+        without ``lr_scheduler`` is torchrbm's own update
+        (:class:`~torchrbm.training.sgd.SGDUpdate`), bit-identical to
+        ``torch.optim.SGD`` without its per-step cost.
     lr_scheduler:
         A ``torch.optim.lr_scheduler`` scheduler, stepped once at the end of every
         epoch (after the callbacks): a function ``optimizer -> scheduler``
