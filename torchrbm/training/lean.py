@@ -65,7 +65,8 @@ def lean_step(model: RBM, v: Tensor, sampler: CD | PCD, generator: torch.Generat
               weight_decay: float) -> None:
     """Set ``.grad`` of ``W``, ``a`` and ``b`` for the batch ``v`` (checked rows on the model's device and
     dtype): the general step's gradient for the same random draws, without its bookkeeping."""
-    visible, hidden, W, a, b = model.visible, model.hidden, model.W, model.a, model.b
+    visible, hidden = model.visible, model.hidden
+    W, a, b = model.W.detach(), model.a.detach(), model.b.detach()  # no autograd bookkeeping in the products
 
     def hidden_input(x: Tensor) -> Tensor:
         return torch.addmm(b, visible.statistic(x), W)
@@ -81,7 +82,10 @@ def lean_step(model: RBM, v: Tensor, sampler: CD | PCD, generator: torch.Generat
                 h = hidden.sample(hidden_input(chains), generator)
     else:  # PCD-k: from the persistent chains
         h_data = hidden.mean(hidden_input(v))
-        chains = sampler._current_chains(model, sampler.n_chains, generator)
+        chains = sampler.chains
+        if chains is None or chains.shape != (sampler.n_chains, model.n_visible) or chains.dtype != v.dtype \
+                or chains.device != v.device:
+            chains = sampler._current_chains(model, sampler.n_chains, generator)
         for _ in range(sampler.k):
             chains = visible_draw(hidden.sample(hidden_input(chains), generator))
         sampler.chains = chains
@@ -91,6 +95,6 @@ def lean_step(model: RBM, v: Tensor, sampler: CD | PCD, generator: torch.Generat
     grad_w = torch.addmm(torch.mm(s_model.T, h_model), s_data.T, h_data, beta=1 / m, alpha=-1 / n)
     if weight_decay:
         grad_w.add_(W, alpha=weight_decay)
-    W.grad = grad_w
-    a.grad = s_model.sum(0).mul_(1 / m).sub_(s_data.sum(0), alpha=1 / n)
-    b.grad = h_model.sum(0).mul_(1 / m).sub_(h_data.sum(0), alpha=1 / n)
+    model.W.grad = grad_w
+    model.a.grad = s_model.sum(0).mul_(1 / m).sub_(s_data.sum(0), alpha=1 / n)
+    model.b.grad = h_model.sum(0).mul_(1 / m).sub_(h_data.sum(0), alpha=1 / n)
