@@ -5,7 +5,9 @@ For WW and Kunitz (``TORCHRBM_DATA``'s ``proteins/``): the alignment is split by
 sequence 80 % identical to a training one; 20 % test), and the training side again (20 % validation).
 Sequence weights are computed within each set.  Potts RBMs with Bernoulli or dReLU hidden units are
 trained by PCD-5 (100 chains, no momentum: momentum 0.9 with PCD-1 left the chains behind and the
-model with spurious modes, validation log-likelihood -55 to -100 against -49.7) on the training rows
+model with spurious modes, validation log-likelihood -55 to -100 against -49.7; the learning rate falling
+linearly to 0 over the last ``--decay-epochs``, which lets the chains settle into the model's
+equilibrium: without it the models' long Gibbs chains drift away from the family) on the training rows
 for each strength of the L1² penalty on weights (``--l1-squared``,
 with ``--l2-fields`` on the fields); the strength with the best validation log-likelihood (AIS, weighted)
 is kept, a model with it is trained on the training and validation rows together (weights computed
@@ -69,9 +71,16 @@ def train_model(codes, q: int, weights, hidden_units: str, n_hidden: int, l1_squ
                  weight_std=0.01, generator=torch.Generator().manual_seed(args.seed))
     start = time.perf_counter()
     tr.fit(rbm, codes, sample_weight=weights, sampler=tr.PCD(n_chains=100, k=args.k), epochs=args.epochs,
-           batch_size=100, lr=lr, momentum=args.momentum, weight_decay=0.0, l1_squared=l1_squared,
+           batch_size=100, lr=decaying(lr, args.epochs, args.decay_epochs), momentum=args.momentum, weight_decay=0.0,
+           l1_squared=l1_squared,
            l2_fields=l2_fields, seed=args.seed)
     return rbm, time.perf_counter() - start
+
+
+def decaying(lr: float, epochs: int, decay_epochs: int):
+    """``lr``, falling linearly to 0 over the last ``decay_epochs`` epochs (``lr * (epochs - e) / decay_epochs``)."""
+    start = epochs - decay_epochs
+    return lambda epoch: lr if epoch < start else lr * (epochs - epoch) / decay_epochs
 
 
 def weighted_ll(model, codes, weights, method: str, n_betas: int, n_chains: int, seed: int = 0) -> dict:
@@ -173,6 +182,8 @@ def main() -> int:
     parser.add_argument("--lr-drelu", type=float, default=0.01, help="learning rate of dReLU hidden units")
     parser.add_argument("--momentum", type=float, default=0.0)
     parser.add_argument("--k", type=int, default=5, help="Gibbs steps per update of the persistent chains")
+    parser.add_argument("--decay-epochs", type=int, default=50,
+                        help="the learning rate falls linearly to 0 over these last epochs (0: constant)")
     parser.add_argument("--l1-squared", type=float, nargs="+", default=[0.0, 0.001])
     parser.add_argument("--l2-fields", type=float, default=0.01)
     parser.add_argument("--chains", type=int, default=500)
@@ -188,7 +199,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "proteins"))
     args = parser.parse_args()
     if args.quick:
-        args.epochs, args.hidden, args.l1_squared, args.chains = 2, 10, [0.0, 0.01], 50
+        args.epochs, args.hidden, args.l1_squared, args.chains, args.decay_epochs = 2, 10, [0.0, 0.01], 50, 1
         args.select_betas, args.betas, args.samples, args.gibbs_steps = 100, 200, 500, 50
     Path(args.out).mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)

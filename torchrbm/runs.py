@@ -77,8 +77,10 @@ MAY_CHANGE = frozenset({RECORDED_SETTINGS[name] for name in MAY_CHANGE_ON_RESUME
 
 
 def settings_record(settings: TrainingSettings) -> dict[str, Any]:
-    """The training settings as config.json records them (momentum as a list of one or two values)."""
-    record = {key: getattr(settings, name) for name, key in RECORDED_SETTINGS.items()}
+    """The training settings as config.json records them (momentum as a list of one or two values; a learning-rate
+    schedule not at all: the options that made it are recorded)."""
+    record = {key: getattr(settings, name) for name, key in RECORDED_SETTINGS.items()
+              if not (name == "lr" and callable(settings.lr))}
     momentum = settings.momentum
     record["momentum"] = list(momentum) if isinstance(momentum, (tuple, list)) else [momentum]
     return record
@@ -90,7 +92,7 @@ RECORDED_SINCE = {"n_hidden"}
 
 #: Training options added since the first version of config.json, with the value that a run recorded
 #: before them trained with.
-ADDED_OPTIONS = {"hidden_units": "bernoulli", "l1_squared": 0.0, "l2_fields": 0.0}
+ADDED_OPTIONS = {"hidden_units": "bernoulli", "l1_squared": 0.0, "l2_fields": 0.0, "lr_decay_epochs": 0}
 
 
 def _upgraded(config: dict[str, Any]) -> dict[str, Any]:

@@ -528,3 +528,13 @@ def test_potts_runs_take_the_defaults_of_their_units_unless_told_otherwise(tmp_p
     assert (told.k, told.momentum, told.sampler) == (1, (0.5,), "pcd")
     plain = train_options(parser.parse_args(["train"]))
     assert (plain.k, plain.l2_fields, plain.sampler) == (1, 0.0, None)
+
+
+def test_train_lets_the_learning_rate_fall_to_zero_over_the_last_epochs(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--data", "bas", "--hidden", "4", "--epochs", "6", "--lr", "0.1", "--lr-decay-epochs", "4",
+                 "--out", str(run), "--quiet"]) == 0
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in records] == pytest.approx([0.1, 0.1, 0.1, 0.075, 0.05, 0.025])
+    assert main(["train", "--data", "bas", "--hidden", "4", "--epochs", "3", "--lr-decay-epochs", "4",
+                 "--out", str(tmp_path / "other"), "--quiet"]) == 2

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..runs import RunDirectory
@@ -53,6 +54,7 @@ class TrainOptions:
     epochs: int = 50
     batch_size: int = DEFAULTS.batch_size
     lr: float = DEFAULTS.lr
+    lr_decay_epochs: int = 0
     momentum: tuple[float, ...] = DEFAULTS.momentum
     weight_decay: float = DEFAULTS.weight_decay
     l1_squared: float = 0.0
@@ -101,6 +103,17 @@ class TrainOptions:
         return self.sampler or DEFAULTS.sampler
 
     @property
+    def lr_setting(self) -> float | Callable[[int], float]:
+        """``--lr``, or with ``--lr-decay-epochs N`` a schedule falling linearly to 0 over the last ``N`` epochs:
+        ``lr * (epochs - e) / N`` from epoch ``epochs - N`` on."""
+        if not 0 <= self.lr_decay_epochs <= self.epochs:
+            raise ValueError(f"--lr-decay-epochs must be between 0 and --epochs ({self.epochs}); "
+                             f"found {self.lr_decay_epochs}")
+        if not self.lr_decay_epochs:
+            return self.lr
+        return functools.partial(linear_decay, self.lr, self.epochs, self.lr_decay_epochs)
+
+    @property
     def momentum_setting(self) -> float | tuple[float, float]:
         """``--momentum`` as the training settings take it: one value, or a pair (initial, final)."""
         return self.momentum if len(self.momentum) == 2 else self.momentum[0]
@@ -131,3 +144,9 @@ def train_options(args: argparse.Namespace) -> TrainOptions:
     given = {key: value for key, value in vars(args).items() if key not in ("command", "func")}
     visible = {**carried, **given}.get("visible", TrainOptions.visible)
     return TrainOptions.from_record({**UNIT_DEFAULTS.get(visible, {}), **carried, **given})
+
+
+def linear_decay(lr: float, epochs: int, decay_epochs: int, epoch: int) -> float:
+    """``lr`` until the last ``decay_epochs`` of ``epochs``, then ``lr * (epochs - epoch) / decay_epochs``."""
+    start = epochs - decay_epochs
+    return lr if epoch < start else lr * (epochs - epoch) / decay_epochs

@@ -159,6 +159,9 @@ def _add_training_arguments(train: argparse.ArgumentParser) -> None:
                        help=f"rows per step and process (default: {T.batch_size}); under torchrun the global "
                             "batch is this times the number of processes")
     train.add_argument("--lr", type=float, help=f"learning rate (default: {T.lr:g})")
+    train.add_argument("--lr-decay-epochs", type=int, metavar="N",
+                       help="the learning rate falls linearly to 0 over the last N epochs, letting the persistent "
+                       "chains settle into the model's equilibrium (default: 0, constant)")
     train.add_argument("--momentum", type=float, nargs="+", metavar="M",
                        help="momentum, or initial and final momentum switched after "
                        f"{DEFAULTS.momentum_switch} epochs (default: {' '.join(f'{m:g}' for m in T.momentum)})")

@@ -85,7 +85,7 @@ def _settings(options: TrainOptions, sampler, generator: torch.Generator, run: R
               progress: bool) -> TrainingSettings:
     """The training settings of ``train``'s options (checked before --overwrite removes anything)."""
     return TrainingSettings(
-        sampler=sampler, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr,
+        sampler=sampler, epochs=options.epochs, batch_size=options.batch_size, lr=options.lr_setting,
         momentum=options.momentum_setting, weight_decay=options.weight_decay, l1_squared=options.l1_squared,
         l2_fields=options.l2_fields,
         sparsity_target=options.sparsity_target, centered=options.centered, generator=generator,
