@@ -32,6 +32,7 @@ model's.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import time
@@ -42,6 +43,7 @@ import torch
 from scipy import stats
 
 import torchrbm as tr
+from torchrbm.training.schedules import linear_decay
 
 
 def identity_split(codes: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,16 +73,10 @@ def train_model(codes, q: int, weights, hidden_units: str, n_hidden: int, l1_squ
                  weight_std=0.01, generator=torch.Generator().manual_seed(args.seed))
     start = time.perf_counter()
     tr.fit(rbm, codes, sample_weight=weights, sampler=tr.PCD(n_chains=100, k=args.k), epochs=args.epochs,
-           batch_size=100, lr=decaying(lr, args.epochs, args.decay_epochs), momentum=args.momentum, weight_decay=0.0,
-           l1_squared=l1_squared,
+           batch_size=100, lr=functools.partial(linear_decay, lr, args.epochs, args.decay_epochs),
+           momentum=args.momentum, weight_decay=0.0, l1_squared=l1_squared,
            l2_fields=l2_fields, seed=args.seed)
     return rbm, time.perf_counter() - start
-
-
-def decaying(lr: float, epochs: int, decay_epochs: int):
-    """``lr``, falling linearly to 0 over the last ``decay_epochs`` epochs (``lr * (epochs - e) / decay_epochs``)."""
-    start = epochs - decay_epochs
-    return lambda epoch: lr if epoch < start else lr * (epochs - epoch) / decay_epochs
 
 
 def weighted_ll(model, codes, weights, method: str, n_betas: int, n_chains: int, seed: int = 0) -> dict:

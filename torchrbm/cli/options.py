@@ -15,6 +15,7 @@ from typing import Any
 
 from ..runs import RunDirectory
 from ..training.defaults import DEFAULTS
+from ..training.schedules import linear_decay
 from .data import DataOptions
 
 #: Chains and temperatures of the final AIS and reverse AIS estimates (``--ais-chains``, ``--ais-betas``),
@@ -145,8 +146,3 @@ def train_options(args: argparse.Namespace) -> TrainOptions:
     visible = {**carried, **given}.get("visible", TrainOptions.visible)
     return TrainOptions.from_record({**UNIT_DEFAULTS.get(visible, {}), **carried, **given})
 
-
-def linear_decay(lr: float, epochs: int, decay_epochs: int, epoch: int) -> float:
-    """``lr`` until the last ``decay_epochs`` of ``epochs``, then ``lr * (epochs - epoch) / decay_epochs``."""
-    start = epochs - decay_epochs
-    return lr if epoch < start else lr * (epochs - epoch) / decay_epochs

@@ -82,10 +82,7 @@ def lean_step(model: RBM, v: Tensor, sampler: CD | PCD, generator: torch.Generat
                 h = hidden.sample(hidden_input(chains), generator)
     else:  # PCD-k: from the persistent chains
         h_data = hidden.mean(hidden_input(v))
-        chains = sampler.chains
-        if chains is None or chains.shape != (sampler.n_chains, model.n_visible) or chains.dtype != v.dtype \
-                or chains.device != v.device:
-            chains = sampler._current_chains(model, sampler.n_chains, generator)
+        chains = sampler._current_chains(model, sampler.n_chains, generator)
         for _ in range(sampler.k):
             chains = visible_draw(hidden.sample(hidden_input(chains), generator))
         sampler.chains = chains

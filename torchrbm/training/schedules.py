@@ -29,6 +29,14 @@ def lr_at(lr: float | Callable[[int], float], epoch: int) -> float:
     return check_nonnegative_float(value, f"learning rate at epoch {epoch}")
 
 
+def linear_decay(lr: float, epochs: int, decay_epochs: int, epoch: int) -> float:
+    """``lr`` until the last ``decay_epochs`` of ``epochs``, then ``lr * (epochs - epoch) / decay_epochs``
+    (falling linearly to 0); ``functools.partial(linear_decay, lr, epochs, decay_epochs)`` is a schedule
+    for ``fit(lr=...)``."""
+    start = epochs - decay_epochs
+    return lr if epoch < start else lr * (epochs - epoch) / decay_epochs
+
+
 def make_optimizer(model: EnergyModel, settings: TrainingSettings) -> torch.optim.Optimizer | SGDUpdate:
     """The optimizer of ``fit(..., optimizer=...)`` over ``model``'s trained parameters, set for epoch 0."""
     optimizer = settings.optimizer

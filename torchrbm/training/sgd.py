@@ -40,11 +40,6 @@ class SGDUpdate:
         """One update of every parameter that has a gradient."""
         group = self.param_groups[0]
         lr, momentum = group["lr"], group["momentum"]
-        if momentum == 0 and self._velocity is None:
-            grads = [p.grad for p in self.params]
-            if all(grad is not None for grad in grads):
-                torch._foreach_add_(self.params, grads, alpha=-lr)
-                return
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
         params, grads = [self.params[i] for i in live], [self.params[i].grad for i in live]
         if momentum != 0:
