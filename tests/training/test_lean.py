@@ -33,7 +33,8 @@ def test_the_lean_gradient_is_the_general_one(sampler, visible):
         batch = data[10 * batch_index: 10 * batch_index + 10]
         step(general_model, batch, general_sampler, torch.Generator().manual_seed(batch_index), named, {"W"}, 0.01,
              None, None)
-        lean_step(lean_model, batch, lean_sampler, torch.Generator().manual_seed(batch_index), 0.01)
+        lean_step(lean_model, batch, lean_sampler, torch.Generator().manual_seed(batch_index),
+                  [(name, lean_model.get_parameter(name)) for name, _ in named], {"W"}, 0.01)
         for name, param in named:
             lean = lean_model.get_parameter(name).grad
             assert torch.allclose(lean, param.grad, rtol=0, atol=1e-6), name
@@ -50,10 +51,12 @@ def _settings(**options):
 @pytest.mark.parametrize("case, lean", [
     ("plain", True),
     ("cd", True),
-    ("sample weights", False),
+    ("sample weights", True),
+    ("penalties", True),
     ("centred", False),
     ("sparsity", False),
-    ("potts", False),
+    ("potts", True),
+    ("large potts", True),
     ("gaussian", False),
     ("drelu", False),
     ("parallel tempering", False),
@@ -66,6 +69,8 @@ def test_runs_take_lean_steps_only_where_nothing_else_is_needed(case, lean):
         options["sampler"] = tr.CD(k=1)
     elif case == "sample weights":
         fit_options["sample_weight"] = torch.rand(40) + 0.5
+    elif case == "penalties":
+        options.update(l1_squared=1e-3, l2_fields=1e-2)
     elif case == "centred":
         options["centered"] = True
     elif case == "sparsity":
@@ -73,6 +78,10 @@ def test_runs_take_lean_steps_only_where_nothing_else_is_needed(case, lean):
     elif case == "potts":
         model = tr.RBM(4, 7, visible=tr.units.Potts(3))
         data = torch.randint(0, 3, (40, 4)).float()
+    elif case == "large potts":  # its products are the units' own, as in the general step: no size limit
+        model = tr.RBM(200, 500, visible=tr.units.Potts(21))
+        data = torch.randint(0, 21, (40, 200)).float()
+        options["batch_size"] = 100
     elif case == "gaussian":
         model, data = tr.RBM(12, 7, visible="gaussian"), torch.randn(40, 12)
     elif case == "drelu":
@@ -88,15 +97,45 @@ def test_runs_take_lean_steps_only_where_nothing_else_is_needed(case, lean):
     assert lean_step_applies(state) is lean and state.lean is lean
 
 
-def test_a_fit_with_lean_steps_follows_the_general_one(monkeypatch):
+def test_the_lean_gradient_of_potts_units_with_sample_weights_and_penalties_is_the_general_one():
+    """Units with their own product (Potts), weighted rows, L1² and the field penalty: the rows are
+    stacked as the general step stacks them, so the gradient is the same."""
+    data = torch.randint(0, 4, (30, 5), generator=torch.Generator().manual_seed(0)).float()
+    weights = torch.rand(30, 1, generator=torch.Generator().manual_seed(1)) + 0.2
+    rows = torch.cat([data, weights], 1)
+    models = [tr.RBM(5, 6, visible=tr.units.Potts(4), weight_std=0.3, generator=torch.Generator().manual_seed(2))
+              for _ in range(2)]
+    samplers = [tr.PCD(n_chains=8, k=2) for _ in range(2)]
+    penalties = {"weighted": True, "l1_squared": 1e-3, "l2_fields": 1e-2}
+    for batch_index in range(3):
+        batch = rows[10 * batch_index: 10 * batch_index + 10]
+        grads = []
+        for model, sampler, take_step in zip(models, samplers, (step, lean_step), strict=True):
+            named = list(model.named_parameters())
+            arguments = (None, None) if take_step is step else ()
+            take_step(model, batch, sampler, torch.Generator().manual_seed(batch_index), named, {"W"}, 0.01,
+                      *arguments, **penalties)
+            grads.append({name: p.grad for name, p in named})
+        for name, general in grads[0].items():
+            assert torch.allclose(grads[1][name], general, rtol=0, atol=1e-6), name
+            assert general.abs().max() > 1e-3
+        assert torch.equal(samplers[0].chains, samplers[1].chains)
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "potts"])
+def test_a_fit_with_lean_steps_follows_the_general_one(monkeypatch, visible):
     """The same random draws and the same gradient up to float rounding: after 20 updates (PCD and
     momentum) the parameters agree to 1e-5."""
-    data = _data(200)
+    data, options = _data(200), {}
+    if visible == "potts":  # with the zero-sum gauge after each update, sample weights and the field penalty
+        data = torch.randint(0, 3, (200, 12), generator=torch.Generator().manual_seed(0)).float()
+        options = {"sample_weight": torch.rand(200, generator=torch.Generator().manual_seed(1)) + 0.5,
+                   "l2_fields": 0.01}
 
     def trained():
-        rbm = _rbm()
+        rbm = _rbm(tr.units.Potts(3) if visible == "potts" else visible)
         tr.fit(rbm, data, sampler=tr.PCD(n_chains=10), epochs=1, batch_size=10, lr=0.1, momentum=0.5,
-               weight_decay=1e-3, seed=3)
+               weight_decay=1e-3, seed=3, **options)
         return rbm
 
     lean = trained()
@@ -106,4 +145,4 @@ def test_a_fit_with_lean_steps_follows_the_general_one(monkeypatch):
     for name in ("W", "a", "b"):
         difference = (lean.get_parameter(name) - general.get_parameter(name)).abs().max()
         assert difference < 1e-5, name
-    assert (lean.W - _rbm().W).abs().max() > 0.01
+    assert (lean.W - _rbm(tr.units.Potts(3) if visible == "potts" else visible).W).abs().max() > 0.01

@@ -66,6 +66,12 @@ def test_the_gathered_products_equal_one_hot_matrix_products():
     weights = torch.tensor([0.25, -0.75], dtype=torch.float64)
     outer = rbm.visible.weighted_outer(v, h * weights[:, None])
     torch.testing.assert_close(outer, (one_hot.T @ (h * weights[:, None])).reshape(4, 5, 3))
+    torch.testing.assert_close(rbm.visible.self_energy_bias_grad(v, weights), -(weights @ one_hot).reshape(4, 5))
+    torch.testing.assert_close(rbm.visible.data_mean(v), one_hot.mean(0).reshape(4, 5))
+    last_state_unused = torch.tensor([[1.0, 2, 3, 0], [1, 0, 3, 0], [4, 0, 0, 0]], dtype=torch.float64)
+    one_hot = torch.nn.functional.one_hot(last_state_unused.long(), 5).reshape(3, 20).double()
+    h = torch.rand(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(rbm.visible.weighted_outer(last_state_unused, h), (one_hot.T @ h).reshape(4, 5, 3))
 
 
 @pytest.mark.parametrize("hidden", ["bernoulli", "relu", "gaussian", "drelu"])

@@ -120,8 +120,7 @@ def _train_batches(state: TrainingState, epoch: int, show: bool) -> Exception | 
             if settings.clip_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(state.params, settings.clip_grad_norm)
             state.opt.step()
-            if not state.lean:  # a lean run has nothing to constrain
-                model.constrain_()
+            model.constrain_()
         if failure is None and unread:  # the batches failed after the last one was due
             failure = unread[0]
     return failure
@@ -145,12 +144,13 @@ def _step_or_failure(state: TrainingState, batch: Tensor) -> Exception | None:
     model, settings = state.model, state.settings
     try:
         batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
+        penalties = {"weighted": state.weighted, "l1_squared": settings.l1_squared, "l2_fields": settings.l2_fields}
         if state.lean:
-            lean_step(model, batch, settings.sampler, state.generator, settings.weight_decay)
+            lean_step(model, batch, settings.sampler, state.generator, state.named, state.weight_names,
+                      settings.weight_decay, **penalties)
             return None
         step(model, batch, settings.sampler, state.generator, state.named, state.weight_names, settings.weight_decay,
-             state.sparsity, state.centering, settings.extra_loss, weighted=state.weighted,
-             l1_squared=settings.l1_squared, l2_fields=settings.l2_fields)
+             state.sparsity, state.centering, settings.extra_loss, **penalties)
     except Exception as err:
         if state.world_size == 1:
             raise

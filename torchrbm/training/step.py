@@ -53,6 +53,18 @@ def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.G
                                    **{name: torch.cat([value, chain_inputs[name]]) for name, value in inputs.items()})
     if centering is not None:
         centering.apply(model, grads, v, h_mean)
+    set_grads(model, grads, named, weight_names, weight_decay, l1_squared, l2_fields)
+    if sparsity is not None:
+        sparsity.add_grad(model, v, h_mean)
+    if extra_loss is not None:
+        add_autograd_grad(model, lambda: extra_loss(model, batch))
+
+
+def set_grads(model: EnergyModel, grads: dict[str, Tensor], named: list[tuple[str, Tensor]], weight_names: set[str],
+              weight_decay: float, l1_squared: float, l2_fields: float) -> None:
+    """Set ``.grad`` of every parameter in ``named`` to its entry of ``grads`` plus the penalties' gradients:
+    ``weight_decay * W`` for each weight in ``weight_names``, the L1² penalty's for ``W``
+    (:func:`l1_squared_grad`) and ``l2_fields * a`` for the visible biases ``a``."""
     for name, param in named:
         grad = grads[name]
         if weight_decay and name in weight_names:
@@ -62,10 +74,6 @@ def step(model: EnergyModel, batch: Tensor, sampler: Sampler, generator: torch.G
         if l2_fields and name == model.visible_bias_name:
             grad.add_(param, alpha=l2_fields)
         param.grad = grad
-    if sparsity is not None:
-        sparsity.add_grad(model, v, h_mean)
-    if extra_loss is not None:
-        add_autograd_grad(model, lambda: extra_loss(model, batch))
 
 
 def l1_squared_grad(weights: Tensor, strength: float) -> Tensor:

@@ -78,17 +78,28 @@ class Potts(Units):
         return product if bias is None else torch.add(bias, product.to(bias.dtype))
 
     def weighted_outer(self, x: Tensor, other: Tensor, dtype: torch.dtype | None = None) -> Tensor:
-        """``sum_n onehot(x_n) other_n^T``, ``(L, q, m)``: each row of ``other`` added into the rows
-        of its example's codes."""
-        rows = other.repeat_interleave(self.n_units, dim=0)  # (n * L, m), example-major like the codes
-        total = torch.zeros(self.n_units * self.q, other.shape[-1], device=other.device, dtype=other.dtype)
-        return total.index_add_(0, self._flat_codes(x).reshape(-1), rows).reshape(self.n_units, self.q, -1)
+        """``sum_n onehot(x_n) other_n^T``, ``(L, q, m)``: entry ``(i, a)`` is the sum of the rows of ``other``
+        whose example has ``x_i = a``.
+
+        Each ``(i, a)`` is one bag of an embedding bag over the rows of ``other``: the examples are sorted
+        by their state at each position, so that each bag's rows lie together, and no ``(n * L, m)`` copy of
+        ``other`` is made (that copy and an ``index_add_`` into it took twice as long)."""
+        codes = x.reshape(-1, self.n_units).long()
+        by_state = torch.sort(codes.T, dim=1).indices.reshape(-1)  # position-major; within a position, by state
+        counts = torch.bincount(self._flat_codes(codes).reshape(-1), minlength=self.n_units * self.q)
+        summed = F.embedding_bag(by_state, other, counts.cumsum(0) - counts, mode="sum")
+        return summed.reshape(self.n_units, self.q, -1)
 
     def self_energy_bias_grad(self, x: Tensor, coefficients: Tensor | None = None) -> Tensor:
-        """``-sum_n c_n onehot(x_n)``, shape ``(L, q)``."""
-        n = x.reshape(-1, self.n_units).shape[0]
-        per_row = torch.ones(n, device=x.device, dtype=x.dtype) if coefficients is None else coefficients.to(x.dtype)
-        return self.weighted_outer(x, per_row[:, None]).squeeze(-1).neg_()
+        """``-sum_n c_n onehot(x_n)``, shape ``(L, q)``: minus the weighted count of each state at each position."""
+        dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
+        return self._state_counts(x, None if coefficients is None else coefficients.to(dtype)).to(dtype).neg_()
+
+    def _state_counts(self, x: Tensor, coefficients: Tensor | None = None) -> Tensor:
+        """``sum_n c_n onehot(x_n)`` (``c_n = 1``: counts), shape ``(L, q)``, in ``coefficients``' dtype."""
+        weights = None if coefficients is None else coefficients.repeat_interleave(self.n_units)
+        counts = torch.bincount(self._flat_codes(x).reshape(-1), weights, minlength=self.n_units * self.q)
+        return counts.reshape(self.field_shape)
 
     def squared_error(self, x: Tensor, mean: Tensor) -> Tensor:
         """``sum_i sum_a (onehot(x_i)_a - p_{i, a})^2 = sum_i (1 - 2 p_{i, x_i} + sum_a p_{i, a}^2)`` per
@@ -98,8 +109,7 @@ class Potts(Units):
 
     def data_mean(self, x: Tensor) -> Tensor:
         """The frequency of each state at each position, ``(L, q)`` in float64."""
-        n = x.reshape(-1, self.n_units).shape[0]
-        return self.weighted_outer(x, torch.ones(n, 1, device=x.device, dtype=torch.float64)).squeeze(-1) / n
+        return self._state_counts(x).double() / x.reshape(-1, self.n_units).shape[0]
 
     def mean(self, pre: Tensor) -> Tensor:
         """``p(x_i = a | u) = softmax(u_i)_a``, ``(..., L, q)``."""
@@ -122,7 +132,7 @@ class Potts(Units):
         cumulative = mean.detach().cumsum(1)
         uniform = torch.rand(states.shape[0], 1, states.shape[2], generator=generator, device=pre.device,
                              dtype=pre.dtype)
-        codes = (cumulative <= uniform).sum(1).clamp_(max=self.q - 1)  # (L, M)
+        codes = cumulative.sub_(uniform).le_(0).sum(1).clamp_(max=self.q - 1)  # counts c_a <= u in floats: (L, M)
         return restore(mean), codes.T.reshape(pre.shape[:-1]).to(pre.dtype)
 
     def log_partition(self, pre: Tensor) -> Tensor:
