@@ -516,13 +516,18 @@ def test_sequences_need_potts_units_and_potts_units_need_sequences(tmp_path, cap
 
 
 def test_potts_runs_take_the_defaults_of_their_units_unless_told_otherwise(tmp_path):
-    from torchrbm.cli.options import UNIT_DEFAULTS, train_options
+    from torchrbm.cli.options import UNIT_DEFAULTS, train_options, unit_defaults_text
 
     family = tmp_path / "family.fasta"
     family.write_text(">a\nACDE\n>b\nACDF\n")
     parser = build_parser()
     chosen = train_options(parser.parse_args(["train", "--data", str(family), "--visible", "potts"]))
-    assert {key: getattr(chosen, key) for key in UNIT_DEFAULTS["potts"]} == UNIT_DEFAULTS["potts"]
+    fixed = {key: value for key, value in UNIT_DEFAULTS["potts"].items() if key != "lr_decay_epochs"}
+    assert {key: getattr(chosen, key) for key in fixed} == fixed
+    assert (chosen.epochs, chosen.lr_decay_epochs) == (200, 50)
+    shorter = train_options(parser.parse_args(["train", "--data", str(family), "--visible", "potts", "--epochs", "30"]))
+    assert (shorter.epochs, shorter.lr_decay_epochs) == (30, 8)
+    assert "--epochs 200 --lr-decay-epochs 0.25×epochs" in unit_defaults_text("potts")
     told = train_options(parser.parse_args(["train", "--data", str(family), "--visible", "potts", "--k", "1",
                                             "--momentum", "0.5"]))
     assert (told.k, told.momentum, told.sampler) == (1, (0.5,), "pcd")

@@ -161,7 +161,8 @@ def _add_training_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--lr", type=float, help=f"learning rate (default: {T.lr:g})")
     train.add_argument("--lr-decay-epochs", type=int, metavar="N",
                        help="the learning rate falls linearly to 0 over the last N epochs, letting the persistent "
-                       "chains settle into the model's equilibrium (default: 0, constant)")
+                       "chains settle into the model's equilibrium (default: 0, constant; --visible potts: a quarter "
+                       "of --epochs)")
     train.add_argument("--momentum", type=float, nargs="+", metavar="M",
                        help="momentum, or initial and final momentum switched after "
                        f"{DEFAULTS.momentum_switch} epochs (default: {' '.join(f'{m:g}' for m in T.momentum)})")
