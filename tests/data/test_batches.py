@@ -37,6 +37,21 @@ def test_npy_file_in_small_chunks_serves_every_row_once(tmp_path):
     assert torch.equal(unshuffled, torch.from_numpy(rows))
 
 
+@pytest.mark.parametrize("gather_bytes", [1, 60, 2**20])
+def test_rows_in_memory_are_served_in_the_permutation_order_however_many_are_gathered_at_once(
+        monkeypatch, gather_bytes):
+    """Gathering several batches' rows at once (about ``GATHER_BYTES``) changes neither the batches nor
+    their order: the rows of a permutation of the rows, cut every ``batch_size``."""
+    from torchrbm.data import batches as batches_module
+
+    monkeypatch.setattr(batches_module, "GATHER_BYTES", gather_bytes)
+    rows = torch.arange(53 * 6, dtype=torch.float32).reshape(53, 6)
+    order = torch.randperm(53, generator=torch.Generator().manual_seed(3))
+    served = _epoch(tr.TensorRows(rows), batch_size=5, seed=3)
+    assert [b.shape[0] for b in served] == [5] * 10 + [3]
+    assert torch.equal(torch.cat(served), rows[order])
+
+
 def test_memmap_with_header_offset_reads_like_the_file(tmp_path):
     rows = _rows()
     np.save(tmp_path / "rows.npy", rows)

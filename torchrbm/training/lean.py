@@ -58,54 +58,99 @@ def lean_step_applies(state: Any) -> bool:
     return not model.visible.dense or rows * model.n_visible * model.n_hidden < LEAN_MAX_MACS
 
 
+def has_constraints(model: RBM) -> bool:
+    """Whether ``model.constrain_()`` has work after an update of a lean run: unit types that keep their
+    parameters in range, or visible units with a gauge (Potts: zero-sum)."""
+    units = (model.visible, model.hidden)
+    return not (all(_inherited(u, "constrain_") for u in units) and _inherited(model.visible, "gauge_"))
+
+
 def _inherited(units: Units, method: str) -> bool:
     """Whether ``units`` has ``method`` as every unit type does."""
     return getattr(type(units), method) is getattr(Units, method)
+
+
+class LeanStep:
+    """The lean step of one run, prepared once for many batches: the parameters' detached aliases (which
+    share their storage, so that in-place updates reach them), the products and the penalties."""
+
+    def __init__(self, model: RBM, sampler: CD | PCD, generator: torch.Generator | None,
+                 named: list[tuple[str, Tensor]], weight_names: set[str], weight_decay: float, *,
+                 weighted: bool = False, l1_squared: float = 0.0, l2_fields: float = 0.0) -> None:
+        self.model, self.sampler, self.generator = model, sampler, generator
+        self.visible, self.hidden = model.visible, model.hidden
+        self.W, self.a, self.b = model.W.detach(), model.a.detach(), model.b.detach()  # no autograd bookkeeping
+        self.penalties = (named, weight_names, weight_decay, l1_squared, l2_fields)
+        self.weighted = weighted
+        self.unstacked = model.visible.dense and not weighted and _inherited(model.visible, "self_energy_bias_grad")
+        self._own_chains: Tensor | None = None  # the chains this step left in the sampler: checked already
+        self._ones: dict[int, Tensor] = {}
+
+    def hidden_input(self, x: Tensor) -> Tensor:
+        if self.visible.dense:  # products below kernels' oneDNN threshold: torch's own, without the dispatch
+            return torch.addmm(self.b, self.visible.statistic(x), self.W)
+        return self.visible.times_weights(x, self.W, self.b)
+
+    def visible_draw(self, h: Tensor) -> Tensor:
+        s = self.hidden.statistic(h)
+        pre = torch.addmm(self.a, s, self.W.T) if self.visible.dense else self.visible.weights_times(s, self.W, self.a)
+        return self.visible.sample(pre, self.generator)
+
+    def ones(self, n: int) -> Tensor:
+        """``n`` ones (kept for the next step)."""
+        if n not in self._ones:
+            self._ones[n] = self.W.new_ones(n)
+        return self._ones[n]
+
+    def __call__(self, batch: Tensor) -> None:
+        """Set ``.grad`` of ``W``, ``a`` and ``b`` for ``batch`` (checked rows on the model's device and dtype,
+        each followed by its sample weight if the run is weighted): the general step's gradient for the same
+        random draws, with the same penalties (see :func:`~torchrbm.training.step.step`).  Call it with
+        gradients off (``torch.no_grad()``), once for the whole epoch: the chains' first draw may involve
+        the parameters."""
+        v, sample_weight = split_sample_weight(batch, self.weighted)
+        hidden, sampler, generator = self.hidden, self.sampler, self.generator
+        if sampler.starts_from_data:  # CD-k: from the batch's hidden sample
+            h_data, h = hidden.mean_and_sample(self.hidden_input(v), generator)
+            for step in range(sampler.k):
+                chains = self.visible_draw(h)
+                if step < sampler.k - 1:
+                    h = hidden.sample(self.hidden_input(chains), generator)
+        else:  # PCD-k: from the persistent chains
+            h_data = hidden.mean(self.hidden_input(v))
+            chains = sampler.chains
+            if chains is None or chains is not self._own_chains:
+                chains = sampler._current_chains(self.model, sampler.n_chains, generator)
+            for _ in range(sampler.k):
+                chains = self.visible_draw(hidden.sample(self.hidden_input(chains), generator))
+            sampler.chains = self._own_chains = chains
+        h_model = hidden.mean(self.hidden_input(chains))
+        if self.unstacked:
+            statistic = self.visible.statistic
+            grads = _dense_grads(statistic(v), h_data, statistic(chains), h_model, self.ones(v.shape[0]),
+                                 self.ones(chains.shape[0]))
+        else:
+            coefficients = contrastive_coefficients(v, NegativePhase(chains, h_model), sample_weight)
+            grads = self.model.interaction_grads(torch.cat([v, chains]), torch.cat([h_data, h_model]), coefficients)
+        set_grads(self.model, grads, *self.penalties)
 
 
 @torch.no_grad()
 def lean_step(model: RBM, batch: Tensor, sampler: CD | PCD, generator: torch.Generator | None,
               named: list[tuple[str, Tensor]], weight_names: set[str], weight_decay: float, *,
               weighted: bool = False, l1_squared: float = 0.0, l2_fields: float = 0.0) -> None:
-    """Set ``.grad`` of ``W``, ``a`` and ``b`` for ``batch`` (checked rows on the model's device and dtype,
-    each followed by its sample weight if ``weighted``): the general step's gradient for the same random
-    draws, with the same penalties (see :func:`~torchrbm.training.step.step`), without its bookkeeping."""
-    v, sample_weight = split_sample_weight(batch, weighted)
-    visible, hidden = model.visible, model.hidden
-    W, a, b = model.W.detach(), model.a.detach(), model.b.detach()  # no autograd bookkeeping in the products
-
-    def hidden_input(x: Tensor) -> Tensor:
-        return visible.times_weights(x, W, b)
-
-    def visible_draw(h: Tensor) -> Tensor:
-        return visible.sample(visible.weights_times(hidden.statistic(h), W, a), generator)
-
-    if sampler.starts_from_data:  # CD-k: from the batch's hidden sample
-        h_data, h = hidden.mean_and_sample(hidden_input(v), generator)
-        for step in range(sampler.k):
-            chains = visible_draw(h)
-            if step < sampler.k - 1:
-                h = hidden.sample(hidden_input(chains), generator)
-    else:  # PCD-k: from the persistent chains
-        h_data = hidden.mean(hidden_input(v))
-        chains = sampler._current_chains(model, sampler.n_chains, generator)
-        for _ in range(sampler.k):
-            chains = visible_draw(hidden.sample(hidden_input(chains), generator))
-        sampler.chains = chains
-    h_model = hidden.mean(hidden_input(chains))
-    if visible.dense and sample_weight is None and _inherited(visible, "self_energy_bias_grad"):
-        grads = _dense_grads(visible.statistic(v), h_data, visible.statistic(chains), h_model)
-    else:
-        coefficients = contrastive_coefficients(v, NegativePhase(chains, h_model), sample_weight)
-        grads = model.interaction_grads(torch.cat([v, chains]), torch.cat([h_data, h_model]), coefficients)
-    set_grads(model, grads, named, weight_names, weight_decay, l1_squared, l2_fields)
+    """One :class:`LeanStep` for ``batch``: arguments as :func:`~torchrbm.training.step.step`'s."""
+    LeanStep(model, sampler, generator, named, weight_names, weight_decay, weighted=weighted,
+             l1_squared=l1_squared, l2_fields=l2_fields)(batch)
 
 
-def _dense_grads(s_data: Tensor, h_data: Tensor, s_model: Tensor, h_model: Tensor) -> dict[str, Tensor]:
-    """The gradient of ``W``, ``a`` and ``b`` from unstacked data and model statistics (the formulas above)."""
+def _dense_grads(s_data: Tensor, h_data: Tensor, s_model: Tensor, h_model: Tensor, ones_n: Tensor,
+                 ones_m: Tensor) -> dict[str, Tensor]:
+    """The gradient of ``W``, ``a`` and ``b`` from unstacked data and model statistics (the formulas above;
+    the sums over rows as products with ``ones_n`` and ``ones_m``)."""
     n, m = s_data.shape[0], s_model.shape[0]
     return {
         "W": torch.addmm(torch.mm(s_model.T, h_model), s_data.T, h_data, beta=1 / m, alpha=-1 / n),
-        "a": s_model.sum(0).mul_(1 / m).sub_(s_data.sum(0), alpha=1 / n),
-        "b": h_model.sum(0).mul_(1 / m).sub_(h_data.sum(0), alpha=1 / n),
+        "a": torch.addmv(torch.mv(s_model.T, ones_m), s_data.T, ones_n, beta=1 / m, alpha=-1 / n),
+        "b": torch.addmv(torch.mv(h_model.T, ones_m), h_data.T, ones_n, beta=1 / m, alpha=-1 / n),
     }

@@ -22,7 +22,7 @@ from ..models.protocol import EnergyModel
 from . import distributed
 from .agreement import batches_or_gaps, raise_if_failed
 from .guards import DivergenceGuard
-from .lean import lean_step
+from .lean import LeanStep
 from .monitor import History
 from .precision import mixed_precision
 from .resume import resume, write_checkpoint
@@ -108,6 +108,9 @@ def _train_batches(state: TrainingState, epoch: int, show: bool) -> Exception | 
             batches = batches_or_gaps(batches, planned, unread)
         batches = Progress(batches, total=planned, desc=f"epoch {epoch + 1}", unit="batch", leave=False,
                            enabled=show, lines="none")
+        if state.lean:
+            _take_lean_steps(state, batches)
+            return None
         failure: Exception | None = None
         for batch in batches:
             if batch is None and failure is None:
@@ -124,6 +127,29 @@ def _train_batches(state: TrainingState, epoch: int, show: bool) -> Exception | 
         if failure is None and unread:  # the batches failed after the last one was due
             failure = unread[0]
     return failure
+
+
+@torch.no_grad()
+def _take_lean_steps(state: TrainingState, batches) -> None:
+    """Each batch's :class:`~torchrbm.training.lean.LeanStep` and update, what is fixed for the epoch prepared
+    once (a lean run is one process: an error is raised at once, with nothing to agree on)."""
+    model, settings = state.model, state.settings
+    take_step = LeanStep(model, settings.sampler, state.generator, state.named, state.weight_names,
+                         settings.weight_decay, **_penalties(state))
+    device, dtype, clip = model.device, model.dtype, settings.clip_grad_norm
+    for batch in batches:
+        take_step(batch.to(device=device, dtype=dtype, non_blocking=True))
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(state.params, clip)
+        state.opt.step()
+        if state.constrains:
+            model.constrain_()
+
+
+def _penalties(state: TrainingState) -> dict[str, Any]:
+    """The step's keyword arguments for sample weights and the penalties beyond weight decay."""
+    return {"weighted": state.weighted, "l1_squared": state.settings.l1_squared,
+            "l2_fields": state.settings.l2_fields}
 
 
 @torch.no_grad()
@@ -144,13 +170,8 @@ def _step_or_failure(state: TrainingState, batch: Tensor) -> Exception | None:
     model, settings = state.model, state.settings
     try:
         batch = batch.to(device=model.device, dtype=model.dtype, non_blocking=True)
-        penalties = {"weighted": state.weighted, "l1_squared": settings.l1_squared, "l2_fields": settings.l2_fields}
-        if state.lean:
-            lean_step(model, batch, settings.sampler, state.generator, state.named, state.weight_names,
-                      settings.weight_decay, **penalties)
-            return None
         step(model, batch, settings.sampler, state.generator, state.named, state.weight_names, settings.weight_decay,
-             state.sparsity, state.centering, settings.extra_loss, **penalties)
+             state.sparsity, state.centering, settings.extra_loss, **_penalties(state))
     except Exception as err:
         if state.world_size == 1:
             raise

@@ -13,7 +13,7 @@ from ..data.batches import RowSource, TensorRows, random_rows
 from ..models.protocol import EnergyModel
 from . import distributed
 from .agreement import generators
-from .lean import lean_step_applies
+from .lean import has_constraints, lean_step_applies
 from .monitor import History, LogLikelihoodMonitor, resolve_measure
 from .regularisers import Centering, SparsityTarget
 from .rows import split_sample_weight, training_source, validation_rows, with_sample_weight
@@ -52,6 +52,8 @@ class TrainingState:
     history: History = dataclasses.field(default_factory=History)
     #: Whether each update is a :func:`~torchrbm.training.lean.lean_step`.
     lean: bool = False
+    #: Whether ``model.constrain_()`` follows each update (not for lean runs with nothing to constrain).
+    constrains: bool = True
 
     @property
     def generators(self) -> list[torch.Generator]:
@@ -106,6 +108,7 @@ def prepare(model: EnergyModel, data, settings: TrainingSettings, *, context=Non
         fingerprint=settings.fingerprint(model, world_size, scheduler), weighted=weighted,
         monitor_train_weight=train_weight, monitor_valid_weight=valid_weight)
     state.lean = lean_step_applies(state)
+    state.constrains = not state.lean or has_constraints(model)
     return state
 
 
