@@ -1,0 +1,133 @@
+"""Time to a good binarised-MNIST model: the test log-likelihood a training setting reaches in a wall-clock budget.
+
+Each run trains a 500-hidden-unit RBM with one setting (:data:`SETTINGS`) for a number of minutes, then
+measures the final model by forward AIS and reverse AIS (from the evaluation rows) with ±3σ intervals.
+The learning rate follows the budget, not the epochs: constant for the first half of the minutes, then
+falling linearly to 0 at the end (checked at the start of each epoch); training stops at the first epoch
+end past the budget, and that time (monitoring included) is the run's training time.
+
+* ``today``: ``mnist_ll.py``'s settings, which reached -85.80 in 33 minutes: PCD-1 with 100 chains and
+  centred gradients, batch 100, learning rate 0.01, momentum 0.5 then 0.9, weight decay 1e-4, float32.
+* other settings: the candidates for a faster recipe (see ``--list``).
+
+A budget *reaches -86* when the AIS and the reverse-AIS estimates both lie above -86 with their
+intervals.  Runs take turns in the order given (``--runs today:16,fast:4,...``), on one machine, one run
+at a time.  Choose a recipe on Larochelle & Murray's train (50 000) against valid (10 000)
+(``--train-splits train --eval-split valid``), never on test; the comparison trains on all 60 000 MNIST
+training images (``--train-splits train,valid``, the default) and evaluates on test.
+
+    TORCHRBM_DATA=../shared/data python benchmarks/time_to_ll.py --runs today:16,fast:4 \\
+        [--chains 100 --betas 100000] [--out benchmarks/results/time_to_ll]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import torchrbm as tr
+
+#: Training settings by name: ``tr.fit`` keyword arguments, with ``lr`` the starting learning rate and
+#: ``n_chains``/``k`` the persistent sampler's.
+SETTINGS: dict[str, dict] = {
+    "today": {"batch_size": 100, "lr": 0.01, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
+              "n_chains": 100, "k": 1},
+    "lr0.03": {"batch_size": 100, "lr": 0.03, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
+               "n_chains": 100, "k": 1},
+    "batch500": {"batch_size": 500, "lr": 0.05, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
+                 "n_chains": 100, "k": 1},
+    "batch250": {"batch_size": 250, "lr": 0.025, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
+                 "n_chains": 100, "k": 1},
+}
+
+
+def budget_rate(lr: float, seconds: float, start: float):
+    """``lr`` until half of ``seconds`` have passed since ``start``, then linearly down to 0 at ``seconds``."""
+    def rate(epoch: int) -> float:
+        fraction = (time.perf_counter() - start) / seconds
+        return lr if fraction < 0.5 else lr * max(0.0, 2 * (1 - fraction))
+    return rate
+
+
+def train(setting: dict, minutes: float, data: torch.Tensor, seed: int) -> tuple[tr.RBM, dict]:
+    """A 500-hidden-unit RBM trained with ``setting`` for ``minutes``; the model and what the run recorded."""
+    options = dict(setting)
+    sampler = tr.PCD(n_chains=options.pop("n_chains"), k=options.pop("k"))
+    generator = torch.Generator().manual_seed(seed)
+    rbm = tr.RBM(784, 500, data=data, generator=generator)
+    seconds = 60 * minutes
+    start = time.perf_counter()
+    curve = []
+
+    def stop_when_spent(model, record) -> bool:
+        elapsed = time.perf_counter() - start
+        curve.append({"epoch": record["epoch"], "seconds": elapsed, "lr": record["lr"],
+                      "recon_error": record["recon_error"]})
+        return elapsed >= seconds
+
+    lr = options.pop("lr")
+    history = tr.fit(rbm, data, sampler=sampler, epochs=100_000, lr=budget_rate(lr, seconds, start),
+                     generator=generator, callbacks=[stop_when_spent], progress=False, **options)
+    return rbm, {"epochs": len(history), "train_seconds": time.perf_counter() - start, "curve": curve}
+
+
+def evaluate(rbm: tr.RBM, rows: torch.Tensor, reference: torch.Tensor, chains: int, betas: int, seed: int) -> dict:
+    """Forward AIS and reverse AIS (from ``rows``) of the log-likelihood of ``rows``; whether both lie above
+    -86 with their ±3σ intervals."""
+    result = tr.evaluate(rbm, rows, ("ais", "rais"), reference=reference, n_chains=chains, n_betas=betas, seed=seed)
+    lows = [result[method]["log_likelihood_interval_3sigma"][0] for method in ("ais", "rais")]
+    return {method: {key: result[method][key] for key in ("log_likelihood", "log_likelihood_interval_3sigma",
+                                                            "seconds")}
+            for method in ("ais", "rais")} | {"reaches_-86": all(low > -86 for low in lows)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default="fast:4,today:16,fast:8,today:32,fast:16",
+                        help="setting:minutes, comma-separated, run in this order")
+    parser.add_argument("--train-splits", default="train,valid", help="comma-separated splits to train on")
+    parser.add_argument("--eval-split", default="test")
+    parser.add_argument("--chains", type=int, default=100)
+    parser.add_argument("--betas", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as set)")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--list", action="store_true", help="print the settings and stop")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "time_to_ll.json")
+    args = parser.parse_args()
+    if args.list:
+        for name, setting in SETTINGS.items():
+            print(f"{name}: {setting}")
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    runs = [(name, float(minutes)) for name, minutes in (entry.split(":") for entry in args.runs.split(","))]
+    unknown = [name for name, _ in runs if name not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown settings {unknown}; known: {', '.join(SETTINGS)}")
+    data = torch.cat([tr.datasets.binarized_mnist(split, data_dir=args.data_dir)
+                      for split in args.train_splits.split(",")])
+    held_out = tr.datasets.binarized_mnist(args.eval_split, data_dir=args.data_dir)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; train on {args.train_splits} "
+          f"({data.shape[0]} rows), evaluate on {args.eval_split}", flush=True)
+    results = {"args": {key: str(value) for key, value in vars(args).items()}, "runs": []}
+    for name, minutes in runs:
+        rbm, record = train(SETTINGS[name], minutes, data, args.seed)
+        record.update(setting=name, minutes=minutes, options=str(SETTINGS[name]))
+        record.update(evaluate(rbm, held_out, data, args.chains, args.betas, args.seed))
+        results["runs"].append(record)
+        print(f"{name} {minutes:g} min: {record['epochs']} epochs in {record['train_seconds'] / 60:.1f} min; "
+              f"{args.eval_split} LL AIS {record['ais']['log_likelihood']:.2f} "
+              f"{record['ais']['log_likelihood_interval_3sigma']}, reverse AIS {record['rais']['log_likelihood']:.2f} "
+              f"{record['rais']['log_likelihood_interval_3sigma']}; reaches -86: {record['reaches_-86']}", flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
