@@ -32,8 +32,9 @@ import torch
 
 import torchrbm as tr
 
-#: Training settings by name: ``tr.fit`` keyword arguments, with ``lr`` the starting learning rate and
-#: ``n_chains``/``k`` the persistent sampler's.
+#: Training settings by name: ``tr.fit`` keyword arguments, with ``lr`` the starting learning rate,
+#: ``n_chains``/``k`` the persistent sampler's and ``decay`` the share of the budget over which the learning
+#: rate falls to 0 (default one half).
 SETTINGS: dict[str, dict] = {
     "today": {"batch_size": 100, "lr": 0.01, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
               "n_chains": 100, "k": 1},
@@ -47,6 +48,10 @@ SETTINGS: dict[str, dict] = {
                  "n_chains": 100, "k": 1},
     "batch200_wd0": {"batch_size": 200, "lr": 0.02, "momentum": (0.5, 0.9), "weight_decay": 0.0, "centered": True,
                      "n_chains": 100, "k": 1},
+    "momentum0.9": {"batch_size": 100, "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4, "centered": True,
+                    "n_chains": 100, "k": 1},
+    "decay0.25": {"batch_size": 100, "lr": 0.01, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
+                  "n_chains": 100, "k": 1, "decay": 0.25},
     "batch500": {"batch_size": 500, "lr": 0.05, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
                  "n_chains": 100, "k": 1},
     "batch250": {"batch_size": 250, "lr": 0.025, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
@@ -54,11 +59,12 @@ SETTINGS: dict[str, dict] = {
 }
 
 
-def budget_rate(lr: float, seconds: float, start: float):
-    """``lr`` until half of ``seconds`` have passed since ``start``, then linearly down to 0 at ``seconds``."""
+def budget_rate(lr: float, seconds: float, start: float, decay: float = 0.5):
+    """``lr`` until ``1 - decay`` of ``seconds`` have passed since ``start``, then linearly down to 0 at
+    ``seconds``."""
     def rate(epoch: int) -> float:
-        fraction = (time.perf_counter() - start) / seconds
-        return lr if fraction < 0.5 else lr * max(0.0, 2 * (1 - fraction))
+        left = 1 - (time.perf_counter() - start) / seconds
+        return lr if left > decay else lr * max(0.0, left / decay)
     return rate
 
 
@@ -78,8 +84,8 @@ def train(setting: dict, minutes: float, data: torch.Tensor, seed: int) -> tuple
                       "recon_error": record["recon_error"]})
         return elapsed >= seconds
 
-    lr = options.pop("lr")
-    history = tr.fit(rbm, data, sampler=sampler, epochs=100_000, lr=budget_rate(lr, seconds, start),
+    lr, decay = options.pop("lr"), options.pop("decay", 0.5)
+    history = tr.fit(rbm, data, sampler=sampler, epochs=100_000, lr=budget_rate(lr, seconds, start, decay),
                      generator=generator, callbacks=[stop_when_spent], progress=False, **options)
     return rbm, {"epochs": len(history), "train_seconds": time.perf_counter() - start, "curve": curve}
 
