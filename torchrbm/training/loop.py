@@ -120,10 +120,7 @@ def _train_batches(state: TrainingState, epoch: int, show: bool) -> Exception | 
             if state.world_size > 1:
                 distributed.all_reduce_gradients(state.params, 0 if batch is None else batch.shape[0],
                                                  contribute=failure is None)
-            if settings.clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(state.params, settings.clip_grad_norm)
-            state.opt.step()
-            model.constrain_()
+            _update(state)
         if failure is None and unread:  # the batches failed after the last one was due
             failure = unread[0]
     return failure
@@ -136,14 +133,20 @@ def _take_lean_steps(state: TrainingState, batches) -> None:
     model, settings = state.model, state.settings
     take_step = LeanStep(model, settings.sampler, state.generator, state.named, state.weight_names,
                          settings.weight_decay, **_penalties(state))
-    device, dtype, clip = model.device, model.dtype, settings.clip_grad_norm
+    device, dtype = model.device, model.dtype
     for batch in batches:
         take_step(batch.to(device=device, dtype=dtype, non_blocking=True))
-        if clip is not None:
-            torch.nn.utils.clip_grad_norm_(state.params, clip)
-        state.opt.step()
-        if state.constrains:
-            model.constrain_()
+        _update(state)
+
+
+def _update(state: TrainingState) -> None:
+    """The optimizer's step on the gradients set (clipped first if the run says so), then the model's
+    constraints where it has any."""
+    if state.settings.clip_grad_norm is not None:
+        torch.nn.utils.clip_grad_norm_(state.params, state.settings.clip_grad_norm)
+    state.opt.step()
+    if state.constrains:
+        state.model.constrain_()
 
 
 def _penalties(state: TrainingState) -> dict[str, Any]:
