@@ -86,7 +86,7 @@ class Potts(Units):
         ``other`` is made (that copy and an ``index_add_`` into it took twice as long)."""
         codes = x.reshape(-1, self.n_units).long()
         by_state = torch.sort(codes.T, dim=1).indices.reshape(-1)  # position-major; within a position, by state
-        counts = torch.bincount(self._flat_codes(codes).reshape(-1), minlength=self.n_units * self.q)
+        counts = self._state_counts(codes).reshape(-1)
         summed = F.embedding_bag(by_state, other, counts.cumsum(0) - counts, mode="sum")
         return summed.reshape(self.n_units, self.q, -1)
 
