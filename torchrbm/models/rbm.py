@@ -88,11 +88,9 @@ class RBM(BipartiteRBM):
     def interaction_grads(self, v: Tensor, h_mean: Tensor, coefficients: Tensor) -> dict[str, Tensor]:
         """``dF/dW = -sum_n c_n s(v_n) E[h|v_n]^T``, ``dF/da = -sum_n c_n s(v_n)``, ``dF/db = -sum_n c_n E[h|v_n]``."""
         negative_weighted_h = h_mean * coefficients.neg()[:, None]  # the sign folded into the small factor
-        return {
-            "W": self.visible.weighted_outer(v, negative_weighted_h, self._matmul_weights().dtype),
-            "a": self.visible.self_energy_bias_grad(v, coefficients),
-            "b": negative_weighted_h.sum(0),
-        }
+        grad_w, grad_a = self.visible.outer_and_bias_grad(v, negative_weighted_h, coefficients,
+                                                          self._matmul_weights().dtype)
+        return {"W": grad_w, "a": grad_a, "b": negative_weighted_h.sum(0)}
 
     @torch.no_grad()
     def center_grad(self, grads: dict[str, Tensor], visible_offset: Tensor, hidden_offset: Tensor) -> None:

@@ -117,12 +117,18 @@ class LeanStep:
                 if step < sampler.k - 1:
                     h = hidden.sample(self.hidden_input(chains), generator)
         else:  # PCD-k: from the persistent chains
-            h_data = hidden.mean(self.hidden_input(v))
             chains = sampler.chains
             if chains is None or chains is not self._own_chains:
                 chains = sampler._current_chains(self.model, sampler.n_chains, generator)
-            for _ in range(sampler.k):
-                chains = self.visible_draw(hidden.sample(self.hidden_input(chains), generator))
+            if self.visible.dense:
+                h_data, pre = hidden.mean(self.hidden_input(v)), self.hidden_input(chains)
+            else:  # one gathered product for the batch and the chains: fewer calls
+                pre = self.hidden_input(torch.cat([v, chains]))
+                h_data, pre = hidden.mean(pre[:v.shape[0]]), pre[v.shape[0]:]
+            for step in range(sampler.k):
+                chains = self.visible_draw(hidden.sample(pre, generator))
+                if step < sampler.k - 1:
+                    pre = self.hidden_input(chains)
             sampler.chains = self._own_chains = chains
         h_model = hidden.mean(self.hidden_input(chains))
         if self.unstacked:

@@ -158,6 +158,13 @@ class Units(nn.Module, abc.ABC):
         s = self.statistic(x)
         return -(s.sum(0) if coefficients is None else coefficients @ s)
 
+    def outer_and_bias_grad(self, x: Tensor, other: Tensor, coefficients: Tensor,
+                            dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
+        """``(weighted_outer(x, other, dtype), self_energy_bias_grad(x, coefficients))``, the two statistics of
+        a contrastive gradient, in one call: unit types whose two share work (Potts units: one sort of the
+        codes) do it once."""
+        return self.weighted_outer(x, other, dtype), self.self_energy_bias_grad(x, coefficients)
+
     def free_energy_grads(self, x: Tensor, bias: Tensor, field, coefficients: Tensor) -> dict[str, Tensor]:
         """Gradients of ``sum_n w_n F(x_n)`` with respect to this unit type's own parameters.
 

@@ -52,7 +52,7 @@ class Potts(Units):
 
     def statistic(self, x: Tensor) -> Tensor:
         """The one-hot form of the codes, ``(..., L, q)``."""
-        return F.one_hot(x.long(), self.q).to(x.dtype if x.is_floating_point() else torch.get_default_dtype())
+        return F.one_hot(x.long(), self.q).to(self._float_dtype(x))
 
     def times_weights(self, x: Tensor, weights: Tensor, bias: Tensor | None = None) -> Tensor:
         """``bias + sum_i W[i, x_i]``: one gathered row of the weights per position, ``(..., m)``."""
@@ -79,20 +79,39 @@ class Potts(Units):
 
     def weighted_outer(self, x: Tensor, other: Tensor, dtype: torch.dtype | None = None) -> Tensor:
         """``sum_n onehot(x_n) other_n^T``, ``(L, q, m)``: entry ``(i, a)`` is the sum of the rows of ``other``
-        whose example has ``x_i = a``.
+        whose example has ``x_i = a`` (the bag ``(i, a)`` of :meth:`_bags`)."""
+        return self._bag_sums(self._bags(x), other).reshape(self.n_units, self.q, -1)
 
-        Each ``(i, a)`` is one bag of an embedding bag over the rows of ``other``: the examples are sorted
-        by their state at each position, so that each bag's rows lie together, and no ``(n * L, m)`` copy of
-        ``other`` is made (that copy and an ``index_add_`` into it took twice as long)."""
+    def outer_and_bias_grad(self, x: Tensor, other: Tensor, coefficients: Tensor,
+                            dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
+        """:meth:`weighted_outer` and :meth:`self_energy_bias_grad` from one sort of the codes: the bias
+        gradient ``-sum_n c_n onehot(x_n)`` sums the bags' coefficients."""
+        bags = self._bags(x)
+        counts = self._bag_sums(bags, coefficients.to(self._float_dtype(x))[:, None])
+        return self._bag_sums(bags, other).reshape(self.n_units, self.q, -1), counts.reshape(self.field_shape).neg_()
+
+    def _bags(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The examples of ``x`` as ``L * q`` bags, bag ``(i, a)`` holding those with ``x_i = a``: the example
+        indices sorted by state at each position (position-major) and where each bag starts."""
         codes = x.reshape(-1, self.n_units).long()
-        by_state = torch.sort(codes.T, dim=1).indices.reshape(-1)  # position-major; within a position, by state
+        by_state = torch.sort(codes.T, dim=1).indices.reshape(-1)
         counts = self._state_counts(codes).reshape(-1)
-        summed = F.embedding_bag(by_state, other, counts.cumsum(0) - counts, mode="sum")
-        return summed.reshape(self.n_units, self.q, -1)
+        return by_state, counts.cumsum(0) - counts
+
+    @staticmethod
+    def _bag_sums(bags: tuple[Tensor, Tensor], rows: Tensor) -> Tensor:
+        """``(L * q, m)``: the sum of the ``rows`` of each bag.  An embedding bag over the sorted examples: no
+        ``(n * L, m)`` copy of ``rows`` is made (that copy and an ``index_add_`` into it took twice as long)."""
+        by_state, starts = bags
+        return F.embedding_bag(by_state, rows, starts, mode="sum")
+
+    @staticmethod
+    def _float_dtype(x: Tensor) -> torch.dtype:
+        return x.dtype if x.is_floating_point() else torch.get_default_dtype()
 
     def self_energy_bias_grad(self, x: Tensor, coefficients: Tensor | None = None) -> Tensor:
         """``-sum_n c_n onehot(x_n)``, shape ``(L, q)``: minus the weighted count of each state at each position."""
-        dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
+        dtype = self._float_dtype(x)
         return self._state_counts(x, None if coefficients is None else coefficients.to(dtype)).to(dtype).neg_()
 
     def _state_counts(self, x: Tensor, coefficients: Tensor | None = None) -> Tensor:
@@ -104,8 +123,10 @@ class Potts(Units):
     def squared_error(self, x: Tensor, mean: Tensor) -> Tensor:
         """``sum_i sum_a (onehot(x_i)_a - p_{i, a})^2 = sum_i (1 - 2 p_{i, x_i} + sum_a p_{i, a}^2)`` per
         example (no one-hot rows)."""
-        observed = mean.gather(-1, x.long()[..., None]).squeeze(-1)
-        return (1 - 2 * observed + mean.square().sum(-1)).sum(-1)
+        states, _ = _states_major(mean)  # reductions over the states along all rows at once
+        codes = x.reshape(-1, self.n_units).long().T[:, None]
+        per_position = states.square().sum(1).sub_(states.gather(1, codes).squeeze(1), alpha=2).add_(1)
+        return per_position.sum(0).reshape(x.shape[:-1])
 
     def data_mean(self, x: Tensor) -> Tensor:
         """The frequency of each state at each position, ``(L, q)`` in float64."""
