@@ -327,3 +327,10 @@ def test_training_keeps_drelu_units_at_unit_variance_on_the_data_without_changin
            seed=0)  # rescaled when training ends, on the monitored rows (all 64)
     torch.testing.assert_close(rbm.hidden.unit_scale(rbm.hidden_preactivation(codes), weights),
                                torch.ones(3, dtype=torch.float64), rtol=1e-10, atol=0)
+
+
+def test_exp_square_times_erfc_is_erfcx_to_a_few_ulps():
+    z = torch.linspace(0, 6 / math.sqrt(2), 20001, dtype=torch.float64)
+    ours = drelu._exp_square(z) * torch.special.erfc(z)
+    relative = ((ours - torch.special.erfcx(z)) / torch.special.erfcx(z)).abs().max().item()
+    assert relative < 8 * torch.finfo(torch.float64).eps

@@ -39,6 +39,18 @@ def _laplace_fraction(y: Tensor) -> tuple[Tensor, Tensor]:
     return 1 / (y + c), c
 
 
+def _exp_square(z: Tensor) -> Tensor:
+    """``exp(z^2)``, with ``z^2`` split into its float64 value and rounding error (Dekker's product), so
+    that ``exp`` does not turn that rounding into ``z^2`` ulps: times ``erfc(z)`` it gives ``erfcx(z)`` to
+    a few ulps, and ``erfc`` is vectorised where PyTorch's ``erfcx`` is not."""
+    square = z * z
+    split = z * 134217729.0  # 2^27 + 1: z = high + low, each with half of the bits, so high^2 etc. are exact
+    high = split - (split - z)
+    low = z - high
+    error = (high * high - square) + 2 * high * low + low * low  # z^2 - square, exactly
+    return torch.exp(square) * (1 + error)
+
+
 def _half_gaussian(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``(g, m, v)`` for ``t >= 0`` with density proportional to ``exp(-t^2 / 2 + x t)``:
 
@@ -54,9 +66,12 @@ def _half_gaussian(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """
     half_square = 0.5 * x.square()
     negative = x < 0
-    scaled = torch.special.erfcx(torch.where(negative, -x, x) / math.sqrt(2))  # not abs(): its gradient at 0 is 0
+    # |x| / sqrt(2), not abs(): its gradient at 0 is 0; clamped where the tail's values replace these
+    root = torch.where(negative, -x.clamp(min=-_TAIL), x) / math.sqrt(2)
+    upper = torch.special.erfc(root)  # 2 Phi(-|x|)
+    scaled = torch.where(negative, _exp_square(root.clamp(max=_TAIL / math.sqrt(2))) * upper, 1.0)  # erfcx(root)
     g = torch.where(negative, torch.log(scaled) + _LOG_SQRT_HALF_PI,
-                    half_square + _LOG_SQRT_2PI + torch.log1p(-0.5 * scaled * torch.exp(-half_square)))
+                    half_square + _LOG_SQRT_2PI + torch.log1p(-0.5 * upper))
     ratio = torch.exp(-g)
     m = x + ratio
     v = 1 - ratio * m
@@ -194,16 +209,17 @@ class DReLU(Units):
             self.theta_minus.sub_(field.to(self.theta_minus.dtype))
 
     def _halves(self, pre: Tensor) -> _Halves:
+        """Both halves from one evaluation of :func:`_half_gaussian` on ``x_+`` and ``x_-`` stacked (half the
+        calls: for a batch of inputs their fixed cost is most of the time)."""
         u = pre.double()
-        scale_plus, scale_minus = self.gamma_plus.double().rsqrt(), self.gamma_minus.double().rsqrt()
-        x_plus = (u - self.theta_plus.double()) * scale_plus
-        x_minus = (self.theta_minus.double() - u) * scale_minus
-        g_plus, m_plus, v_plus = _half_gaussian(x_plus)
-        g_minus, m_minus, v_minus = _half_gaussian(x_minus)
-        return _Halves(x_plus, x_minus, scale_plus, scale_minus,
-                       g_plus + scale_plus.log(), g_minus + scale_minus.log(),
-                       m_plus * scale_plus, -m_minus * scale_minus,
-                       v_plus * scale_plus.square(), v_minus * scale_minus.square())
+        per_half = (2, *([1] * (u.dim() - 1)), -1)  # broadcasts against (2, *pre.shape)
+        scale = torch.stack([self.gamma_plus, self.gamma_minus]).double().rsqrt()
+        sign = torch.tensor([[1.0], [-1.0]], dtype=torch.float64, device=scale.device)  # x_- = -(I - theta_-) s_-
+        signed = (scale * sign).reshape(per_half)
+        theta = torch.stack([self.theta_plus, self.theta_minus]).double()
+        g, m, v = _half_gaussian(x := (u - theta.reshape(per_half)) * signed)
+        log, mean, var = g + scale.log().reshape(per_half), m * signed, v * scale.square().reshape(per_half)
+        return _Halves(x[0], x[1], scale[0], scale[1], log[0], log[1], mean[0], mean[1], var[0], var[1])
 
     def log_partition_terms(self, pre: Tensor) -> Tensor:
         """``log Z(I_j) = logaddexp(log Z_+, log Z_-)`` for each unit: the terms :meth:`log_partition` sums."""
