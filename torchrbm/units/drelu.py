@@ -34,9 +34,9 @@ def _laplace_fraction(y: Tensor) -> tuple[Tensor, Tensor]:
     evaluated from ``c_{_DEPTH + 1} = 0`` backwards (to float64 rounding for ``y >= _TAIL``).
     """
     c = torch.zeros_like(y)
-    for k in range(_DEPTH, 1, -1):
-        c = k / (y + c)
-    return 1 / (y + c), c
+    for k in torch.arange(_DEPTH, 1, -1, dtype=y.dtype, device=y.device).unbind():  # tensors: 2 calls a term, not 4
+        c = torch.div(k, y + c)
+    return torch.reciprocal(y + c), c
 
 
 def _exp_square(z: Tensor) -> Tensor:
