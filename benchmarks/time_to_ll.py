@@ -54,6 +54,10 @@ SETTINGS: dict[str, dict] = {
                   "n_chains": 100, "k": 1, "decay": 0.25},
     "batch500": {"batch_size": 500, "lr": 0.05, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
                  "n_chains": 100, "k": 1},
+    "decay1.0": {"batch_size": 100, "lr": 0.01, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
+                 "n_chains": 100, "k": 1, "decay": 1.0},
+    "lr0.02_decay1.0": {"batch_size": 100, "lr": 0.02, "momentum": (0.5, 0.9), "weight_decay": 1e-4,
+                        "centered": True, "n_chains": 100, "k": 1, "decay": 1.0},
     "batch250": {"batch_size": 250, "lr": 0.025, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
                  "n_chains": 100, "k": 1},
 }

@@ -80,6 +80,7 @@ class LeanStep:
         self.model, self.sampler, self.generator = model, sampler, generator
         self.visible, self.hidden = model.visible, model.hidden
         self.W, self.a, self.b = model.W.detach(), model.a.detach(), model.b.detach()  # no autograd bookkeeping
+        self.W_T = self.W.T
         self.penalties = (named, weight_names, weight_decay, l1_squared, l2_fields)
         self.weighted = weighted
         self.unstacked = model.visible.dense and not weighted and _inherited(model.visible, "self_energy_bias_grad")
@@ -93,7 +94,7 @@ class LeanStep:
 
     def visible_draw(self, h: Tensor) -> Tensor:
         s = self.hidden.statistic(h)
-        pre = torch.addmm(self.a, s, self.W.T) if self.visible.dense else self.visible.weights_times(s, self.W, self.a)
+        pre = torch.addmm(self.a, s, self.W_T) if self.visible.dense else self.visible.weights_times(s, self.W, self.a)
         return self.visible.sample(pre, self.generator)
 
     def ones(self, n: int) -> Tensor:
@@ -155,8 +156,9 @@ def _dense_grads(s_data: Tensor, h_data: Tensor, s_model: Tensor, h_model: Tenso
     """The gradient of ``W``, ``a`` and ``b`` from unstacked data and model statistics (the formulas above;
     the sums over rows as products with ``ones_n`` and ``ones_m``)."""
     n, m = s_data.shape[0], s_model.shape[0]
+    data_t, model_t = s_data.T, s_model.T
     return {
-        "W": torch.addmm(torch.mm(s_model.T, h_model), s_data.T, h_data, beta=1 / m, alpha=-1 / n),
-        "a": torch.addmv(torch.mv(s_model.T, ones_m), s_data.T, ones_n, beta=1 / m, alpha=-1 / n),
+        "W": torch.addmm(torch.mm(model_t, h_model), data_t, h_data, beta=1 / m, alpha=-1 / n),
+        "a": torch.addmv(torch.mv(model_t, ones_m), data_t, ones_n, beta=1 / m, alpha=-1 / n),
         "b": torch.addmv(torch.mv(h_model.T, ones_m), h_data.T, ones_n, beta=1 / m, alpha=-1 / n),
     }

@@ -135,7 +135,9 @@ def _take_lean_steps(state: TrainingState, batches) -> None:
                          settings.weight_decay, **_penalties(state))
     device, dtype = model.device, model.dtype
     for batch in batches:
-        take_step(batch.to(device=device, dtype=dtype, non_blocking=True))
+        if batch.dtype != dtype or batch.device != device:
+            batch = batch.to(device=device, dtype=dtype, non_blocking=True)
+        take_step(batch)
         _update(state)
 
 

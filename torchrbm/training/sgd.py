@@ -35,9 +35,11 @@ class SGDUpdate:
         self.param_groups = [{"params": self.params, "lr": lr, "momentum": momentum, **_GROUP_DEFAULTS}]
         self._velocity: list[Tensor] | None = None
 
-    @torch.no_grad()
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
+        if torch.is_grad_enabled():
+            with torch.no_grad():
+                return self.step()
         group = self.param_groups[0]
         lr, momentum = group["lr"], group["momentum"]
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
