@@ -141,7 +141,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5, help="later fits and fresh processes per library (digits)")
     parser.add_argument("--mnist-repeats", type=int, default=2,
                         help="the same on MNIST rows (scikit-learn's defaults take about 90 s a fit there)")
-    parser.add_argument("--seeds", type=int, default=5, help="pipeline accuracy over random_state 0..N-1")
+    parser.add_argument("--seeds", type=int, default=5,
+                        help="pipeline accuracy over random_state 0..N-1 (0: not measured)")
+    parser.add_argument("--datasets", nargs="+", default=["digits", "mnist10k"], choices=["digits", "mnist10k"])
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     print("\n".join(blas_description()), flush=True)
@@ -150,6 +152,8 @@ def main() -> int:
     report: dict = {"blas": blas_description(), "repeats": args.repeats, "mnist_repeats": args.mnist_repeats,
                     "results": {}}
     for name, x in data.items():
+        if name not in args.datasets:
+            continue
         repeats = args.repeats if name == "digits" else args.mnist_repeats
         data_file = Path(scratch.name) / f"{name}.npy"
         np.save(data_file, x)
@@ -177,7 +181,7 @@ def main() -> int:
             print(f"  later fits: scikit-learn / torchrbm {entry['later_fit_speedup']['median']:.2f} "
                   f"({entry['later_fit_speedup']['min']:.2f}-{entry['later_fit_speedup']['max']:.2f}); first fit "
                   f"torchrbm / scikit-learn {entry['first_fit_ratio']:.2f}", flush=True)
-    report["accuracy"] = accuracy(args.seeds)
+    report["accuracy"] = accuracy(args.seeds) if args.seeds else {}
     for library, entry in report["accuracy"].items():
         print(f"example pipeline accuracy, {library}: {entry['mean']:.4f} +- {entry['standard_error']:.4f}")
     if args.out:

@@ -80,7 +80,7 @@ class LeanStep:
         self.model, self.sampler, self.generator = model, sampler, generator
         self.visible, self.hidden = model.visible, model.hidden
         self.W, self.a, self.b = model.W.detach(), model.a.detach(), model.b.detach()  # no autograd bookkeeping
-        self.W_T = self.W.T
+        self.W_T = self.W.T if model.visible.dense else None
         self.penalties = (named, weight_names, weight_decay, l1_squared, l2_fields)
         self.weighted = weighted
         self.unstacked = model.visible.dense and not weighted and _inherited(model.visible, "self_energy_bias_grad")
