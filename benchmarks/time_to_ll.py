@@ -58,6 +58,10 @@ SETTINGS: dict[str, dict] = {
                  "n_chains": 100, "k": 1, "decay": 1.0},
     "lr0.02_decay1.0": {"batch_size": 100, "lr": 0.02, "momentum": (0.5, 0.9), "weight_decay": 1e-4,
                         "centered": True, "n_chains": 100, "k": 1, "decay": 1.0},
+    "adam1e-3": {"batch_size": 100, "lr": 1e-3, "optimizer": "adam", "momentum": 0.0, "weight_decay": 1e-4,
+                 "centered": True, "n_chains": 100, "k": 1},
+    "adam3e-4": {"batch_size": 100, "lr": 3e-4, "optimizer": "adam", "momentum": 0.0, "weight_decay": 1e-4,
+                 "centered": True, "n_chains": 100, "k": 1},
     "batch250": {"batch_size": 250, "lr": 0.025, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
                  "n_chains": 100, "k": 1},
 }
