@@ -62,6 +62,10 @@ SETTINGS: dict[str, dict] = {
                  "centered": True, "n_chains": 100, "k": 1},
     "adam3e-4": {"batch_size": 100, "lr": 3e-4, "optimizer": "adam", "momentum": 0.0, "weight_decay": 1e-4,
                  "centered": True, "n_chains": 100, "k": 1},
+    "batch50": {"batch_size": 50, "lr": 0.005, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
+                "n_chains": 100, "k": 1},
+    "batch50_chains50": {"batch_size": 50, "lr": 0.005, "momentum": (0.5, 0.9), "weight_decay": 1e-4,
+                         "centered": True, "n_chains": 50, "k": 1},
     "batch250": {"batch_size": 250, "lr": 0.025, "momentum": (0.5, 0.9), "weight_decay": 1e-4, "centered": True,
                  "n_chains": 100, "k": 1},
 }

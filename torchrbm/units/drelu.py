@@ -57,9 +57,10 @@ def _half_gaussian(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         g = log int_0^inf exp(-t^2 / 2 + x t) dt = x^2 / 2 + log Phi(x) + log sqrt(2 pi),
         m = E[t] = x + r,   v = Var[t] = 1 - r m,   where r = phi(x) / Phi(x) = exp(-g).
 
-    With ``e = erfcx(|x| / sqrt(2))`` (one evaluation for both signs), ``g = log(sqrt(pi / 2) e)`` for
-    ``x < 0`` (``x^2 / 2 + log Phi(x)`` without the cancelling terms) and ``g = x^2 / 2 + log sqrt(2 pi) +
-    log1p(-e exp(-x^2 / 2) / 2)`` for ``x >= 0`` (no overflow: ``x^2 / 2`` stays in the log domain).  Below
+    With ``u = erfc(|x| / sqrt(2)) = 2 Phi(-|x|)`` (one evaluation for both signs), ``g = x^2 / 2 +
+    log sqrt(2 pi) + log1p(-u / 2)`` for ``x >= 0`` (no overflow: ``x^2 / 2`` stays in the log domain) and
+    ``g = log(sqrt(pi / 2) e)`` for ``x < 0`` with ``e = erfcx(|x| / sqrt(2)) = exp(x^2 / 2) u`` (``x^2 / 2 +
+    log Phi(x)`` without the cancelling terms; :func:`_exp_square` keeps the product to a few ulps).  Below
     ``x = -6``, with ``y = -x``, ``Phi(-y) = phi(y) R(y)`` gives ``g = log R(y) = -log(y + c_1)``,
     ``m = c_1`` and ``v = (c_2 - c_1) / (y + c_2)``, free of the cancellation in ``x + r`` and ``1 - r m``.
     Differentiable (the tail values replace the others with ``index_put``, so no gradient is lost).
@@ -160,7 +161,7 @@ class DReLU(Units):
     ``log Z = logaddexp(log Z_+, log Z_-)`` and each half is a truncated normal with mean
     ``±m(x_±) / sqrt(gamma_±)`` and variance ``v(x_±) / gamma_±`` (``m``, ``v``: see
     :func:`_half_gaussian`).  Everything is computed in float64, whatever the dtype of ``I``, and is
-    stable for ``|x|`` up to ``1e5`` and beyond: ``g`` from ``log_ndtr`` for ``x >= 0`` (no overflow:
+    stable for ``|x|`` up to ``1e5`` and beyond: ``g`` from ``erfc`` for ``x >= 0`` (no overflow:
     ``x^2 / 2`` is added in the log domain), from ``erfcx`` for ``-6 <= x < 0`` and from Laplace's
     continued fraction for Mills' ratio below, where ``x^2 / 2 + log Phi(x)``, the mean ``x + phi / Phi``
     and the variance would cancel.  ``d log Z / dI = E[h | I]``, ``d^2 log Z / dI^2 = Var[h | I]``,
