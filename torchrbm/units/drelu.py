@@ -215,8 +215,7 @@ class DReLU(Units):
         u = pre.double()
         per_half = (2, *([1] * (u.dim() - 1)), -1)  # broadcasts against (2, *pre.shape)
         scale = torch.stack([self.gamma_plus, self.gamma_minus]).double().rsqrt()
-        sign = torch.tensor([[1.0], [-1.0]], dtype=torch.float64, device=scale.device)  # x_- = -(I - theta_-) s_-
-        signed = (scale * sign).reshape(per_half)
+        signed = torch.stack([scale[0], -scale[1]]).reshape(per_half)  # x_- = -(I - theta_-) s_-
         theta = torch.stack([self.theta_plus, self.theta_minus]).double()
         g, m, v = _half_gaussian(x := (u - theta.reshape(per_half)) * signed)
         log, mean, var = g + scale.log().reshape(per_half), m * signed, v * scale.square().reshape(per_half)
