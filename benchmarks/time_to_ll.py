@@ -54,6 +54,7 @@ SETTINGS: dict[str, dict] = {
     "batch50": {**_TODAY, "batch_size": 50, "lr": 0.005},
     "batch50_chains50": {**_TODAY, "batch_size": 50, "lr": 0.005, "n_chains": 50},
     "batch250": {**_TODAY, "batch_size": 250, "lr": 0.025},
+    "batch20": {**_TODAY, "batch_size": 20, "lr": 0.002},
 }
 
 

@@ -181,17 +181,57 @@ def test_drop_in_has_scikit_learns_name_defaults_and_feature_names(digits):
     np.testing.assert_allclose(fitted.intercept_visible_, 0, atol=1e-6)
 
 
-def test_h_samples_are_hidden_states_of_the_persistent_chains(digits):
+@pytest.mark.parametrize("sampler", ["pcd", "pt"])
+def test_h_samples_are_hidden_states_of_the_persistent_chains(digits, sampler):
     x, _ = digits
-    est = RBM(n_components=6, batch_size=20, n_iter=2, random_state=0).fit(x)
+    est = RBM(n_components=6, batch_size=20, n_iter=2, random_state=0, sampler=sampler).fit(x)
     state = est.generator_.get_state()
     first, again = est.h_samples_, est.h_samples_
     assert first.shape == (20, 6) and set(np.unique(first)) <= {0.0, 1.0}
-    np.testing.assert_array_equal(first, again)  # reading draws from a copy of the generator
-    mean = est.rbm_.prob_h(est.sampler_.chains).detach().numpy()
+    np.testing.assert_array_equal(first, again)  # the kept states ("pcd"), or drawn from a copy of the generator
+    if sampler == "pcd":
+        np.testing.assert_array_equal(first, est.sampler_.hidden.numpy())
+    mean = est.rbm_.prob_h(est.sampler_.chains[:20]).detach().numpy()
     assert abs(first.mean() - mean.mean()) < 0.2  # 120 draws: standard error at most 0.046
     assert torch.equal(est.generator_.get_state(), state)
     assert not hasattr(RBM(n_components=6, n_iter=1, sampler="cd", random_state=0).fit(x), "h_samples_")
+
+
+def test_an_update_is_scikit_learns_for_the_same_uniforms():
+    """The drop-in runs ``BernoulliRBM``'s algorithm (persistent chains that keep their hidden states): from
+    the same parameters and chains, with scikit-learn's uniforms drawn from torch's generator in the order
+    scikit-learn draws them, three updates give the same parameters (to float32 rounding) and the same
+    hidden states."""
+    from torchrbm.training.lean import lean_step
+
+    x = load_digits().data[:130] / 16
+    est = DropIn(n_components=16, learning_rate=0.1, n_iter=1, random_state=0).fit(x[:100])
+    assert est.sampler_.keep_hidden
+    theirs = BernoulliRBM(n_components=16, learning_rate=0.1, batch_size=10)
+    theirs.components_, theirs.intercept_hidden_ = est.components_.astype(np.float64), est.intercept_hidden_ * 1.0
+    theirs.intercept_visible_, theirs.h_samples_ = est.intercept_visible_ * 1.0, est.h_samples_ * 1.0
+    generator = torch.Generator().manual_seed(5)
+    copy = torch.Generator().manual_seed(5)
+
+    class Uniforms:  # scikit-learn's draws: the visible states' uniforms, then the hidden states'
+        @staticmethod
+        def uniform(size):
+            return torch.rand(size, generator=copy).double().numpy()
+
+    rbm = est.rbm_
+    for start in (100, 110, 120):
+        batch = x[start: start + 10]
+        theirs._fit(batch, Uniforms())
+        lean_step(rbm, torch.as_tensor(batch, dtype=torch.float32), est.sampler_, generator,
+                  list(rbm.named_parameters()), {"W"}, 0.0)
+        with torch.no_grad():
+            for param in rbm.parameters():
+                param -= 0.1 * param.grad
+        np.testing.assert_array_equal(est.h_samples_, theirs.h_samples_)
+        np.testing.assert_allclose(est.components_, theirs.components_, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(est.intercept_hidden_, theirs.intercept_hidden_, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(est.intercept_visible_, theirs.intercept_visible_, rtol=0, atol=1e-5)
+    assert 0.2 < theirs.h_samples_.mean() < 0.8
 
 
 def test_verbose_prints_scikit_learns_line_each_pass_and_changes_nothing(digits, capsys):

@@ -61,8 +61,9 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Seed (``int``), ``numpy.random.RandomState`` or ``None``; an ``int`` makes
         ``fit`` reproducible.
     sampler:
-        ``"pcd"`` (persistent chains, one per example of a mini-batch, as
-        ``BernoulliRBM`` does), ``"cd"`` or ``"pt"``.
+        ``"pcd"`` (persistent chains, one per example of a mini-batch, that keep
+        their hidden states between updates: ``BernoulliRBM``'s algorithm,
+        :class:`torchrbm.PCD` with ``keep_hidden=True``), ``"cd"`` or ``"pt"``.
     k:
         Gibbs steps per update.
     momentum, weight_decay:
@@ -140,13 +141,14 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.generator_ = torch.Generator(device=self.device).manual_seed(seed)
         self.rbm_ = _TorchRBM(X.shape[1], self.n_components, data=X if self.visible_bias_init == "data" else None,
                               generator=self.generator_, device=self.device)
-        self.sampler_ = get_sampler(self.sampler, k=self.k, n_chains=min(self.batch_size, X.shape[0]))
+        self.sampler_ = get_sampler(self.sampler, k=self.k, n_chains=min(self.batch_size, X.shape[0]),
+                                    keep_hidden=True)
         return X
 
     def _train(self, X: torch.Tensor, n_iter: int, *, report: bool) -> RBM:
         _fit(self.rbm_, X, sampler=self.sampler_, epochs=n_iter, batch_size=self.batch_size,
              lr=self.learning_rate, momentum=self.momentum, weight_decay=self.weight_decay,
-             generator=self.generator_, monitor_size=min(1000, X.shape[0]),
+             generator=self.generator_, monitor_size=min(1000, X.shape[0]), monitor=report,
              callbacks=[self._verbose_line(X)] if report else ())
         return self
 
@@ -210,12 +212,11 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     @property
     def h_samples_(self) -> np.ndarray:
-        """Hidden states ``h ~ p(h | v)`` of the persistent chains (``(n_chains, n_components)``;
-        for ``"pt"`` the chains at temperature 1), as ``BernoulliRBM`` keeps them.
-
-        Drawn from a copy of the estimator's generator: reading it changes nothing
-        and gives the same states until that generator is used again (``fit``,
-        ``partial_fit``, ``gibbs``, the stochastic scores).  Only persistent
+        """Hidden states of the persistent chains (``(n_chains, n_components)``), as ``BernoulliRBM``
+        keeps them: with ``"pcd"`` the states the chains keep between updates (drawn at the end of the
+        last update, before its parameter change); with ``"pt"``, ``h ~ p(h | v)`` of the chains at
+        temperature 1, drawn from a copy of the estimator's generator (reading it changes nothing
+        and gives the same states until that generator is used again).  Only persistent
         samplers have chains; with ``sampler="cd"`` the attribute does not exist.
         """
         check_is_fitted(self)
@@ -225,6 +226,9 @@ class RBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         chains = self.sampler_.chains
         if chains is None:
             raise AttributeError("h_samples_: the persistent chains start at the first update, and there was none")
+        kept = getattr(self.sampler_, "hidden", None)
+        if kept is not None:
+            return kept[: self.sampler_.n_chains].cpu().numpy()
         generator = torch.Generator(device=self.generator_.device)
         generator.set_state(self.generator_.get_state())
         with torch.no_grad():

@@ -118,10 +118,37 @@ def test_log_likelihood_monitor_uses_ais_for_large_models():
     assert record["log_likelihood_train"] == pytest.approx(tr.log_likelihood(rbm, data, method="exact"), abs=0.1)
 
 
+def test_pcd_keeping_hidden_states_starts_from_them_and_keeps_them_through_a_checkpoint():
+    """``keep_hidden``: new chains start at ``p(v | h = 0)``; each update draws ``v~ ~ p(v | h)`` from the
+    kept states and keeps ``h ~ p(h | v~)``, and its negative phase is ``(v~, E[h | v~])``."""
+    rbm = tr.RBM(6, 4, weight_std=1.0, generator=torch.Generator().manual_seed(0))
+    sampler, data = tr.PCD(n_chains=5, keep_hidden=True), torch.zeros(3, 6)
+    first = sampler.negative_phase(rbm, data, None, torch.Generator().manual_seed(1))
+    start = rbm.sample_from_visible_biases(5, torch.Generator().manual_seed(1))
+    assert torch.equal(first.v, start) and torch.allclose(first.h, rbm.prob_h(start))
+    kept = sampler.hidden.clone()
+    assert kept.shape == (5, 4) and set(kept.unique().tolist()) <= {0.0, 1.0}
+    generator = torch.Generator().manual_seed(2)
+    second = sampler.negative_phase(rbm, data, None, generator)
+    assert torch.equal(second.v, rbm.sample_v(kept, torch.Generator().manual_seed(2)))
+    restored = tr.PCD(n_chains=5, keep_hidden=True)
+    restored.load_state_dict(sampler.state_dict())
+    assert torch.equal(restored.hidden, sampler.hidden) and torch.equal(restored.chains, sampler.chains)
+    assert torch.equal(restored.current_hidden(rbm), sampler.hidden)
+    assert tr.PCD(n_chains=6, keep_hidden=True).current_hidden(rbm) is None  # other chains: a fresh start
+    sampler.reset()
+    assert sampler.hidden is None and sampler.chains is None
+
+
 def test_samplers_rebuild_from_their_configuration_by_registered_name():
-    for sampler in (tr.CD(k=3), tr.PCD(n_chains=7, k=2), tr.PT(n_temps=4, n_chains=5, k=1), tr.Exact()):
+    for sampler in (tr.CD(k=3), tr.PCD(n_chains=7, k=2), tr.PCD(n_chains=7, keep_hidden=True),
+                    tr.PT(n_temps=4, n_chains=5, k=1), tr.Exact()):
         again = tr.Sampler.from_config(sampler.config())
         assert type(again) is type(sampler) and again.config() == sampler.config()
+    assert tr.PCD(n_chains=7).config() == {"name": "pcd", "n_chains": 7, "k": 1}  # as runs recorded it before
+    assert repr(tr.PCD(n_chains=7, keep_hidden=True)) == "PCD(n_chains=7, k=1, keep_hidden=True)"
+    with pytest.raises(TypeError, match="keep_hidden must be True or False; found 'yes'"):
+        tr.PCD(keep_hidden="yes")
 
     class Twice(tr.CD):
         name = "twice-cd"

@@ -23,8 +23,8 @@ def _run(sampler, checkpoint=None, resume=False, stop_after=None, **extra):
     return rbm, history
 
 
-@pytest.mark.parametrize("make_sampler", [lambda: tr.PCD(n_chains=20), lambda: tr.PT(n_temps=3, n_chains=10),
-                                          lambda: tr.CD(k=2)])
+@pytest.mark.parametrize("make_sampler", [lambda: tr.PCD(n_chains=20), lambda: tr.PCD(n_chains=20, keep_hidden=True),
+                                          lambda: tr.PT(n_temps=3, n_chains=10), lambda: tr.CD(k=2)])
 @pytest.mark.parametrize("centered", [False, True])
 def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, make_sampler, centered):
     straight, straight_history = _run(make_sampler(), centered=centered)

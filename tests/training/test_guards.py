@@ -84,3 +84,30 @@ def test_train_reports_divergence_as_an_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "torchrbm train: error: training diverged in epoch 0" in err and "lr = 1e+09" in err
     assert not (run / "model.safetensors").exists()
+
+
+def test_without_per_epoch_measures_the_same_model_is_trained_and_the_guard_checks_the_parameters():
+    """``monitor=False``: the records hold no measures, the parameters are bit for bit those of a monitored
+    run, a blow-up is still caught, and settings that read the measures are refused."""
+    histories, models = {}, {}
+    for monitor in (True, False):
+        models[monitor] = _rbm()
+        histories[monitor] = tr.fit(models[monitor], DATA, sampler=tr.PCD(n_chains=8), epochs=3, batch_size=8,
+                                    seed=0, validation_data=DATA, monitor=monitor)
+    for name, param in models[True].named_parameters():
+        assert torch.equal(dict(models[False].named_parameters())[name], param), name
+    assert histories[False]["recon_error"] == [None] * 3 and histories[False]["free_energy_gap"] == [None] * 3
+    assert all(value > 0 for value in histories[True]["recon_error"])
+    assert histories[False]["lr"] == histories[True]["lr"]
+    with pytest.raises(tr.DivergenceError, match=r"weights exploded|NaN or infinite"):
+        tr.fit(_rbm(), DATA, epochs=20, lr=lambda epoch: 10.0 ** epoch, momentum=0.9, batch_size=8, seed=0,
+               monitor=False)
+    with pytest.raises(ValueError, match="monitor=False measures nothing after each epoch, but log_likelihood_every"):
+        tr.fit(_rbm(), DATA, epochs=1, monitor=False, log_likelihood_every=1)
+    with pytest.raises(ValueError, match="but early_stopping reads"):
+        tr.fit(_rbm(), DATA, epochs=1, monitor=False, validation_data=DATA, early_stopping=tr.EarlyStopping())
+    with pytest.raises(ValueError, match="ReduceLROnPlateau follows recon_error_valid, which monitor=False"):
+        tr.fit(_rbm(), DATA, epochs=1, monitor=False, validation_data=DATA,
+               lr_scheduler=lambda opt: torch.optim.lr_scheduler.ReduceLROnPlateau(opt))
+    with pytest.raises(TypeError, match="monitor must be True or False; found 0"):
+        tr.fit(_rbm(), DATA, epochs=1, monitor=0)

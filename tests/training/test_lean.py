@@ -20,7 +20,9 @@ def _rbm(visible="bernoulli", seed=1):
     return tr.RBM(12, 7, visible=visible, weight_std=0.3, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("sampler", [tr.CD(k=1), tr.CD(k=3), tr.PCD(n_chains=6, k=2)], ids=str)
+@pytest.mark.parametrize("sampler", [tr.CD(k=1), tr.CD(k=3), tr.PCD(n_chains=6, k=2),
+                                     tr.PCD(n_chains=6, keep_hidden=True), tr.PCD(n_chains=6, k=2, keep_hidden=True)],
+                         ids=str)
 @pytest.mark.parametrize("visible", ["bernoulli", "spin"])
 def test_the_lean_gradient_is_the_general_one(sampler, visible):
     data = _data()
@@ -41,6 +43,9 @@ def test_the_lean_gradient_is_the_general_one(sampler, visible):
             assert lean.abs().max() > 1e-3
         if isinstance(sampler, tr.PCD):
             assert torch.equal(lean_sampler.chains, general_sampler.chains)
+            if sampler.keep_hidden:
+                assert torch.equal(lean_sampler.hidden, general_sampler.hidden)
+                assert lean_sampler.hidden.shape == (6, 7) and 0 < lean_sampler.hidden.mean() < 1
 
 
 def _settings(**options):
@@ -122,8 +127,9 @@ def test_the_lean_gradient_of_potts_units_with_sample_weights_and_penalties_is_t
         assert torch.equal(samplers[0].chains, samplers[1].chains)
 
 
+@pytest.mark.parametrize("keep_hidden", [False, True])
 @pytest.mark.parametrize("visible", ["bernoulli", "potts"])
-def test_a_fit_with_lean_steps_follows_the_general_one(monkeypatch, visible):
+def test_a_fit_with_lean_steps_follows_the_general_one(monkeypatch, visible, keep_hidden):
     """The same random draws and the same gradient up to float rounding: after 20 updates (PCD and
     momentum) the parameters agree to 1e-5."""
     data, options = _data(200), {}
@@ -134,8 +140,8 @@ def test_a_fit_with_lean_steps_follows_the_general_one(monkeypatch, visible):
 
     def trained():
         rbm = _rbm(tr.units.Potts(3) if visible == "potts" else visible)
-        tr.fit(rbm, data, sampler=tr.PCD(n_chains=10), epochs=1, batch_size=10, lr=0.1, momentum=0.5,
-               weight_decay=1e-3, seed=3, **options)
+        tr.fit(rbm, data, sampler=tr.PCD(n_chains=10, keep_hidden=keep_hidden), epochs=1, batch_size=10, lr=0.1,
+               momentum=0.5, weight_decay=1e-3, seed=3, **options)
         return rbm
 
     lean = trained()

@@ -52,6 +52,7 @@ def fit(
     early_stopping: EarlyStopping | None = None,
     log_likelihood_every: int = 0,
     monitor_size: int = 1000,
+    monitor: bool = True,
     progress: bool = False,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
@@ -178,6 +179,15 @@ def fit(
     monitor_size:
         Number of training (and held-out) examples, fixed at the start, on which
         the per-epoch metrics are measured.
+    monitor:
+        Measure the monitored rows after each epoch (the reconstruction errors, the
+        free-energy gap, and the divergence guard's free-energy check).  ``False``
+        records only ``epoch``, ``lr``, ``momentum`` and ``time`` (the measures
+        ``None``) and the guard checks the parameters alone: for short fits of small
+        models, where the measures cost a noticeable share of the time
+        (``torchrbm.sklearn`` without ``verbose``).  The rows are drawn either way,
+        so the model does not depend on it.  Needs ``log_likelihood_every=0``, no
+        ``early_stopping`` and no ``ReduceLROnPlateau``.
     progress:
         Report progress on stderr (:mod:`torchrbm.progress`): on a terminal, tqdm
         bars for the epochs, with the latest reconstruction error, and for the
@@ -222,7 +232,7 @@ def fit(
         sparsity_target=sparsity_target, sparsity_cost=sparsity_cost, extra_loss=extra_loss, centered=centered,
         optimizer=optimizer, lr_scheduler=lr_scheduler, precision=precision, shuffle=shuffle, seed=seed,
         generator=generator, callbacks=callbacks, early_stopping=early_stopping,
-        log_likelihood_every=log_likelihood_every, monitor_size=monitor_size, progress=progress,
+        log_likelihood_every=log_likelihood_every, monitor_size=monitor_size, monitor=monitor, progress=progress,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, clip_grad_norm=clip_grad_norm,
         max_abs_weight=max_abs_weight)
     return run_training(model, data, settings, context=context, validation_data=validation_data,

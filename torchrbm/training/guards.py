@@ -43,7 +43,7 @@ class DivergenceGuard:
     def _snapshot(model: EnergyModel) -> dict[str, Tensor]:
         return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
-    def _problem(self, model: EnergyModel, mean_free_energy: float) -> str | None:
+    def _problem(self, model: EnergyModel, mean_free_energy: float | None) -> str | None:
         for name, param in model.named_parameters():
             if not bool(torch.isfinite(param).all()):
                 return f"parameter {name!r} became NaN or infinite"
@@ -54,6 +54,8 @@ class DivergenceGuard:
                     if largest > self.settings.max_abs_weight:
                         return (f"the weights exploded: max |{name}| = {largest:.3g} exceeds max_abs_weight = "
                                 f"{self.settings.max_abs_weight:g}")
+        if mean_free_energy is None:  # not measured (fit's monitor=False)
+            return None
         if not math.isfinite(mean_free_energy):
             return "the free energy of the training data became NaN or infinite"
         if abs(mean_free_energy) > MAX_FREE_ENERGY_PER_UNIT * model.n_visible:
@@ -75,9 +77,9 @@ class DivergenceGuard:
             causes.append("no gradient clipping (clip_grad_norm=...)")
         return "; ".join(causes)
 
-    def check(self, model: EnergyModel, epoch: int, mean_free_energy: float, lr: float) -> None:
+    def check(self, model: EnergyModel, epoch: int, mean_free_energy: float | None, lr: float) -> None:
         """Raise :class:`DivergenceError` (after restoring the last good parameters) if the run diverged
-        in ``epoch``, trained with learning rate ``lr``."""
+        in ``epoch``, trained with learning rate ``lr`` (``mean_free_energy``: ``None`` where not measured)."""
         problem = self._problem(model, mean_free_energy)
         if problem is None:
             self._last_good = self._snapshot(model)

@@ -84,7 +84,7 @@ class LeanStep:
         self.penalties = (named, weight_names, weight_decay, l1_squared, l2_fields)
         self.weighted = weighted
         self.unstacked = model.visible.dense and not weighted and _inherited(model.visible, "self_energy_bias_grad")
-        self._own_chains: Tensor | None = None  # the chains this step left in the sampler: checked already
+        self._own_chains: Tensor | None = None  # the chains (or kept hidden states) this step left in the sampler
         self._ones: dict[int, Tensor] = {}
 
     def hidden_input(self, x: Tensor) -> Tensor:
@@ -117,6 +117,16 @@ class LeanStep:
                 chains = self.visible_draw(h)
                 if step < sampler.k - 1:
                     h = hidden.sample(self.hidden_input(chains), generator)
+            h_model = hidden.mean(self.hidden_input(chains))
+        elif sampler.keep_hidden:  # PCD-k from the chains' kept hidden states
+            h_data = hidden.mean(self.hidden_input(v))
+            h = sampler.hidden if sampler.hidden is self._own_chains else sampler.current_hidden(self.model)
+            chains = self.model.sample_from_visible_biases(sampler.n_chains, generator) if h is None \
+                else self.visible_draw(h)
+            for _ in range(sampler.k - 1):
+                chains = self.visible_draw(hidden.sample(self.hidden_input(chains), generator))
+            h_model, sampler.hidden = hidden.mean_and_sample(self.hidden_input(chains), generator)
+            sampler.chains, self._own_chains = chains, sampler.hidden
         else:  # PCD-k: from the persistent chains
             chains = sampler.chains
             if chains is None or chains is not self._own_chains:
@@ -131,7 +141,7 @@ class LeanStep:
                 if step < sampler.k - 1:
                     pre = self.hidden_input(chains)
             sampler.chains = self._own_chains = chains
-        h_model = hidden.mean(self.hidden_input(chains))
+            h_model = hidden.mean(self.hidden_input(chains))
         if self.unstacked:
             statistic = self.visible.statistic
             grads = _dense_grads(statistic(v), h_data, statistic(chains), h_model, self.ones(v.shape[0]),

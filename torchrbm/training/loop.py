@@ -79,7 +79,8 @@ def _epoch(state: TrainingState, epoch: int, guard: DivergenceGuard, bar: Progre
     if failure is None:  # a failure is agreed on below, so that no process is left waiting for one that failed
         try:
             record = _record(state, epoch, guard, {"lr": lr, "momentum": momentum}, start)
-            bar.set_postfix(recon=f"{record['recon_error']:.4f}")
+            if record["recon_error"] is not None:
+                bar.set_postfix(recon=f"{record['recon_error']:.4f}")
             bar.update()
             stop = _after_epoch(state, record)
         except Exception as err:
@@ -188,25 +189,32 @@ def _step_or_failure(state: TrainingState, batch: Tensor) -> Exception | None:
 def _record(state: TrainingState, epoch: int, guard: DivergenceGuard, rates: dict[str, Any],
             start: float) -> dict[str, Any]:
     """Check the model for divergence and add ``epoch``'s record (with its ``lr`` and ``momentum``) to the
-    history; the free-energy gap is ``mean F(held-out) - mean F(training)`` on the monitored rows (each
-    mean weighted by the rows' sample weights, if any)."""
-    model, train, valid = state.model, state.monitor_train, state.monitor_valid
-    train_weight, valid_weight = state.monitor_train_weight, state.monitor_valid_weight
-    train_free_energy = mean_free_energy(*model_for_rows(model, train), name="train", sample_weight=train_weight)
+    history."""
+    model, measured = state.model, state.settings.monitor
+    train_free_energy = mean_free_energy(*model_for_rows(model, state.monitor_train), name="train",
+                                         sample_weight=state.monitor_train_weight) if measured else None
     guard.check(model, epoch, train_free_energy, rates["lr"])
-    record = {
-        "epoch": epoch,
-        "recon_error": reconstruction_error(*model_for_rows(model, train), sample_weight=train_weight),
-        "recon_error_valid": None if valid is None
-        else reconstruction_error(*model_for_rows(model, valid), sample_weight=valid_weight),
-        "free_energy_gap": None if valid is None
-        else mean_free_energy(*model_for_rows(model, valid), name="held_out", sample_weight=valid_weight)
-        - train_free_energy,
-        **rates,
-        "time": time.perf_counter() - start,
-    }
+    measures = _measures(state, train_free_energy) if measured else dict.fromkeys(_MEASURES)
+    record = {"epoch": epoch, **measures, **rates, "time": time.perf_counter() - start}
     state.history.append(record)
     return record
+
+
+_MEASURES = ("recon_error", "recon_error_valid", "free_energy_gap")
+
+
+def _measures(state: TrainingState, train_free_energy: float) -> dict[str, float | None]:
+    """The reconstruction errors of the monitored rows and the free-energy gap ``mean F(held-out) - mean
+    F(training)`` (each mean weighted by the rows' sample weights, if any; ``None`` without held-out rows)."""
+    model, train, valid = state.model, state.monitor_train, state.monitor_valid
+    train_weight, valid_weight = state.monitor_train_weight, state.monitor_valid_weight
+    measures = dict.fromkeys(_MEASURES)
+    measures["recon_error"] = reconstruction_error(*model_for_rows(model, train), sample_weight=train_weight)
+    if valid is not None:
+        measures["recon_error_valid"] = reconstruction_error(*model_for_rows(model, valid), sample_weight=valid_weight)
+        measures["free_energy_gap"] = mean_free_energy(*model_for_rows(model, valid), name="held_out",
+                                                       sample_weight=valid_weight) - train_free_energy
+    return measures
 
 
 def _after_epoch(state: TrainingState, record: dict[str, Any]) -> bool:

@@ -68,6 +68,16 @@ def _check_sampler(sampler) -> Sampler:
     return sampler
 
 
+def _check_monitor(monitor: bool, log_likelihood_every: int, early_stopping: EarlyStopping | None) -> None:
+    """``monitor`` is a bool, and without per-epoch measures nothing asks for them."""
+    if not isinstance(monitor, bool):
+        raise TypeError(f"monitor must be True or False; found {monitor!r}")
+    if not monitor and (log_likelihood_every or early_stopping is not None):
+        asking = "log_likelihood_every" if log_likelihood_every else "early_stopping"
+        raise ValueError(f"monitor=False measures nothing after each epoch, but {asking} reads those measures; "
+                         "leave monitor=True")
+
+
 def _check_max_abs_weight(max_abs_weight) -> None:
     valid = isinstance(max_abs_weight, numbers.Real) and not isinstance(max_abs_weight, bool)
     if max_abs_weight is not None and not (valid and max_abs_weight > 0):
@@ -104,6 +114,7 @@ class TrainingSettings:
     early_stopping: EarlyStopping | None = None
     log_likelihood_every: int = 0
     monitor_size: int = 1000
+    monitor: bool = True
     progress: bool = False
     checkpoint: str | os.PathLike | None = None
     checkpoint_every: int = 1
@@ -128,6 +139,7 @@ class TrainingSettings:
         if self.early_stopping is not None and not isinstance(self.early_stopping, EarlyStopping):
             found = type(self.early_stopping).__name__
             raise TypeError(f"early_stopping must be a torchrbm EarlyStopping; found {found}")
+        _check_monitor(self.monitor, self.log_likelihood_every, self.early_stopping)
         checked["checkpoint_every"] = check_positive_int(self.checkpoint_every, "checkpoint_every")
         _check_max_abs_weight(self.max_abs_weight)
         checked["callbacks"] = tuple(self.callbacks)

@@ -132,4 +132,7 @@ def _optimization(model: EnergyModel, settings: TrainingSettings,
     opt = make_optimizer(model, settings)
     scheduler = make_scheduler(settings, opt)
     check_given_optimizer(settings)
-    return opt, scheduler, plateau_key(scheduler, has_validation, settings.log_likelihood_every)
+    key = plateau_key(scheduler, has_validation, settings.log_likelihood_every)
+    if key is not None and not settings.monitor:
+        raise ValueError(f"ReduceLROnPlateau follows {key}, which monitor=False does not measure; leave monitor=True")
+    return opt, scheduler, key

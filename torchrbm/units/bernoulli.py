@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from .._utils.validation import holds_other_than_0_and_1
-from .base import Units, binary_states, check_range, softplus
+from .base import Units, binary_states, check_range, softplus, uniform_like
 
 
 class Bernoulli(Units):
@@ -35,8 +35,7 @@ class Bernoulli(Units):
     ) -> tuple[Tensor, Tensor]:
         mean = torch.sigmoid(pre)
         # Comparing with uniforms is several times faster than torch.bernoulli.
-        uniform = torch.rand(pre.shape, generator=generator, device=pre.device, dtype=pre.dtype)
-        return mean, uniform.lt_(mean.detach())  # in place: 1.0 where u < p, else 0.0
+        return mean, uniform_like(pre, generator).lt_(mean.detach())  # in place: 1.0 where u < p, else 0.0
 
     def log_partition(self, pre: Tensor) -> Tensor:
         return softplus(pre).sum(-1)

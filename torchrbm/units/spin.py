@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .base import Units, binary_states
+from .base import Units, binary_states, uniform_like
 
 
 class Spin(Units):
@@ -27,8 +27,7 @@ class Spin(Units):
         return nn.Tanh()
 
     def sample(self, pre: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        uniform = torch.rand(pre.shape, generator=generator, device=pre.device, dtype=pre.dtype)
-        return uniform.lt_(torch.sigmoid(2 * pre.detach())).mul_(2).sub_(1)
+        return uniform_like(pre, generator).lt_(torch.sigmoid(2 * pre.detach())).mul_(2).sub_(1)
 
     def log_partition(self, pre: Tensor) -> Tensor:
         # log(2 cosh u) = |u| + softplus(-2 |u|), stable for large |u|.
