@@ -55,6 +55,10 @@ SETTINGS: dict[str, dict] = {
     "batch50_chains50": {**_TODAY, "batch_size": 50, "lr": 0.005, "n_chains": 50},
     "batch250": {**_TODAY, "batch_size": 250, "lr": 0.025},
     "batch20": {**_TODAY, "batch_size": 20, "lr": 0.002},
+    "keep": {**_TODAY, "keep_hidden": True},
+    "batch50_keep": {**_TODAY, "batch_size": 50, "lr": 0.005, "keep_hidden": True},
+    "batch50_keep_bf16": {**_TODAY, "batch_size": 50, "lr": 0.005, "keep_hidden": True, "precision": "bf16-mixed"},
+    "batch50_keep_lr0.0075": {**_TODAY, "batch_size": 50, "lr": 0.0075, "keep_hidden": True},
 }
 
 
@@ -70,7 +74,8 @@ def budget_rate(lr: float, seconds: float, start: float, decay: float = 0.5):
 def train(setting: dict, minutes: float, data: torch.Tensor, seed: int) -> tuple[tr.RBM, dict]:
     """A 500-hidden-unit RBM trained with ``setting`` for ``minutes``; the model and what the run recorded."""
     options = dict(setting)
-    sampler = tr.PCD(n_chains=options.pop("n_chains"), k=options.pop("k"))
+    sampler = tr.PCD(n_chains=options.pop("n_chains"), k=options.pop("k"),
+                     keep_hidden=options.pop("keep_hidden", False))
     generator = torch.Generator().manual_seed(seed)
     rbm = tr.RBM(784, 500, data=data, generator=generator)
     seconds = 60 * minutes

@@ -340,3 +340,16 @@ def test_a_unit_type_defined_outside_torchrbm_trains_saves_and_loads(tmp_path):
 def test_a_second_unit_type_cannot_take_a_registered_name():
     with pytest.raises(ValueError, match="unit type name 'bernoulli' is taken by torchrbm.units.bernoulli.Bernoulli"):
         type("MyBernoulli", (units.Bernoulli,), {"name": "bernoulli"})
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_uniform_like_draws_what_torch_rand_draws(layout):
+    """The same uniforms as ``torch.rand(x.shape, ...)`` from the same generator state, in ``x``'s dtype and
+    shape and laid out contiguously whatever ``x``'s strides (so that a unit's draws do not depend on them)."""
+    from torchrbm.units.base import uniform_like
+
+    x = torch.zeros(7, 5, dtype=torch.float64)
+    x = x if layout == "contiguous" else torch.zeros(5, 7, dtype=torch.float64).T
+    drawn = uniform_like(x, torch.Generator().manual_seed(4))
+    expected = torch.rand(7, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    assert torch.equal(drawn, expected) and drawn.is_contiguous() and drawn.dtype == torch.float64
