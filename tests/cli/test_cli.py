@@ -101,6 +101,28 @@ def test_train_takes_the_ais_and_sampler_chains_by_their_names(tmp_path):
         assert (summary[method]["n_chains"], summary[method]["n_betas"]) == (20, 300)
 
 
+def test_train_keeps_the_chains_hidden_states_with_keep_hidden(tmp_path, capsys):
+    """``--keep-hidden``: pcd's chains keep their hidden states (recorded, and resumed with them); refused for
+    samplers without such states."""
+    run = tmp_path / "run"
+    arguments = ["train", "--data", "bas", "--hidden", "8", "--batch-size", "8", "--sampler", "pcd",
+                 "--n-chains", "8", "--keep-hidden", "--seed", "2", "--out", str(run), "--quiet"]
+    assert main([*arguments, "--epochs", "3"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["keep_hidden"] is True
+    resumed = main(["train", "--out", str(run), "--resume", "--epochs", "4", "--quiet"])
+    straight, plain = tmp_path / "straight", tmp_path / "plain"
+    assert resumed == 0 and main([*arguments[:-3], "--out", str(straight), "--quiet", "--epochs", "4"]) == 0
+    without = [argument for argument in arguments[:-3] if argument != "--keep-hidden"]
+    assert main([*without, "--out", str(plain), "--quiet", "--epochs", "4"]) == 0
+    model, again, other = (tr.load(path / "model.safetensors") for path in (run, straight, plain))
+    assert torch.equal(model.W, again.W) and not torch.equal(model.W, other.W)
+    capsys.readouterr()
+    assert main(["train", "--data", "bas", "--epochs", "1", "--sampler", "cd", "--keep-hidden", "--quiet",
+                 "--out", str(tmp_path / "cd")]) == 2
+    assert "--keep-hidden keeps the hidden states of pcd's chains; --sampler is cd" in capsys.readouterr().err
+
+
 def test_evaluate_json_and_sample(tmp_path, capsys):
     run = tmp_path / "run"
     main(["train", "--data", "bas", "--hidden", "8", "--epochs", "20", "--batch-size", "8", "--out", str(run),

@@ -48,6 +48,7 @@ class TrainOptions:
     k: int = DEFAULTS.k
     n_chains: int = DEFAULTS.n_chains
     n_temps: int = 10
+    keep_hidden: bool = False
     centered: bool = False
     ll_every: int = 0
     ais_chains: int = AIS_CHAINS

@@ -147,6 +147,9 @@ def _add_training_arguments(train: argparse.ArgumentParser) -> None:
                        help=f"the training sampler's chains: persistent chains for pcd, per temperature for pt "
                        f"(default: {T.n_chains})")
     train.add_argument("--n-temps", type=int, help=f"temperatures for pt (default: {T.n_temps})")
+    train.add_argument("--keep-hidden", action="store_true",
+                       help="pcd: the chains keep their hidden states between updates (scikit-learn's "
+                       "BernoulliRBM; one product of the chains with the weights fewer per update)")
     train.add_argument("--centered", action="store_true", help="centred gradients (Melchior et al. 2016)")
     train.add_argument("--ll-every", type=int, metavar="N",
                        help="every N epochs record the log-likelihood (exact or AIS, one log Z) of the monitored "

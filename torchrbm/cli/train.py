@@ -120,7 +120,10 @@ def _train(options: TrainOptions, write: bool, device: str | None) -> int:
         model = build_model(options, rows, visible, scaler, generator, device)
     else:
         model = initial_model(options, rows, visible)
-    sampler = get_sampler(options.sampler_name, k=options.k, n_chains=options.n_chains, n_temps=options.n_temps)
+    if options.keep_hidden and options.sampler_name != "pcd":
+        raise ValueError(f"--keep-hidden keeps the hidden states of pcd's chains; --sampler is {options.sampler_name}")
+    sampler = get_sampler(options.sampler_name, k=options.k, n_chains=options.n_chains, n_temps=options.n_temps,
+                          keep_hidden=options.keep_hidden)
     run = _Run(options, RunDirectory.at(options.out), rows, scaler, sampler, write)
     settings = _settings(options, sampler, generator, run.directory, progress=not options.quiet and write)
     config = _config(options, settings, model, rows)
