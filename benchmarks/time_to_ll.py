@@ -59,6 +59,7 @@ SETTINGS: dict[str, dict] = {
     "batch50_keep": {**_TODAY, "batch_size": 50, "lr": 0.005, "keep_hidden": True},
     "batch50_keep_bf16": {**_TODAY, "batch_size": 50, "lr": 0.005, "keep_hidden": True, "precision": "bf16-mixed"},
     "batch50_keep_lr0.0075": {**_TODAY, "batch_size": 50, "lr": 0.0075, "keep_hidden": True},
+    "recipe": {**_TODAY, "batch_size": 50, "lr": 0.005, "keep_hidden": True},  # torchrbm train --recipe
 }
 
 

@@ -123,6 +123,29 @@ def test_train_keeps_the_chains_hidden_states_with_keep_hidden(tmp_path, capsys)
     assert "--keep-hidden keeps the hidden states of pcd's chains; --sampler is cd" in capsys.readouterr().err
 
 
+def test_the_density_recipe_sets_its_options_under_those_given(tmp_path, capsys):
+    from torchrbm.cli.options import train_options
+
+    parser = build_parser()
+    options = train_options(parser.parse_args(["train", "--recipe", "density", "--epochs", "40"]))
+    assert (options.sampler, options.n_chains, options.k, options.keep_hidden, options.centered) == \
+        ("pcd", 100, 1, True, True)
+    assert (options.batch_size, options.lr, options.momentum, options.weight_decay) == (50, 0.005, (0.5, 0.9), 1e-4)
+    assert options.lr_decay_epochs == 20  # the second half of the epochs
+    given = train_options(parser.parse_args(["train", "--recipe", "density", "--lr", "0.01", "--batch-size", "20"]))
+    assert (given.lr, given.batch_size, given.keep_hidden, given.lr_decay_epochs) == (0.01, 20, True, 25)
+    run = tmp_path / "run"
+    assert main(["train", "--recipe", "density", "--data", "bas", "--hidden", "8", "--epochs", "2",
+                 "--out", str(run), "--quiet"]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["recipe"], config["batch_size"], config["keep_hidden"], config["centered"]) == \
+        ("density", 50, True, True)
+    capsys.readouterr()
+    assert main(["train", "--recipe", "density", "--visible", "potts", "--data", "bas", "--epochs", "1",
+                 "--out", str(tmp_path / "potts"), "--quiet"]) == 2
+    assert "--recipe density was chosen for --visible bernoulli units; --visible is potts" in capsys.readouterr().err
+
+
 def test_evaluate_json_and_sample(tmp_path, capsys):
     run = tmp_path / "run"
     main(["train", "--data", "bas", "--hidden", "8", "--epochs", "20", "--batch-size", "8", "--out", str(run),

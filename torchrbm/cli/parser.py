@@ -22,7 +22,7 @@ from ..training.defaults import DEFAULTS
 from ..training.precision import PRECISIONS
 from .data import WITH_TEST_SPLIT, holdout_defaults
 from .models import HIDDEN, MODEL_CLASSES, VISIBLE
-from .options import AIS_BETAS, AIS_CHAINS, unit_defaults_text
+from .options import AIS_BETAS, AIS_CHAINS, RECIPES, options_text, unit_defaults_text
 from .options import TrainOptions as T
 
 DESCRIPTION = "The ``torchrbm`` command: train, evaluate, sample from and inpaint with restricted Boltzmann machines."
@@ -141,6 +141,10 @@ def _add_model_arguments(train: argparse.ArgumentParser) -> None:
 
 def _add_training_arguments(train: argparse.ArgumentParser) -> None:
     """How ``train`` trains: the sampler, the updates, the guards and the monitoring."""
+    train.add_argument("--recipe", choices=sorted(RECIPES),
+                       help="a named set of training options, under those given: density (a high held-out "
+                       "log-likelihood of binary data soon, chosen on binarised MNIST) is "
+                       f"{options_text(RECIPES['density'])}")
     train.add_argument("--sampler", choices=["cd", "pcd", "pt"], help=f"default: {DEFAULTS.sampler}")
     train.add_argument("--k", type=int, help=f"Gibbs steps per update (default: {T.k})")
     train.add_argument("--sampler-chains", "--n-chains", dest="n_chains", type=int, metavar="N",

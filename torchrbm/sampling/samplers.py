@@ -166,6 +166,8 @@ class PCD(PersistentSampler):
 
     #: The chains' hidden states kept between updates (``keep_hidden``); ``None`` before the first.
     hidden: Tensor | None = None
+    #: Class defaults, so that samplers pickled before ``keep_hidden`` existed carry on as they were.
+    keep_hidden: bool = False
 
     def __init__(self, n_chains: int = 100, k: int = 1, keep_hidden: bool = False) -> None:
         self.n_chains = check_positive_int(n_chains, "n_chains")
