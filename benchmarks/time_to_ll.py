@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -94,7 +95,15 @@ def train(setting: dict, minutes: float, data: torch.Tensor, seed: int) -> tuple
     lr, decay = options.pop("lr"), options.pop("decay", 0.5)
     history = tr.fit(rbm, data, sampler=sampler, epochs=100_000, lr=budget_rate(lr, seconds, start, decay),
                      generator=generator, callbacks=[stop_when_spent], progress=False, **options)
-    return rbm, {"epochs": len(history), "train_seconds": time.perf_counter() - start, "curve": curve}
+    return rbm, {"epochs": len(history), "train_seconds": time.perf_counter() - start,
+                 "epoch_seconds": epoch_seconds(curve), "curve": curve}
+
+
+def epoch_seconds(curve: list[dict]) -> dict[str, float]:
+    """The median, shortest and longest epoch of a run, in seconds: the machine's slow spells show as a
+    second, slower group of epochs, and the budget buys fewer epochs the more of them a run meets."""
+    lengths = sorted(end - start for start, end in pairwise([0.0, *(point["seconds"] for point in curve)]))
+    return {"median": lengths[len(lengths) // 2], "min": lengths[0], "max": lengths[-1]}
 
 
 def evaluate(rbm: tr.RBM, rows: torch.Tensor, reference: torch.Tensor, chains: int, betas: int, seed: int) -> dict:
@@ -147,7 +156,9 @@ def main() -> int:
         record.update(setting=name, minutes=minutes, options=str(SETTINGS[name]))
         record.update(evaluate(rbm, held_out, data, args.chains, args.betas, args.seed))
         results["runs"].append(record)
-        print(f"{name} {minutes:g} min: {record['epochs']} epochs in {record['train_seconds'] / 60:.1f} min; "
+        pace = record["epoch_seconds"]
+        print(f"{name} {minutes:g} min: {record['epochs']} epochs in {record['train_seconds'] / 60:.1f} min "
+              f"(epochs of {pace['median']:.2f} s, {pace['min']:.2f}-{pace['max']:.2f}); "
               f"{args.eval_split} LL AIS {record['ais']['log_likelihood']:.2f} "
               f"{record['ais']['log_likelihood_interval_3sigma']}, reverse AIS {record['rais']['log_likelihood']:.2f} "
               f"{record['rais']['log_likelihood_interval_3sigma']}; reaches -86: {record['reaches_-86']}", flush=True)
