@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 
 import torchrbm as tr
+from torchrbm.cli.options import RECIPES
 
 #: Training settings by name: ``tr.fit`` keyword arguments, with ``lr`` the starting learning rate,
 #: ``n_chains``/``k`` the persistent sampler's and ``decay`` the share of the budget over which the learning
@@ -62,8 +63,21 @@ SETTINGS: dict[str, dict] = {
     "batch50_keep": {**_TODAY, "batch_size": 50, "lr": 0.005, "keep_hidden": True},
     "batch50_keep_bf16": {**_TODAY, "batch_size": 50, "lr": 0.005, "keep_hidden": True, "precision": "bf16-mixed"},
     "batch50_keep_lr0.0075": {**_TODAY, "batch_size": 50, "lr": 0.0075, "keep_hidden": True},
-    "recipe": {**_TODAY, "batch_size": 50, "lr": 0.005, "keep_hidden": True},  # torchrbm train --recipe
 }
+
+
+def recipe_setting(recipe: dict) -> dict:
+    """A ``torchrbm train --recipe`` (:data:`torchrbm.cli.options.RECIPES`) as a setting: its persistent
+    sampler's options as they are, its learning rate falling over the same share of the budget as of the
+    epochs."""
+    options = dict(recipe)
+    if options.pop("sampler") != "pcd":
+        raise ValueError("time_to_ll.py trains with persistent chains; the recipe's sampler is not pcd")
+    options["decay"] = options.pop("lr_decay_epochs").share
+    return options
+
+
+SETTINGS["recipe"] = recipe_setting(RECIPES["density"])
 
 
 def budget_rate(lr: float, seconds: float, start: float, decay: float = 0.5):
@@ -117,6 +131,18 @@ def evaluate(rbm: tr.RBM, rows: torch.Tensor, reference: torch.Tensor, chains: i
             for method in ("ais", "rais")} | {"reaches_-86": all(low > -86 for low in lows)}
 
 
+def estimates(record: dict) -> str:
+    """A run's two estimates with their ±3σ intervals of log Z and those that add the rows' spread."""
+    def one(method: str) -> str:
+        entry = record[method]
+        low, high = entry["log_likelihood_interval_3sigma_of_log_z"]
+        wide_low, wide_high = entry["log_likelihood_interval_3sigma"]
+        return (f"{entry['log_likelihood']:.2f} [log Z ±3σ: {low:.2f}, {high:.2f}; "
+                f"with the rows' spread: {wide_low:.2f}, {wide_high:.2f}]")
+
+    return f"AIS {one('ais')}, reverse AIS {one('rais')}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="recipe:4,today:16,recipe:8,today:32,recipe:16",
@@ -159,9 +185,7 @@ def main() -> int:
         pace = record["epoch_seconds"]
         print(f"{name} {minutes:g} min: {record['epochs']} epochs in {record['train_seconds'] / 60:.1f} min "
               f"(epochs of {pace['median']:.2f} s, {pace['min']:.2f}-{pace['max']:.2f}); "
-              f"{args.eval_split} LL AIS {record['ais']['log_likelihood']:.2f} "
-              f"{record['ais']['log_likelihood_interval_3sigma']}, reverse AIS {record['rais']['log_likelihood']:.2f} "
-              f"{record['rais']['log_likelihood_interval_3sigma']}; reaches -86: {record['reaches_-86']}", flush=True)
+              f"{args.eval_split} LL {estimates(record)}; reaches -86: {record['reaches_-86']}", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
