@@ -214,9 +214,14 @@ def evaluate(
 
     Every log-likelihood entry carries ``log_likelihood`` (``-<F(v)> - log Z``), its uncertainty
     ``sqrt(sigma_logZ^2 + s^2 / n)`` and the interval ``mean -+ 3`` of it (see
-    :func:`_log_likelihood_entry`); ``sample_weight`` (one weight per row, e.g. an alignment's sequence
-    weights) weighs them and the mean free energy.  ``progress`` reports the progress of AIS, reverse AIS and the
-    pseudo-log-likelihood on stderr (:mod:`torchrbm.progress`).
+    :func:`_log_likelihood_entry`); sampled ones also carry ``log_likelihood_interval_3sigma_of_log_z``, the
+    interval of log Z alone mapped to the log-likelihood (:attr:`~torchrbm.AISResult.interval`: the ratio of
+    partition functions ±3 sigma, then its logarithm).  With a large sigma that interval is lopsided and can
+    reach further on one side than the symmetric one, whose sigma_logZ is the delta method's: above the
+    estimate for forward AIS, below it for reverse AIS (whose ratio maps through ``1/x``).  ``sample_weight``
+    (one weight per row, e.g. an alignment's sequence weights) weighs them and the mean free energy.
+    ``progress`` reports the progress of AIS, reverse AIS and the pseudo-log-likelihood on stderr
+    (:mod:`torchrbm.progress`).
     """
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     unknown = sorted(set(methods) - set(METHODS))
