@@ -114,8 +114,9 @@ def train(setting: dict, minutes: float, data: torch.Tensor, seed: int) -> tuple
 
 
 def epoch_seconds(curve: list[dict]) -> dict[str, float]:
-    """The median, shortest and longest epoch of a run, in seconds: the machine's slow spells show as a
-    second, slower group of epochs, and the budget buys fewer epochs the more of them a run meets."""
+    """The median (the upper one of an even count), shortest and longest epoch of a run, in seconds: the
+    machine's slow spells show as a second, slower group of epochs, and the budget buys fewer epochs the
+    more of them a run meets."""
     lengths = sorted(end - start for start, end in pairwise([0.0, *(point["seconds"] for point in curve)]))
     return {"median": lengths[len(lengths) // 2], "min": lengths[0], "max": lengths[-1]}
 
